@@ -1,0 +1,88 @@
+//! Spawn latency: `/bin/true` under full default isolation, side by side with bubblewrap and a
+//! plain `std::process::Command`, interleaved in one run so that machine noise hits all three.
+//!
+//! Run with `cargo bench --bench spawn` (optionally `-- <rounds>`). Prints medians and ratios.
+//! bubblewrap (`apt-get install bubblewrap`) is measured when it is installed.
+
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use sandboxed::{Sandbox, Seccomp};
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time(f: &mut dyn FnMut()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
+    let sandbox = Sandbox::new();
+    let no_filter = Sandbox::new().seccomp(Seccomp::unrestricted());
+    let bwrap = StdCommand::new("bwrap").arg("--version").output().is_ok();
+
+    let mut run_sandboxed = || {
+        let out = sandbox.command("/bin/true").output().expect("sandboxed spawn");
+        assert!(out.success(), "{out}");
+    };
+    let mut run_unfiltered = || {
+        let out = no_filter.command("/bin/true").output().expect("sandboxed spawn");
+        assert!(out.success(), "{out}");
+    };
+    let mut run_plain = || {
+        let st = StdCommand::new("/bin/true").stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+        assert!(st.status.success());
+    };
+    let mut run_bwrap = || {
+        let st = StdCommand::new("bwrap")
+            .args(["--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/"])
+            .args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "/bin/true"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "bwrap failed: {}", String::from_utf8_lossy(&st.stderr));
+    };
+
+    // Warm up every path once (page cache, lazy statics, the seccomp cache).
+    run_sandboxed();
+    run_unfiltered();
+    run_plain();
+    if bwrap {
+        run_bwrap();
+    }
+
+    let (mut s, mut u, mut p, mut b) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        s.push(time(&mut run_sandboxed));
+        u.push(time(&mut run_unfiltered));
+        p.push(time(&mut run_plain));
+        if bwrap {
+            b.push(time(&mut run_bwrap));
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (s, u, p) = (median(&mut s), median(&mut u), median(&mut p));
+    println!("spawn of /bin/true, {rounds} interleaved rounds, medians:");
+    println!("  sandboxed (full isolation, recommended seccomp)  {:8.3} ms", ms(s));
+    println!("  sandboxed (full isolation, no seccomp filter)    {:8.3} ms", ms(u));
+    println!("  std::process::Command                            {:8.3} ms", ms(p));
+    if bwrap {
+        let b = median(&mut b);
+        println!("  bwrap --unshare-all ...                          {:8.3} ms", ms(b));
+        println!("ratio sandboxed / bwrap:  {:.2}x (target <= 0.5x)", ms(s) / ms(b));
+    } else {
+        println!("bwrap not installed: apt-get install bubblewrap to compare");
+    }
+    println!("ratio sandboxed / plain:  {:.2}x (target <= 2x)", ms(s) / ms(p));
+    println!("seccomp filter adds:      {:+.3} ms", ms(s) - ms(u));
+}

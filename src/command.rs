@@ -1,0 +1,130 @@
+//! [`Command`]: a program, its arguments, environment, directory and input, bound to a sandbox.
+//! It mirrors [`std::process::Command`].
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::policy::Sandbox;
+use crate::report::Output;
+use crate::supervise::Child;
+
+/// A program to run in a [`Sandbox`], built like [`std::process::Command`].
+///
+/// The environment starts as the parent's, minus what the sandbox overrides (`HOME` and `TMPDIR`
+/// point at fresh writable directories inside), plus what [`env`](Self::env) sets. The current
+/// directory stays the parent's when it is visible inside the sandbox, and is `/` otherwise.
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Option<Vec<u8>>,
+}
+
+impl Command {
+    pub(crate) fn new(sandbox: Sandbox, program: &OsStr) -> Self {
+        Command {
+            sandbox,
+            program: program.to_owned(),
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+        }
+    }
+
+    /// Add an argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Set an environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env.insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Set several environment variables.
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Remove an environment variable.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Start from an empty environment instead of the parent's (variables set afterwards, and
+    /// the sandbox's `HOME` and `TMPDIR`, are still passed).
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The working directory inside the sandbox.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Bytes fed to the program's standard input, which is closed after them. Without it,
+    /// standard input is `/dev/null`.
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Run the program to its end and collect everything it wrote.
+    ///
+    /// `Err` means the sandbox could not be set up or the program not started: the error says
+    /// which step failed and why. However the program ends — an exit code, a signal, a timeout —
+    /// that is an `Ok(Output)` whose [`outcome`](Output::outcome) says so.
+    pub fn output(&self) -> Result<Output, Error> {
+        self.spawn()?.wait()
+    }
+
+    /// Start the program and return at once, with a [`Child`] to stream its output, kill it or
+    /// wait for it. Returns only once the program has really been executed inside the sandbox,
+    /// so a missing program or a failed set-up step is an `Err` here.
+    pub fn spawn(&self) -> Result<Child, Error> {
+        let plan = crate::plan::Plan::new(self)?;
+        crate::launch::launch(plan, self.stdin.clone())
+    }
+
+    /// The program as given.
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments as given.
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(OsString::as_os_str)
+    }
+}

@@ -1,0 +1,125 @@
+//! Why the kernel refused our namespaces on this machine, and what to do about it; and the
+//! `SANDBOXED_ISOLATION=best-effort` fallbacks.
+
+use std::fmt::Write as _;
+
+fn read(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+}
+
+/// Explain a failed `clone` with `CLONE_NEWUSER` and friends.
+pub(crate) fn diagnose(errno: i32) -> String {
+    let mut out = String::new();
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut found = false;
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") && !root {
+        found = true;
+        let _ = writeln!(
+            out,
+            "- Unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone = 0.\n  \
+             Enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1` (persist it in /etc/sysctl.d/)."
+        );
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        found = true;
+        let _ = writeln!(
+            out,
+            "- User namespaces are limited to none: user.max_user_namespaces = 0.\n  \
+             Raise it with `sudo sysctl -w user.max_user_namespaces=15000` (persist it in /etc/sysctl.d/)."
+        );
+    } else if errno == libc::ENOSPC || errno == libc::EUSERS {
+        found = true;
+        let _ = writeln!(
+            out,
+            "- The limit on user namespaces (user.max_user_namespaces, or one of the parent user namespace) \
+             is reached: raise it, or run fewer sandboxes at once."
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") && !root {
+        found = true;
+        let _ = writeln!(
+            out,
+            "- AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, \
+             the default on Ubuntu 23.10+ and GitHub's ubuntu-24.04 runners).\n  \
+             Allow them with `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or give the test \
+             binary an AppArmor profile with the `userns` permission."
+        );
+    }
+    let seccomp_mode = read("/proc/self/status")
+        .and_then(|s| s.lines().find(|l| l.starts_with("Seccomp:")).map(|l| l[8..].trim().to_owned()));
+    if seccomp_mode.as_deref() == Some("2") {
+        found = true;
+        let _ = writeln!(
+            out,
+            "- This process runs under a seccomp filter (a container runtime's, most likely), which may deny \
+             clone with namespace flags. Docker: run with `--security-opt seccomp=unconfined` (and \
+             `--security-opt apparmor=unconfined`), or use a profile that allows clone/unshare with CLONE_NEWUSER."
+        );
+    }
+    if !found {
+        let _ = writeln!(
+            out,
+            "- No known switch explains it: check that the kernel has CONFIG_USER_NS, and any LSM policy (SELinux, \
+             AppArmor) that applies to this program."
+        );
+    }
+    let _ = write!(
+        out,
+        "To run with the isolation the machine allows instead (and see what was dropped), set \
+         SANDBOXED_ISOLATION=best-effort."
+    );
+    out
+}
+
+/// Explain a set-up step that failed with EPERM/EACCES right after the namespaces were created:
+/// typically AppArmor's restriction, which lets the clone succeed but withholds capabilities.
+pub(crate) fn diagnose_inside(errno: i32) -> String {
+    let mut out = String::from(
+        "The user namespace was created, but without the capabilities a sandbox needs inside it.\n",
+    );
+    out.push_str(&diagnose(errno));
+    out
+}
+
+/// The weaker namespace sets to try, in order, under best-effort isolation.
+pub(crate) fn fallbacks(flags: u64) -> Vec<u64> {
+    let user = libc::CLONE_NEWUSER as u64;
+    let mut out = Vec::new();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 && flags & user != 0 {
+        // Root can create the other namespaces without a user namespace.
+        out.push(flags & !user);
+    }
+    out.push(0);
+    out
+}
+
+fn names(flags: u64) -> Vec<&'static str> {
+    [
+        (libc::CLONE_NEWUSER, "user"),
+        (libc::CLONE_NEWNS, "mount"),
+        (libc::CLONE_NEWPID, "pid"),
+        (libc::CLONE_NEWNET, "network"),
+        (libc::CLONE_NEWUTS, "uts"),
+        (libc::CLONE_NEWIPC, "ipc"),
+        (libc::CLONE_NEWCGROUP, "cgroup"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| flags & (*f as u64) != 0)
+    .map(|(_, n)| n)
+    .collect()
+}
+
+/// Say on stderr what best-effort isolation dropped.
+pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32) {
+    let dropped = names(wanted & !got);
+    eprintln!(
+        "sandboxed: SANDBOXED_ISOLATION=best-effort: running without the {} namespace{} ({}); \
+         the sandbox is weaker than asked{}",
+        dropped.join(", "),
+        if dropped.len() == 1 { "" } else { "s" },
+        crate::error::errno_text(errno),
+        if got & libc::CLONE_NEWNS as u64 == 0 { ": no private root, /tmp, /proc or read-only host" } else { "" }
+    );
+}

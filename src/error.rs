@@ -1,0 +1,151 @@
+//! The one error type of the crate, whose `Display` says what happened and what to do.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while planning, starting or supervising a sandbox.
+///
+/// Each message says what happened and, where there is something to do, what to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kernel refused to create the namespaces a sandbox needs. `diagnosis` explains why on
+    /// this machine and how to fix it (or set `SANDBOXED_ISOLATION=best-effort`).
+    NamespacesUnavailable { errno: i32, diagnosis: String },
+    /// A step of the sandbox set-up failed inside the child, before the program started.
+    Setup { step: String, errno: i32 },
+    /// The program was not found inside the sandbox.
+    ProgramNotFound { program: String, searched: Vec<String> },
+    /// The program was found but could not be executed.
+    Exec { program: String, errno: i32 },
+    /// A string handed to the sandbox (program, argument, environment, path) has a nul byte.
+    NulByte { what: String },
+    /// A path in the policy is not usable (not absolute where it must be, or missing).
+    BadPath { path: PathBuf, reason: String },
+    /// A seccomp policy names a system call this architecture does not have.
+    UnknownSyscall { name: String, suggestions: Vec<String> },
+    /// The policy asks for something this build cannot do (yet).
+    Unsupported { what: String },
+    /// An I/O error in the parent (pipes, reading output, waiting).
+    Io { context: String, source: io::Error },
+    /// A bug in `sandboxed`: please report it.
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn last_os(context: impl Into<String>) -> Self {
+        Error::io(context, io::Error::last_os_error())
+    }
+}
+
+/// `EPERM (Operation not permitted)`: the errno's name and the C library's description.
+pub(crate) fn errno_text(errno: i32) -> String {
+    let name = errno_name(errno);
+    let desc = io::Error::from_raw_os_error(errno).to_string();
+    // io::Error's text ends in " (os error N)"; keep just the words.
+    let desc = desc.split(" (os error").next().unwrap_or(&desc).to_owned();
+    format!("{name} ({desc})")
+}
+
+pub(crate) fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::ELOOP => "ELOOP",
+        libc::EUSERS => "EUSERS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        _ => "errno",
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NamespacesUnavailable { errno, diagnosis } => write!(
+                f,
+                "cannot create the sandbox's namespaces: {}.\n{diagnosis}",
+                errno_text(*errno)
+            ),
+            Error::Setup { step, errno } => {
+                write!(f, "sandbox set-up failed: {step}: {}", errno_text(*errno))
+            }
+            Error::ProgramNotFound { program, searched } => {
+                write!(f, "program `{program}` not found in the sandbox")?;
+                if !searched.is_empty() {
+                    write!(f, " (searched {})", searched.join(", "))?;
+                }
+                write!(
+                    f,
+                    "; the sandbox sees the host's directories read-only, so check the name, the PATH \
+                     given to the command, and that the program lies in a directory the sandbox shows"
+                )
+            }
+            Error::Exec { program, errno } => {
+                write!(f, "cannot execute `{program}` in the sandbox: {}", errno_text(*errno))?;
+                if *errno == libc::EACCES {
+                    write!(f, "; is it executable, and not on a noexec mount?")?;
+                }
+                Ok(())
+            }
+            Error::NulByte { what } => {
+                write!(f, "{what} contains a nul byte, which cannot be passed to a program")
+            }
+            Error::BadPath { path, reason } => write!(f, "bad path `{}`: {reason}", path.display()),
+            Error::UnknownSyscall { name, suggestions } => {
+                write!(f, "unknown system call `{name}` in the seccomp policy")?;
+                if !suggestions.is_empty() {
+                    write!(f, "; did you mean {}?", suggestions.join(" or "))?;
+                }
+                Ok(())
+            }
+            Error::Unsupported { what } => write!(f, "not supported: {what}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Internal(msg) => write!(f, "internal error in sandboxed (please report it): {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! The child side of a launch: from `clone3` to `execve`.
+//!
+//! This code runs in a fresh copy of a (usually multi-threaded) process in which other threads
+//! may have held the allocator's or stdio's locks at the moment of the clone. So it only makes
+//! raw system calls on memory the parent prepared in the [`Plan`]: no allocation, no formatting,
+//! no locks, no panics (no indexing that can fail, no overflowing arithmetic). A failed step is
+//! reported to the parent as a fixed-size [`Report`] (step id + errno) over a pipe, and the
+//! parent turns it into a precise [`Error`](crate::Error).
+//!
+//! The first process of the sandbox becomes its PID 1, an init that: builds the sandbox,
+//! starts the program as its only child, reaps every zombie, enforces the timeout, tells the
+//! parent how the program ended — and exits as soon as it has, which makes the kernel kill
+//! everything else left in the sandbox's pid namespace.
+
+use std::ffi::CStr;
+
+use libc::{c_char, c_int, c_uint};
+
+use super::sys::{self, MountAttr};
+use crate::plan::{FsOp, Plan, step};
+
+/// Where the init keeps its channels once the descriptors are arranged.
+const REPORT_FD: c_int = 3;
+const LIFELINE_FD: c_int = 4;
+
+/// Exit codes of the init, seen by the parent only when no report explains the end.
+pub(crate) const EXIT_SETUP_FAILED: c_int = 120;
+pub(crate) const EXIT_PARENT_GONE: c_int = 121;
+
+/// A fixed-size message from the sandbox to the parent. Writes of it are atomic (< PIPE_BUF).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub kind: u32,
+    pub step: u32,
+    pub value: i32,
+    pub pad: i32,
+}
+
+impl Report {
+    pub const SETUP_FAILED: u32 = 1; // step, value = errno
+    pub const STARTED: u32 = 2; // value = pid of the program inside
+    pub const EXITED: u32 = 3; // value = raw wait status of the program
+    pub const TIMED_OUT: u32 = 4;
+
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: Report is repr(C) plain data without padding bytes.
+        unsafe { std::slice::from_raw_parts((self as *const Report).cast::<u8>(), std::mem::size_of::<Report>()) }
+    }
+
+    pub fn from_bytes(bytes: &[u8; 16]) -> Report {
+        // SAFETY: every bit pattern is a valid Report.
+        unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Report>()) }
+    }
+}
+
+/// Everything the child reads, prepared by the parent before the clone.
+pub(crate) struct ChildContext<'a> {
+    pub plan: &'a Plan,
+    /// The namespaces actually created (best-effort mode may have dropped some).
+    pub flags: u64,
+    pub stdin: c_int,
+    pub stdout: c_int,
+    pub stderr: c_int,
+    pub report: c_int,
+    pub lifeline: c_int,
+    /// NULL-terminated arrays pointing into the plan's C strings.
+    pub argv: *const *const c_char,
+    pub envp: *const *const c_char,
+    pub fprog: Option<libc::sock_fprog>,
+    /// Descriptor slots for captures and kept mounts (`plan.fs.slots` long).
+    pub slots: *mut c_int,
+    /// The top of the stack the program's process starts on (16-byte aligned).
+    pub stack_top: *mut u8,
+}
+
+type Step<T = ()> = Result<T, (u32, i32)>;
+
+/// Attach a step id to an errno.
+fn at<T>(step: u32, r: Result<T, i32>) -> Step<T> {
+    r.map_err(|e| (step, e))
+}
+
+fn report(fd: c_int, kind: u32, step: u32, value: i32) {
+    let r = Report { kind, step, value, pad: 0 };
+    let _ = sys::write_all(fd, r.as_bytes());
+}
+
+fn has(flags: u64, ns: c_int) -> bool {
+    flags & (ns as u64) != 0
+}
+
+/// The entry point of the cloned child. Never returns.
+pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
+    if let Err((step, errno)) = arrange_fds(ctx) {
+        // The report pipe may not be at REPORT_FD yet; use it where it is.
+        report(ctx.report, Report::SETUP_FAILED, step, errno);
+        sys::exit(EXIT_SETUP_FAILED);
+    }
+    if let Err((step, errno)) = build_sandbox(ctx) {
+        report(REPORT_FD, Report::SETUP_FAILED, step, errno);
+        sys::exit(EXIT_SETUP_FAILED);
+    }
+    match start_program(ctx) {
+        Ok(pid) => supervise(ctx, pid),
+        Err((step, errno)) => {
+            report(REPORT_FD, Report::SETUP_FAILED, step, errno);
+            sys::exit(EXIT_SETUP_FAILED);
+        }
+    }
+}
+
+/// Stdio on 0/1/2, the report pipe on 3, the lifeline on 4, and nothing else: the clone
+/// inherited every descriptor of the parent, including other sandboxes' pipes, which must not
+/// be kept open here (their readers would never see end-of-file).
+fn arrange_fds(ctx: &ChildContext<'_>) -> Step {
+    // First move all five above the targets, so that no dup2 below overwrites a source.
+    let s = step::FDS;
+    let stdin = at(s, sys::dup_min(ctx.stdin, 10))?;
+    let stdout = at(s, sys::dup_min(ctx.stdout, 10))?;
+    let stderr = at(s, sys::dup_min(ctx.stderr, 10))?;
+    let rep = at(s, sys::dup_min(ctx.report, 10))?;
+    let life = at(s, sys::dup_min(ctx.lifeline, 10))?;
+    at(s, sys::dup2(stdin, 0))?;
+    at(s, sys::dup2(stdout, 1))?;
+    at(s, sys::dup2(stderr, 2))?;
+    at(s, sys::dup2(rep, REPORT_FD))?;
+    at(s, sys::dup2(life, LIFELINE_FD))?;
+    sys::close_from(5, ctx.plan.fd_limit);
+    Ok(())
+}
+
+/// The set-up sequence, step by step, in the sandbox's new namespaces (created by the clone).
+fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
+    let plan = ctx.plan;
+
+    // 1. Map our uid and gid, so files show their owners and we have our capabilities in the
+    //    new user namespace. setgroups must be denied before an unprivileged gid_map.
+    if has(ctx.flags, libc::CLONE_NEWUSER) {
+        at(step::SETGROUPS, sys::write_file(c"/proc/self/setgroups", b"deny"))?;
+        at(step::UID_MAP, sys::write_file(c"/proc/self/uid_map", &plan.uid_map))?;
+        at(step::GID_MAP, sys::write_file(c"/proc/self/gid_map", &plan.gid_map))?;
+    }
+
+    if has(ctx.flags, libc::CLONE_NEWNS) {
+        build_root(ctx)?;
+    }
+
+    // 2. The network: only `lo`, up (or down for Net::None, which is how a new namespace starts).
+    if plan.loopback_up && has(ctx.flags, libc::CLONE_NEWNET) {
+        at(step::LOOPBACK, loopback_up())?;
+    }
+
+    // 3. Our own host name (new UTS namespace).
+    if has(ctx.flags, libc::CLONE_NEWUTS) {
+        let name = plan.hostname.as_bytes();
+        // SAFETY: name is a valid buffer of that length.
+        let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+        at(step::HOSTNAME, sys::check(r as libc::c_long))?;
+    }
+
+    // 4. No namespaces below ours: a nested user namespace would hand the program a full set of
+    //    capabilities again (and with them mount, unshare, ...). The limits of a user namespace
+    //    bind everything created inside it, and only a process with CAP_SYS_RESOURCE over it —
+    //    us, now, not the program — can change them.
+    if plan.limit_namespaces && has(ctx.flags, libc::CLONE_NEWUSER) {
+        at(step::NAMESPACE_LIMITS, sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0"))?;
+    }
+    Ok(())
+}
+
+/// Build the new root from the plan's captures and operations, then pivot into it.
+fn build_root(ctx: &ChildContext<'_>) -> Step {
+    let fs = &ctx.plan.fs;
+    // Nothing we mount may propagate back to the host's mount namespace.
+    at(step::PRIVATE_ROOT, sys::mount(c"none", c"/", c"", (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong))?;
+
+    // Clone every host tree we need first, before anything covers its path (a bind source under
+    // /tmp stays reachable even though the sandbox gets a fresh /tmp).
+    for cap in &fs.captures {
+        let mut flags = sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC;
+        if cap.recursive {
+            flags |= sys::AT_RECURSIVE;
+        }
+        let fd = at(cap.step, sys::open_tree(libc::AT_FDCWD, &cap.source, flags))?;
+        let attr = MountAttr { attr_set: cap.attr_set, propagation: libc::MS_PRIVATE as u64, ..Default::default() };
+        let mut setflags = libc::AT_EMPTY_PATH as c_uint;
+        if cap.recursive {
+            setflags |= sys::AT_RECURSIVE;
+        }
+        at(cap.step, sys::mount_setattr(fd, c"", setflags, &attr))?;
+        set_slot(ctx, cap.slot, fd);
+    }
+
+    let mut root: c_int = -1;
+    for op in &fs.ops {
+        match op {
+            FsOp::RootFromSlot { slot, step } => {
+                root = get_slot(ctx, *slot);
+                // Attach the new root on top of the old one, so it is a mount point in our
+                // namespace that pivot_root accepts.
+                at(*step, sys::move_mount(root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH))?;
+            }
+            FsOp::Mkdir { at: a, mode, step } => {
+                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+                let r = sys::mkdirat(dir, &a.name, *mode);
+                sys::close(dir);
+                at(*step, r)?;
+            }
+            FsOp::Mkfile { at: a, step } => {
+                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+                let r = sys::mkfileat(dir, &a.name);
+                sys::close(dir);
+                at(*step, r)?;
+            }
+            FsOp::Symlink { target, at: a, step } => {
+                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+                let r = sys::symlinkat(target, dir, &a.name);
+                sys::close(dir);
+                at(*step, r)?;
+            }
+            // A mount on the root itself becomes the root: lookups relative to the old root's
+            // descriptor would start below it.
+            FsOp::Attach { slot, path, step } => {
+                let fd = get_slot(ctx, *slot);
+                attach(root, fd, path, *step)?;
+                if is_root(path) {
+                    root = fd;
+                } else {
+                    sys::close(fd);
+                }
+            }
+            FsOp::NewFs { fstype, options, attrs, path, keep_slot, step } => {
+                let fd = new_fs(fstype, options, *attrs, *step)?;
+                attach(root, fd, path, *step)?;
+                if let Some(slot) = keep_slot {
+                    set_slot(ctx, *slot, fd);
+                }
+                if is_root(path) {
+                    root = fd;
+                } else if keep_slot.is_none() {
+                    sys::close(fd);
+                }
+            }
+            FsOp::ReadOnly { slot, step } => {
+                let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+                at(*step, sys::mount_setattr(get_slot(ctx, *slot), c"", libc::AT_EMPTY_PATH as c_uint, &attr))?;
+            }
+        }
+    }
+
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
+    // new root alone, with no path back to the host's tree (unlike chroot).
+    at(step::PIVOT, sys::fchdir(root))?;
+    at(step::PIVOT, sys::pivot_root_dot())?;
+    at(step::PIVOT, sys::umount_detach(c"."))?;
+    at(step::PIVOT, sys::chdir(c"/"))?;
+    sys::close(root);
+    Ok(())
+}
+
+fn is_root(path: &CStr) -> bool {
+    path.to_bytes() == b"."
+}
+
+fn set_slot(ctx: &ChildContext<'_>, slot: usize, fd: c_int) {
+    if slot < ctx.plan.fs.slots {
+        // SAFETY: slots points to plan.fs.slots ints in this process's copy of the parent's memory.
+        unsafe { *ctx.slots.add(slot) = fd };
+    }
+}
+
+fn get_slot(ctx: &ChildContext<'_>, slot: usize) -> c_int {
+    if slot < ctx.plan.fs.slots {
+        // SAFETY: as in set_slot.
+        unsafe { *ctx.slots.add(slot) }
+    } else {
+        -1
+    }
+}
+
+fn new_fs(fstype: &CStr, options: &[(std::ffi::CString, std::ffi::CString)], attrs: u64, step: u32) -> Step<c_int> {
+    let fsfd = at(step, sys::fsopen(fstype))?;
+    for (k, v) in options {
+        if let Err(e) = sys::fsconfig_string(fsfd, k, v) {
+            sys::close(fsfd);
+            return Err((step, e));
+        }
+    }
+    let r = sys::fsconfig_create(fsfd).and_then(|()| sys::fsmount(fsfd, attrs));
+    sys::close(fsfd);
+    at(step, r)
+}
+
+/// Attach the detached mount `fd` at `path`, resolved inside the new root.
+fn attach(root: c_int, fd: c_int, path: &CStr, step: u32) -> Step {
+    let target = at(step, sys::open_in_root(root, path, libc::O_PATH))?;
+    let r = sys::move_mount(fd, target, c"", sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH);
+    sys::close(target);
+    at(step, r)
+}
+
+fn loopback_up() -> Result<(), i32> {
+    // SAFETY: plain socket/ioctl on a zeroed ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(sys::errno());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as c_char;
+        ifr.ifr_name[1] = b'o' as c_char;
+        ifr.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
+        let e = sys::errno();
+        sys::close(fd);
+        if r < 0 { Err(e) } else { Ok(()) }
+    }
+}
+
+/// What the program's process reports back to the init through their shared memory (the init
+/// is suspended until the program has executed or exited, `CLONE_VFORK`).
+struct ExecShared<'a> {
+    ctx: &'a ChildContext<'a>,
+    failed_step: u32,
+    errno: i32,
+}
+
+extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: arg is the ExecShared of the suspended init, alive until we exec or exit.
+    let shared = unsafe { &mut *arg.cast::<ExecShared<'_>>() };
+    let (step, errno) = match exec_program(shared.ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    shared.failed_step = step;
+    shared.errno = if errno == 0 { libc::EINVAL } else { errno };
+    sys::exit(127)
+}
+
+/// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to.
+fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
+    // The init must not be ptrace-able or readable by the program it runs.
+    at(step::INIT, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
+    // Without a pid namespace (best-effort), adopt the program's orphans ourselves.
+    if !has(ctx.flags, libc::CLONE_NEWPID) {
+        at(step::INIT, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
+    }
+    // SIGCHLD arrives on a signalfd, polled together with the lifeline.
+    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: mask is a valid sigset_t.
+    unsafe {
+        libc::sigemptyset(&mut mask);
+        libc::sigaddset(&mut mask, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut());
+    }
+
+    // Like posix_spawn: CLONE_VM|CLONE_VFORK shares our memory with the new process until it
+    // executes, so no page tables are copied, and we sleep until then. The new process runs
+    // on a stack the parent allocated, and tells a failure through `shared`.
+    let mut shared = ExecShared { ctx, failed_step: 0, errno: 0 };
+    // SAFETY: the stack is ctx.stack_size bytes owned by the plan; program_entry only makes
+    // raw system calls; the flags make this call return after the exec or exit.
+    let pid = unsafe {
+        libc::clone(
+            program_entry,
+            ctx.stack_top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut shared as *mut ExecShared<'_>).cast(),
+        )
+    };
+    if pid < 0 {
+        return Err((step::FORK, sys::errno()));
+    }
+    // SAFETY: a plain read of our own variable, which the program's process may have written.
+    let errno = unsafe { std::ptr::read_volatile(&shared.errno) };
+    if errno != 0 {
+        // It has exited (or is exiting); reap it so it is not left a zombie.
+        let mut status = 0;
+        // SAFETY: status is a valid int.
+        unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        // SAFETY: as above.
+        return Err((unsafe { std::ptr::read_volatile(&shared.failed_step) }, errno));
+    }
+    report(REPORT_FD, Report::STARTED, 0, pid);
+    Ok(pid)
+}
+
+/// In the program's process: the last steps, then execve. Returns only on failure.
+fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
+    let plan = ctx.plan;
+    // Only 0, 1 and 2: not the init's report pipe or lifeline, nor its signalfd.
+    sys::close_from(3, plan.fd_limit);
+
+    // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
+    // SAFETY: plain setsid.
+    at(step::SETSID, sys::check(unsafe { libc::setsid() } as libc::c_long))?;
+
+    // Default signal dispositions and an empty mask, whatever the test process had (Rust
+    // ignores SIGPIPE; `yes | head` needs it back).
+    let dfl = sys::KernelSigaction::default();
+    let mut sig = 1;
+    while sig <= 64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: a valid kernel sigaction of the size we pass.
+            unsafe {
+                libc::syscall(libc::SYS_rt_sigaction, sig, sys::void_ptr(&dfl), 0usize, sys::KERNEL_SIGSET_SIZE)
+            };
+        }
+        sig += 1;
+    }
+    let empty: u64 = 0;
+    // SAFETY: a valid kernel sigset of the size we pass.
+    unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, sys::void_ptr(&empty), 0usize, sys::KERNEL_SIGSET_SIZE)
+    };
+
+    for (resource, limit) in &plan.rlimits {
+        // SAFETY: limit is a valid rlimit.
+        at(step::RLIMIT, sys::check(unsafe { libc::setrlimit(*resource, limit) } as libc::c_long))?;
+    }
+
+    at(step::CHDIR, sys::chdir(&plan.cwd))?;
+
+    // No capabilities, now or after execve: empty bounding and ambient sets, and securebits that
+    // stop uid 0 from regaining them. Without them, root in the user namespace could remount
+    // our read-only binds writable.
+    if has(ctx.flags, libc::CLONE_NEWUSER) || unsafe { libc::geteuid() } == 0 {
+        drop_capabilities().map_err(|e| (step::CAPABILITIES, e))?;
+    }
+
+    // No privilege through execve (set-uid, file capabilities), and a prerequisite of seccomp.
+    at(step::NO_NEW_PRIVS, sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1))?;
+
+    // Seccomp last: nothing of ours runs under it but the execve below.
+    if let Some(fprog) = &ctx.fprog {
+        // SAFETY: fprog points into the compiled program, alive in the plan.
+        let r = unsafe {
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0 as c_uint, fprog as *const libc::sock_fprog)
+        };
+        at(step::SECCOMP, sys::check(r))?;
+    }
+
+    // Try each candidate path like execvp: remember the most telling error.
+    let mut err = libc::ENOENT;
+    for cand in &plan.candidates {
+        // SAFETY: argv and envp are NULL-terminated arrays of valid C strings.
+        unsafe { libc::execve(cand.as_ptr(), ctx.argv, ctx.envp) };
+        let e = sys::errno();
+        if e != libc::ENOENT && e != libc::ENOTDIR && err == libc::ENOENT {
+            err = e;
+        }
+    }
+    Err((step::EXEC, err))
+}
+
+fn drop_capabilities() -> Result<(), i32> {
+    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+    const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+    const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+    const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+    sys::prctl(
+        libc::PR_SET_SECUREBITS,
+        SECBIT_NOROOT
+            | SECBIT_NOROOT_LOCKED
+            | SECBIT_NO_SETUID_FIXUP
+            | SECBIT_NO_SETUID_FIXUP_LOCKED
+            | SECBIT_KEEP_CAPS_LOCKED
+            | SECBIT_NO_CAP_AMBIENT_RAISE
+            | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+    )?;
+    let mut cap = 0;
+    while cap < 64 {
+        if let Err(e) = sys::prctl(libc::PR_CAPBSET_DROP, cap) {
+            if e == libc::EINVAL {
+                break; // past the last capability this kernel knows
+            }
+            return Err(e);
+        }
+        cap += 1;
+    }
+    // SAFETY: plain prctl with integer arguments.
+    let r = unsafe {
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong)
+    };
+    sys::check(r as libc::c_long)?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
+    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    // SAFETY: header and data are the v3 capset structures.
+    let r = unsafe { libc::syscall(libc::SYS_capset, sys::void_ptr(&header), data.as_ptr()) };
+    sys::check(r).map(drop)
+}
+
+/// The init's life after the program started: reap, time out, report, and follow the parent.
+fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
+    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: mask is a valid sigset_t.
+    unsafe {
+        libc::sigemptyset(&mut mask);
+        libc::sigaddset(&mut mask, libc::SIGCHLD);
+    }
+    // SAFETY: mask is valid.
+    let sigfd = unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    let deadline = ctx.plan.timeout.map(|t| {
+        let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 4);
+        sys::monotonic_ms().saturating_add(ms)
+    });
+    loop {
+        // Reap everything that has ended; the program's end is the sandbox's end.
+        loop {
+            let mut status: c_int = 0;
+            // SAFETY: status is a valid int.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+            if pid <= 0 {
+                break;
+            }
+            if pid == main {
+                report(REPORT_FD, Report::EXITED, 0, status);
+                sys::exit(0);
+            }
+        }
+        let wait_ms: c_int = match deadline {
+            Some(d) => {
+                let left = d.saturating_sub(sys::monotonic_ms());
+                if left <= 0 {
+                    // Time is up: kill every process of the sandbox (all but us), then report.
+                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
+                    if has(ctx.flags, libc::CLONE_NEWPID) {
+                        unsafe { libc::kill(-1, libc::SIGKILL) };
+                    } else {
+                        unsafe { libc::kill(-main, libc::SIGKILL) };
+                        unsafe { libc::kill(main, libc::SIGKILL) };
+                    }
+                    report(REPORT_FD, Report::TIMED_OUT, 0, 0);
+                    sys::exit(0);
+                }
+                left.min(i64::from(c_int::MAX)) as c_int
+            }
+            None => -1,
+        };
+        let mut fds = [
+            libc::pollfd { fd: LIFELINE_FD, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: fds is a valid array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
+        if n < 0 && sys::errno() != libc::EINTR {
+            // Cannot wait properly: fall back to a short sleep-poll on children.
+            // SAFETY: plain usleep.
+            unsafe { libc::usleep(10_000) };
+        }
+        if fds[0].revents != 0 {
+            // The parent is gone (its end of the lifeline closed): end the sandbox with it.
+            if !has(ctx.flags, libc::CLONE_NEWPID) {
+                // SAFETY: plain kill of the program's process group.
+                unsafe { libc::kill(-main, libc::SIGKILL) };
+            }
+            sys::exit(EXIT_PARENT_GONE);
+        }
+        if fds[1].revents != 0 {
+            let mut info = [0u8; 128];
+            // SAFETY: info is a valid buffer; drain the signalfd.
+            while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
+        }
+    }
+}

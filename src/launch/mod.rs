@@ -1,0 +1,203 @@
+//! Launch: clone the sandbox with its namespaces, let the child build it (see [`child`]), and
+//! wait until the program has really started — or learn precisely why it could not.
+
+pub(crate) mod child;
+pub(crate) mod sys;
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Instant;
+
+use libc::{c_char, c_int};
+
+use crate::diagnose;
+use crate::error::Error;
+use crate::plan::{Plan, step};
+use crate::supervise::Child;
+use child::{ChildContext, Report};
+
+/// Stack size for the program's process before execve (it only makes system calls, but debug
+/// builds are generous with stack frames).
+const PROGRAM_STACK: usize = 256 * 1024;
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::last_os("creating a pipe for the sandbox"));
+    }
+    // SAFETY: pipe2 returned two fresh descriptors that we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `clone3` with `flags` (fork-like: the child runs on a copy of this stack). Falls back to
+/// `clone` where `clone3` is missing or filtered.
+///
+/// # Safety
+/// In the child (return value 0) the caller may only make async-signal-safe system calls.
+unsafe fn clone(flags: u64) -> Result<libc::pid_t, i32> {
+    let args = sys::CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    // SAFETY: args is a valid clone_args of the size we pass; stack 0 means fork-like.
+    let pid = unsafe { libc::syscall(sys::SYS_CLONE3, &args as *const _, std::mem::size_of::<sys::CloneArgs>()) };
+    if pid >= 0 {
+        return Ok(pid as libc::pid_t);
+    }
+    let e = sys::errno();
+    if e != libc::ENOSYS {
+        return Err(e);
+    }
+    // SAFETY: a fork-like clone, as above.
+    let pid = unsafe {
+        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD as u64) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    if pid < 0 { Err(sys::errno()) } else { Ok(pid as libc::pid_t) }
+}
+
+/// Whether the user allowed running with less isolation than asked.
+fn best_effort() -> bool {
+    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
+}
+
+/// Run `plan` and return the started [`Child`].
+pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error> {
+    let start = Instant::now();
+    let (stdin_r, stdin_w) = match &stdin {
+        Some(_) => {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        }
+        None => {
+            let null = File::open("/dev/null").map_err(|e| Error::io("opening /dev/null", e))?;
+            (OwnedFd::from(null), None)
+        }
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (rep_r, rep_w) = pipe()?;
+    let (life_r, life_w) = pipe()?;
+
+    // Everything the child touches, prepared now: pointer arrays into the plan's C strings, the
+    // seccomp program, the descriptor slots.
+    let argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let envp: Vec<*const c_char> = plan.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let fprog = plan.seccomp.as_ref().map(|prog| libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    });
+    let mut slots: Vec<c_int> = vec![-1; plan.fs.slots];
+    // The stack of the program's process between its vfork-like clone and execve.
+    let mut stack: Vec<u128> = vec![0; PROGRAM_STACK / 16];
+    // SAFETY: one past the end of the allocation, the top of a downward-growing stack.
+    let stack_top = unsafe { stack.as_mut_ptr().add(stack.len()) }.cast::<u8>();
+
+    let mut attempts: Vec<u64> = vec![plan.clone_flags];
+    if best_effort() {
+        attempts.extend(diagnose::fallbacks(plan.clone_flags));
+    }
+    let mut first_error: Option<i32> = None;
+    let mut launched = None;
+    for flags in attempts {
+        let ctx = ChildContext {
+            plan: &plan,
+            flags,
+            stdin: stdin_r.as_raw_fd(),
+            stdout: out_w.as_raw_fd(),
+            stderr: err_w.as_raw_fd(),
+            report: rep_w.as_raw_fd(),
+            lifeline: life_r.as_raw_fd(),
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            fprog,
+            slots: slots.as_mut_ptr(),
+            stack_top,
+        };
+        // SAFETY: the child only runs `child::run`, which makes raw system calls on memory
+        // prepared above, and never returns.
+        match unsafe { clone(flags) } {
+            Ok(0) => child::run(&ctx),
+            Ok(pid) => {
+                if flags != plan.clone_flags {
+                    diagnose::warn_dropped(plan.clone_flags, flags, first_error.unwrap_or(0));
+                }
+                launched = Some((pid, flags));
+                break;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let Some((pid, flags)) = launched else {
+        let errno = first_error.unwrap_or(libc::EPERM);
+        return Err(Error::NamespacesUnavailable { errno, diagnosis: diagnose::diagnose(errno) });
+    };
+    // Our copies of the child's ends: closed, so end-of-file means the sandbox closed them.
+    drop((stdin_r, out_w, err_w, rep_w, life_r));
+
+    // Wait for the init to say the program started, or which step failed.
+    let mut report_file = File::from(rep_r);
+    let mut buf = [0u8; 16];
+    let first = match report_file.read_exact(&mut buf) {
+        Ok(()) => Some(Report::from_bytes(&buf)),
+        Err(_) => None,
+    };
+    match first {
+        Some(r) if r.kind == Report::STARTED => {}
+        other => {
+            let status = reap(pid);
+            return Err(setup_error(&plan, other, status, flags));
+        }
+    }
+    Ok(Child::new(pid, plan, flags, start, stdin, stdin_w, out_r, err_r, OwnedFd::from(report_file), life_w))
+}
+
+/// Wait for `pid` and return its raw status.
+pub(crate) fn reap(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid int.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r == pid || (r < 0 && sys::errno() != libc::EINTR) {
+            return status;
+        }
+    }
+}
+
+fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> Error {
+    let Some(r) = report.filter(|r| r.kind == Report::SETUP_FAILED) else {
+        return Error::Internal(format!(
+            "the sandbox's init ended before starting the program (wait status {status:#x})"
+        ));
+    };
+    let errno = r.value;
+    match r.step {
+        step::EXEC => {
+            if errno == libc::ENOENT {
+                Error::ProgramNotFound { program: plan.program.clone(), searched: plan.searched.clone() }
+            } else {
+                Error::Exec { program: plan.program.clone(), errno }
+            }
+        }
+        step::SETGROUPS | step::UID_MAP | step::GID_MAP | step::PRIVATE_ROOT
+            if flags & libc::CLONE_NEWUSER as u64 != 0 && (errno == libc::EPERM || errno == libc::EACCES) =>
+        {
+            Error::NamespacesUnavailable { errno, diagnosis: diagnose::diagnose_inside(errno) }
+        }
+        step::CHDIR => Error::BadPath {
+            path: CStr::from_bytes_with_nul(plan.cwd.as_bytes_with_nul())
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .into(),
+            reason: format!(
+                "cannot change to this working directory inside the sandbox: {}",
+                crate::error::errno_text(errno)
+            ),
+        },
+        s => Error::Setup {
+            step: plan.steps.get(s as usize).cloned().unwrap_or_else(|| format!("step {s}")),
+            errno,
+        },
+    }
+}

@@ -1,0 +1,50 @@
+//! # sandboxed
+//!
+//! Hermetic, crash-proof, parallel-safe tests for Rust: run a test body or any program in a
+//! fresh Linux sandbox — new user, pid, mount, network, uts, ipc and cgroup namespaces, the host
+//! root read-only, a private `/tmp`, only `lo` for a network, and a seccomp filter — and get
+//! back exactly how it ended.
+//!
+//! ```no_run
+//! use sandboxed::{Outcome, Sandbox};
+//!
+//! let output = Sandbox::new()
+//!     .command("sh")
+//!     .arg("-c")
+//!     .arg("echo hello; echo oops >&2; exit 3")
+//!     .output()?;
+//! assert_eq!(output.outcome, Outcome::Exited(3));
+//! assert_eq!(output.stdout_str(), "hello\n");
+//! # Ok::<(), sandboxed::Error>(())
+//! ```
+//!
+//! The engine has four layers, each a module:
+//! - **policy** ([`Sandbox`], [`Net`], [`Seccomp`]): what to isolate; pure data.
+//! - **plan**: everything the child needs, computed and validated up front in the parent.
+//! - **launch**: `clone3` into the namespaces; the child builds the sandbox with raw system
+//!   calls only and executes the program; a failed step comes back as a precise [`Error`].
+//! - **supervise** ([`Child`]) and **report** ([`Output`], [`Outcome`]): stream the output, time
+//!   out, and say how it ended.
+//!
+//! Requirements: Linux 5.12 or newer, with user namespaces available to the user running the
+//! tests (see the README for how to enable them).
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("sandboxed runs programs in Linux namespaces and only builds on Linux");
+
+mod command;
+mod diagnose;
+mod error;
+mod launch;
+mod plan;
+mod policy;
+mod report;
+mod seccomp;
+mod supervise;
+
+pub use command::Command;
+pub use error::Error;
+pub use policy::{Net, Sandbox};
+pub use report::{Chunk, Outcome, Output, Stream, signal_name, signal_number};
+pub use seccomp::Seccomp;
+pub use supervise::{Child, Chunks};

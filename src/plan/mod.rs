@@ -1,0 +1,245 @@
+//! Plan: turn a policy and a command into everything the child needs, allocated up front.
+//!
+//! Every validation and every error a user can cause happens here, in the parent: nul bytes,
+//! bad paths, unknown system calls, a missing bind source. What comes out is a [`Plan`] of
+//! C strings, pointer arrays, mount operations, map lines, rlimits and a compiled BPF program,
+//! which the child walks with raw system calls only.
+
+pub(crate) mod fs;
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::command::Command;
+use crate::error::Error;
+use crate::policy::Net;
+use crate::seccomp::{self, Compiled};
+
+pub(crate) use fs::{FsOp, FsPlan};
+
+/// Namespaces a sandbox is created with, all at once.
+pub(crate) const ALL_NAMESPACES: u64 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWCGROUP) as u64;
+
+/// Step ids of the fixed steps; mount steps are numbered after them.
+pub(crate) mod step {
+    pub const FDS: u32 = 0;
+    pub const SETGROUPS: u32 = 1;
+    pub const UID_MAP: u32 = 2;
+    pub const GID_MAP: u32 = 3;
+    pub const PRIVATE_ROOT: u32 = 4;
+    pub const PIVOT: u32 = 5;
+    pub const LOOPBACK: u32 = 6;
+    pub const HOSTNAME: u32 = 7;
+    pub const NAMESPACE_LIMITS: u32 = 8;
+    pub const INIT: u32 = 9;
+    pub const FORK: u32 = 10;
+    pub const SETSID: u32 = 11;
+    pub const RLIMIT: u32 = 12;
+    pub const CHDIR: u32 = 13;
+    pub const CAPABILITIES: u32 = 14;
+    pub const NO_NEW_PRIVS: u32 = 15;
+    pub const SECCOMP: u32 = 16;
+    pub const EXEC: u32 = 17;
+    pub const COUNT: usize = 18;
+}
+
+/// Everything a launch needs. Built in the parent; the child only reads it.
+pub(crate) struct Plan {
+    /// `CLONE_NEW*` flags to create the sandbox with.
+    pub clone_flags: u64,
+    pub uid_map: Vec<u8>,
+    pub gid_map: Vec<u8>,
+    pub fs: FsPlan,
+    pub loopback_up: bool,
+    pub hostname: CString,
+    /// Whether to write 0 to the sandbox's `user.max_*_namespaces`, so the program cannot
+    /// create namespaces (a new user namespace would give it capabilities again).
+    pub limit_namespaces: bool,
+
+    /// How to describe the program in errors.
+    pub program: String,
+    /// Paths to try `execve` on, in order (a `PATH` search done up front).
+    pub candidates: Vec<CString>,
+    pub searched: Vec<String>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub cwd: CString,
+
+    pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    pub cpu_limited: bool,
+    pub fsize_limited: bool,
+    pub seccomp: Option<Compiled>,
+    pub timeout: Option<Duration>,
+    /// Where to stop closing descriptors one by one when `close_range` is missing.
+    pub fd_limit: i32,
+
+    /// Human descriptions of the set-up steps, indexed by step id.
+    pub steps: Vec<String>,
+}
+
+fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
+    CString::new(bytes).map_err(|_| Error::NulByte { what: what() })
+}
+
+impl Plan {
+    pub(crate) fn new(cmd: &Command) -> Result<Plan, Error> {
+        let sandbox = &cmd.sandbox;
+        let mut steps: Vec<String> = [
+            "arranging the sandbox's file descriptors",
+            "writing /proc/self/setgroups",
+            "writing /proc/self/uid_map",
+            "writing /proc/self/gid_map",
+            "making the mount tree private",
+            "pivoting into the new root",
+            "bringing up the loopback interface",
+            "setting the host name",
+            "forbidding new namespaces inside the sandbox",
+            "preparing the sandbox's init",
+            "starting the program",
+            "starting a new session",
+            "setting resource limits",
+            "changing to the working directory",
+            "dropping capabilities",
+            "setting no_new_privs",
+            "loading the seccomp filter",
+            "executing the program",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        debug_assert_eq!(steps.len(), step::COUNT);
+
+        let program_text = cmd.program.to_string_lossy().into_owned();
+        if program_text.is_empty() {
+            return Err(Error::ProgramNotFound { program: String::new(), searched: Vec::new() });
+        }
+        let program = c(cmd.program.as_bytes(), || format!("the program `{program_text}`"))?;
+        let mut argv = vec![program.clone()];
+        for (i, arg) in cmd.args.iter().enumerate() {
+            argv.push(c(arg.as_bytes(), || format!("argument {} `{}`", i + 1, arg.to_string_lossy()))?);
+        }
+
+        // The environment: the parent's (or none), the command's changes, then the sandbox's.
+        let mut env: Vec<(OsString, OsString)> =
+            if cmd.env_clear { Vec::new() } else { std::env::vars_os().collect() };
+        for (k, v) in &cmd.env {
+            env.retain(|(ek, _)| ek != k);
+            if let Some(v) = v {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+        for (k, v) in [("HOME", fs::HOME), ("TMPDIR", "/tmp")] {
+            let explicitly_set = cmd.env.get(OsStr::new(k)).is_some_and(Option::is_some);
+            if !explicitly_set {
+                env.retain(|(ek, _)| ek != k);
+                env.push((k.into(), v.into()));
+            }
+        }
+        let mut envp = Vec::with_capacity(env.len());
+        for (k, v) in &env {
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(Error::BadPath {
+                    path: Path::new(k).to_owned(),
+                    reason: "not a valid environment variable name".into(),
+                });
+            }
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            envp.push(c(&kv, || format!("environment variable `{}`", k.to_string_lossy()))?);
+        }
+
+        // Where to look for the program: a `PATH` search done now, from the command's
+        // environment, so the child only tries paths.
+        let (candidates, searched) = if cmd.program.as_bytes().contains(&b'/') {
+            (vec![program.clone()], Vec::new())
+        } else {
+            let path = env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_bytes().to_vec())
+                .unwrap_or_else(|| b"/usr/local/bin:/usr/bin:/bin".to_vec());
+            let mut cands = Vec::new();
+            let mut searched = Vec::new();
+            for dir in path.split(|b| *b == b':') {
+                let dir = if dir.is_empty() { &b"."[..] } else { dir };
+                let mut full = dir.to_vec();
+                full.push(b'/');
+                full.extend_from_slice(cmd.program.as_bytes());
+                searched.push(String::from_utf8_lossy(dir).into_owned());
+                cands.push(c(&full, || "a PATH entry".into())?);
+            }
+            (cands, searched)
+        };
+
+        let fs = fs::plan(sandbox, cmd.cwd.as_deref(), &mut steps)?;
+        let cwd = fs::cstr(&fs.cwd, "working directory")?;
+
+        if sandbox.memory_limit.is_some() {
+            return Err(Error::Unsupported { what: "memory limits are not available in this version of sandboxed".into() });
+        }
+        if sandbox.max_pids.is_some() {
+            return Err(Error::Unsupported { what: "process limits are not available in this version of sandboxed".into() });
+        }
+        let mut rlimits = Vec::new();
+        if let Some(cpu) = sandbox.cpu_time_limit {
+            let secs = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
+            let secs = secs.max(1);
+            // The hard limit one second above the soft one: SIGXCPU first, SIGKILL after.
+            rlimits.push((libc::RLIMIT_CPU, libc::rlimit { rlim_cur: secs, rlim_max: secs + 1 }));
+        }
+        if let Some(bytes) = sandbox.file_size_limit {
+            rlimits.push((libc::RLIMIT_FSIZE, libc::rlimit { rlim_cur: bytes, rlim_max: bytes }));
+        }
+
+        let seccomp = seccomp::compile(&sandbox.seccomp)?;
+        let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;
+        if sandbox.hostname.len() > 64 {
+            return Err(Error::BadPath {
+                path: sandbox.hostname.clone().into(),
+                reason: "a host name has at most 64 bytes".into(),
+            });
+        }
+
+        // SAFETY: getuid/getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let mut fd_limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: fd_limit is a valid rlimit.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut fd_limit) };
+
+        Ok(Plan {
+            clone_flags: if sandbox.net == Net::Host {
+                ALL_NAMESPACES & !(libc::CLONE_NEWNET as u64)
+            } else {
+                ALL_NAMESPACES
+            },
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+            fs,
+            loopback_up: sandbox.net == Net::Loopback,
+            hostname,
+            limit_namespaces: true,
+            program: program_text,
+            candidates,
+            searched,
+            argv,
+            envp,
+            cwd,
+            cpu_limited: sandbox.cpu_time_limit.is_some(),
+            fsize_limited: sandbox.file_size_limit.is_some(),
+            rlimits,
+            seccomp,
+            timeout: sandbox.timeout,
+            fd_limit: fd_limit.rlim_cur.min(65536) as i32,
+            steps,
+        })
+    }
+}

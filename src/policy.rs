@@ -1,0 +1,186 @@
+//! Policy: *what* a sandbox isolates. Pure data, `Clone`, no system calls.
+//!
+//! A [`Sandbox`] is a reusable description; [`Sandbox::command`] pairs it with a program and
+//! [`Command::output`](crate::Command::output) or [`Command::spawn`](crate::Command::spawn) turns
+//! the pair into a plan and runs it. Nothing is checked here that could fail: every validation
+//! happens when a command is planned, so building a policy never panics and never errors.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::command::Command;
+use crate::seccomp::Seccomp;
+
+/// Network isolation of a sandbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Net {
+    /// A private network namespace with no interface up: every `connect`, also to
+    /// `127.0.0.1`, fails with `ENETUNREACH`.
+    None,
+    /// A private network namespace whose loopback interface `lo` is up, and nothing else.
+    /// Fixed ports are parallel-safe: each sandbox has its own `127.0.0.1`. Host services
+    /// listening on the host's loopback are *not* reachable. The default.
+    #[default]
+    Loopback,
+    /// The host's network namespace, shared. Only for tests that really need the network.
+    Host,
+}
+
+/// One extra mount the policy asks for, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum MountSpec {
+    /// Bind a host path at a path inside the sandbox.
+    Bind { source: PathBuf, target: PathBuf, writable: bool },
+    /// A fresh, empty, writable tmpfs.
+    Tmpfs { target: PathBuf },
+}
+
+/// A sandbox policy: namespaces, filesystem view, network, seccomp filter, limits and timeout.
+///
+/// `Sandbox::new()` (also `Sandbox::default()`) is full isolation: new user, pid, mount, network,
+/// uts, ipc and cgroup namespaces; the host root read-only; a fresh `/proc`, a minimal `/dev`, a
+/// private tmpfs `/tmp`; `HOME` and `TMPDIR` fresh and writable; only `lo` up; the
+/// [`Seccomp::recommended`] filter. Refine it with the builder methods, then run programs with
+/// [`Sandbox::command`]. A `Sandbox` is cheap to clone and can run any number of commands, from
+/// any number of threads.
+///
+/// ```no_run
+/// use sandboxed::{Net, Sandbox};
+/// use std::time::Duration;
+///
+/// let sandbox = Sandbox::new().net(Net::None).timeout(Duration::from_secs(5));
+/// let output = sandbox.command("sh").arg("-c").arg("echo hi").output()?;
+/// assert_eq!(output.stdout_str(), "hi\n");
+/// # Ok::<(), sandboxed::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub(crate) net: Net,
+    pub(crate) fixture: Option<PathBuf>,
+    pub(crate) mounts: Vec<MountSpec>,
+    pub(crate) hostname: String,
+    pub(crate) seccomp: Seccomp,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) memory_limit: Option<u64>,
+    pub(crate) max_pids: Option<u64>,
+    pub(crate) cpu_time_limit: Option<Duration>,
+    pub(crate) file_size_limit: Option<u64>,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            net: Net::Loopback,
+            fixture: None,
+            mounts: Vec::new(),
+            hostname: "sandbox".to_owned(),
+            seccomp: Seccomp::recommended(),
+            timeout: None,
+            memory_limit: None,
+            max_pids: None,
+            cpu_time_limit: None,
+            file_size_limit: None,
+        }
+    }
+}
+
+impl Sandbox {
+    /// Full isolation with the defaults described on [`Sandbox`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The network the sandbox sees. Default: [`Net::Loopback`].
+    pub fn net(mut self, net: Net) -> Self {
+        self.net = net;
+        self
+    }
+
+    /// Root the sandbox at a fresh writable copy of the directory tree `path` (relative to the
+    /// current directory).
+    pub fn fixture(mut self, path: impl AsRef<Path>) -> Self {
+        self.fixture = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Bind the host path `host` read-only at `inside`. The mount point is created when it does
+    /// not exist, also inside read-only host directories (the sandbox shows a synthetic directory
+    /// there holding the host entries plus the new mount point; the host is never written).
+    pub fn ro_bind(mut self, host: impl AsRef<Path>, inside: impl AsRef<Path>) -> Self {
+        self.mounts.push(MountSpec::Bind {
+            source: host.as_ref().to_owned(),
+            target: inside.as_ref().to_owned(),
+            writable: false,
+        });
+        self
+    }
+
+    /// Bind the host path `host` writable at `inside`: the only way for a sandboxed program to
+    /// write a host file.
+    pub fn bind(mut self, host: impl AsRef<Path>, inside: impl AsRef<Path>) -> Self {
+        self.mounts.push(MountSpec::Bind {
+            source: host.as_ref().to_owned(),
+            target: inside.as_ref().to_owned(),
+            writable: true,
+        });
+        self
+    }
+
+    /// Mount a fresh, empty, writable tmpfs at `inside`.
+    pub fn tmpfs(mut self, inside: impl AsRef<Path>) -> Self {
+        self.mounts.push(MountSpec::Tmpfs { target: inside.as_ref().to_owned() });
+        self
+    }
+
+    /// The host name inside the sandbox (its own UTS namespace). Default: `sandbox`.
+    pub fn hostname(mut self, name: impl Into<String>) -> Self {
+        self.hostname = name.into();
+        self
+    }
+
+    /// The seccomp filter loaded last before the program starts. Default:
+    /// [`Seccomp::recommended`].
+    pub fn seccomp(mut self, seccomp: Seccomp) -> Self {
+        self.seccomp = seccomp;
+        self
+    }
+
+    /// Kill the whole sandbox after `timeout` of wall-clock time; the outcome is
+    /// [`Outcome::TimedOut`](crate::Outcome::TimedOut) and the output so far is kept.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Limit the memory of the whole sandbox, in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Limit the number of processes and threads in the sandbox.
+    pub fn max_pids(mut self, pids: u64) -> Self {
+        self.max_pids = Some(pids);
+        self
+    }
+
+    /// Limit the CPU time of each process in the sandbox (`RLIMIT_CPU`, whole seconds, rounded
+    /// up); the outcome is [`Outcome::CpuTimeExceeded`](crate::Outcome::CpuTimeExceeded).
+    pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
+        self.cpu_time_limit = Some(limit);
+        self
+    }
+
+    /// Limit the size of any file a sandboxed process writes (`RLIMIT_FSIZE`), in bytes.
+    pub fn file_size_limit(mut self, bytes: u64) -> Self {
+        self.file_size_limit = Some(bytes);
+        self
+    }
+
+    /// A [`Command`] that runs `program` in this sandbox. A `program` without a `/` is searched
+    /// in the `PATH` of the command's environment, inside the sandbox.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        Command::new(self.clone(), program.as_ref())
+    }
+}

@@ -1,0 +1,333 @@
+//! Supervise: drain a running sandbox's output, feed its input, end it, and classify its end.
+//!
+//! One thread drives everything with `poll(2)`: the caller's, inside [`Child::chunks`] and
+//! [`Child::wait`]. Both output pipes are always drained together, so a program that writes
+//! megabytes to stderr while we read stdout never blocks. The timeout itself is enforced by the
+//! sandbox's init, so it holds even while nobody is polling; the parent only keeps a safety net.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::launch::child::Report;
+use crate::launch::{reap, sys};
+use crate::plan::Plan;
+use crate::report::{Chunk, Outcome, Output, Stream};
+
+/// How long past its timeout the parent waits for the sandbox's own report before it kills the
+/// sandbox itself.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// A running sandbox, from [`Command::spawn`](crate::Command::spawn).
+///
+/// Dropping a `Child` that was not waited for kills the whole sandbox.
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    start: Instant,
+    timeout: Option<Duration>,
+    cpu_limited: bool,
+    fsize_limited: bool,
+
+    stdin_data: Vec<u8>,
+    stdin_pos: usize,
+    stdin: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    report: Option<OwnedFd>,
+    report_buf: Vec<u8>,
+    /// Our end of the lifeline: when it closes (also when this process dies), the init ends the
+    /// sandbox.
+    lifeline: Option<OwnedFd>,
+
+    out: Vec<u8>,
+    err: Vec<u8>,
+    transcript: Vec<Chunk>,
+    /// Chunks not yet handed out by [`chunks`](Self::chunks), as indices into `transcript`.
+    unseen: VecDeque<usize>,
+    end: Option<End>,
+    /// The init's raw wait status, once reaped.
+    reaped: Option<i32>,
+    killed: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Exited(i32),
+    TimedOut,
+}
+
+impl Child {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        pid: libc::pid_t,
+        plan: Plan,
+        _flags: u64,
+        start: Instant,
+        stdin_data: Option<Vec<u8>>,
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+        report: OwnedFd,
+        lifeline: OwnedFd,
+    ) -> Child {
+        if let Some(fd) = &stdin {
+            // SAFETY: plain fcntl on our own descriptor.
+            unsafe {
+                let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+            }
+        }
+        let mut child = Child {
+            pid,
+            start,
+            timeout: plan.timeout,
+            cpu_limited: plan.cpu_limited,
+            fsize_limited: plan.fsize_limited,
+            stdin_data: stdin_data.unwrap_or_default(),
+            stdin_pos: 0,
+            stdin,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            report: Some(report),
+            report_buf: Vec::new(),
+            lifeline: Some(lifeline),
+            out: Vec::new(),
+            err: Vec::new(),
+            transcript: Vec::new(),
+            unseen: VecDeque::new(),
+            end: None,
+            reaped: None,
+            killed: false,
+        };
+        if child.stdin_data.is_empty() {
+            child.stdin = None;
+        }
+        child
+    }
+
+    /// The host pid of the sandbox (its init, whose death ends everything in it).
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The output as it arrives, blocking until the next piece or the end of both streams.
+    pub fn chunks(&mut self) -> Chunks<'_> {
+        Chunks { child: self }
+    }
+
+    /// Kill everything in the sandbox. The outcome will be `killed by SIGKILL`, unless the
+    /// program had already ended.
+    pub fn kill(&mut self) -> Result<(), Error> {
+        if self.reaped.is_none() {
+            // SAFETY: the pid is our unreaped child, so it cannot have been reused.
+            if unsafe { libc::kill(self.pid, libc::SIGKILL) } < 0 && sys::errno() != libc::ESRCH {
+                return Err(Error::last_os("killing the sandbox"));
+            }
+            self.killed = true;
+        }
+        Ok(())
+    }
+
+    /// Wait for the end, and return the whole output — including chunks already seen.
+    pub fn wait(mut self) -> Result<Output, Error> {
+        while self.stdout.is_some() || self.stderr.is_some() || self.report.is_some() {
+            self.pump()?;
+        }
+        self.stdin = None;
+        let status = reap(self.pid);
+        self.reaped = Some(status);
+        let duration = self.start.elapsed();
+        let outcome = match self.end {
+            Some(End::Exited(status)) => Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited),
+            Some(End::TimedOut) => Outcome::TimedOut(self.timeout.unwrap_or(duration)),
+            None if libc::WIFSIGNALED(status) => {
+                Outcome::Signaled { signal: libc::WTERMSIG(status), core_dumped: false }
+            }
+            None => {
+                return Err(Error::Internal(format!(
+                    "the sandbox ended without reporting how its program ended (init wait status {status:#x})"
+                )));
+            }
+        };
+        Ok(Output {
+            outcome,
+            stdout: std::mem::take(&mut self.out),
+            stderr: std::mem::take(&mut self.err),
+            transcript: std::mem::take(&mut self.transcript),
+            duration,
+        })
+    }
+
+    /// One round of I/O: wait until a pipe is ready (or the safety deadline), then serve it.
+    fn pump(&mut self) -> Result<(), Error> {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4);
+        let mut which: Vec<u8> = Vec::with_capacity(4);
+        for (i, fd) in [&self.stdout, &self.stderr, &self.report].into_iter().enumerate() {
+            if let Some(fd) = fd {
+                fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                which.push(i as u8);
+            }
+        }
+        if let Some(fd) = &self.stdin {
+            fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
+            which.push(3);
+        }
+        if fds.is_empty() {
+            return Ok(());
+        }
+        let wait_ms = match self.timeout {
+            Some(t) if self.end.is_none() && !self.killed => {
+                let left = (t + GRACE).saturating_sub(self.start.elapsed());
+                if left.is_zero() {
+                    // The init did not enforce the timeout (it cannot be stopped from inside, so
+                    // this should not happen): do it from here.
+                    self.kill()?;
+                    self.end = Some(End::TimedOut);
+                    -1
+                } else {
+                    left.as_millis().min(i32::MAX as u128) as i32
+                }
+            }
+            _ => -1,
+        };
+        // SAFETY: fds is a valid array of that length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        if n < 0 {
+            if sys::errno() == libc::EINTR {
+                return Ok(());
+            }
+            return Err(Error::last_os("waiting for the sandbox's output"));
+        }
+        for (pfd, w) in fds.iter().zip(which) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match w {
+                0 => self.read_stream(Stream::Stdout)?,
+                1 => self.read_stream(Stream::Stderr)?,
+                2 => self.read_report()?,
+                _ => self.write_stdin(),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_stream(&mut self, stream: Stream) -> Result<(), Error> {
+        let slot = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        let Some(fd) = slot else { return Ok(()) };
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: buf is a valid buffer of that length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR || e == libc::EAGAIN {
+                return Ok(());
+            }
+            return Err(Error::last_os("reading the sandbox's output"));
+        }
+        if n == 0 {
+            *slot = None;
+            return Ok(());
+        }
+        buf.truncate(n as usize);
+        match stream {
+            Stream::Stdout => self.out.extend_from_slice(&buf),
+            Stream::Stderr => self.err.extend_from_slice(&buf),
+        }
+        self.unseen.push_back(self.transcript.len());
+        self.transcript.push(Chunk { stream, data: buf });
+        Ok(())
+    }
+
+    fn read_report(&mut self) -> Result<(), Error> {
+        let Some(fd) = &self.report else { return Ok(()) };
+        let mut buf = [0u8; 64];
+        // SAFETY: buf is a valid buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR || e == libc::EAGAIN {
+                return Ok(());
+            }
+            return Err(Error::last_os("reading the sandbox's report"));
+        }
+        if n == 0 {
+            self.report = None;
+            return Ok(());
+        }
+        self.report_buf.extend_from_slice(&buf[..n as usize]);
+        while self.report_buf.len() >= 16 {
+            let mut rec = [0u8; 16];
+            rec.copy_from_slice(&self.report_buf[..16]);
+            self.report_buf.drain(..16);
+            let r = Report::from_bytes(&rec);
+            match r.kind {
+                Report::EXITED => self.end = Some(End::Exited(r.value)),
+                Report::TIMED_OUT => self.end = Some(End::TimedOut),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn write_stdin(&mut self) {
+        let Some(fd) = &self.stdin else { return };
+        let rest = &self.stdin_data[self.stdin_pos..];
+        // SAFETY: rest is a valid buffer.
+        let n = unsafe { libc::write(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR || e == libc::EAGAIN {
+                return;
+            }
+            // EPIPE: the program closed its input; the rest is dropped, as with a shell pipe.
+            self.stdin = None;
+            return;
+        }
+        self.stdin_pos += n as usize;
+        if self.stdin_pos >= self.stdin_data.len() {
+            self.stdin = None; // closing it is the program's end-of-file
+            self.stdin_data = Vec::new();
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.reaped.is_none() {
+            self.lifeline = None;
+            // SAFETY: our unreaped child.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            reap(self.pid);
+        }
+    }
+}
+
+/// The iterator of [`Child::chunks`].
+#[derive(Debug)]
+pub struct Chunks<'a> {
+    child: &'a mut Child,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Chunk;
+
+    fn next(&mut self) -> Option<Chunk> {
+        loop {
+            if let Some(i) = self.child.unseen.pop_front() {
+                return self.child.transcript.get(i).cloned();
+            }
+            if self.child.stdout.is_none() && self.child.stderr.is_none() {
+                return None;
+            }
+            if self.child.pump().is_err() {
+                return None;
+            }
+        }
+    }
+}
