@@ -106,7 +106,9 @@ enum Node {
     File,
     Symlink(PathBuf),
     Missing,
-    /// Exists in a special filesystem we cannot look into from here.
+    /// Inside proc or sysfs, which we cannot look into from here nor create anything in.
+    Special,
+    /// Exists, but cannot be looked at (an unreadable link).
     Unknown,
 }
 
@@ -196,7 +198,7 @@ impl<'a> Planner<'a> {
                 if path == layer.target {
                     Node::Dir
                 } else {
-                    Node::Unknown
+                    Node::Special
                 }
             }
         }
@@ -258,6 +260,12 @@ impl<'a> Planner<'a> {
     fn ensure(&mut self, path: &Path, want: Want, why: &str) -> Result<(), Error> {
         match (self.lookup(path), want) {
             (Node::Dir, Want::Dir) | (Node::File, Want::File) | (Node::Unknown, _) => return Ok(()),
+            (Node::Special, _) => {
+                return Err(Error::BadPath {
+                    path: path.to_owned(),
+                    reason: format!("{why}: nothing can be mounted inside /proc or /sys"),
+                });
+            }
             (Node::Dir, Want::File) => {
                 return Err(Error::BadPath {
                     path: path.to_owned(),

@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sandboxed::{Output, Sandbox};
+
+/// Debian's python3 (not a pyenv shim under /root, which an ordinary user cannot read).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// Run a shell script in a default sandbox.
+pub fn sh(script: &str) -> Output {
+    sh_in(&Sandbox::new(), script)
+}
+
+pub fn sh_in(sandbox: &Sandbox, script: &str) -> Output {
+    sandbox.command("/bin/sh").arg("-c").arg(script).output().expect("the sandbox starts")
+}
+
+/// Run a Python program in a default sandbox.
+pub fn python(code: &str) -> Output {
+    python_in(&Sandbox::new(), code)
+}
+
+pub fn python_in(sandbox: &Sandbox, code: &str) -> Output {
+    sandbox.command(PYTHON).arg("-c").arg(code).output().expect("the sandbox starts")
+}
+
+/// A string unique to this test run, to find processes by their command line.
+pub fn marker(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `sleep` with an argument nobody else uses: `sleep 1000.<unique>`, and the argument.
+pub fn unique_sleep() -> (String, String) {
+    static N: AtomicU32 = AtomicU32::new(1);
+    let arg = format!("{}.{:09}", 900 + std::process::id() % 97, N.fetch_add(1, Ordering::Relaxed));
+    (format!("sleep {arg}"), arg)
+}
+
+/// Host pids of processes whose command line contains `needle`.
+pub fn host_processes_with(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) && pid != std::process::id() {
+            // A zombie still shows no cmdline, so whatever we read is alive (or dying).
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Wait up to `secs` for no host process to contain `needle`; return those left.
+pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let left = host_processes_with(needle);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Children of this process that are zombies.
+pub fn our_zombies() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else { continue };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid = fields.next().unwrap_or("");
+        if state == "Z" && ppid == me {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Open descriptors of this process.
+pub fn our_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Run the `#[ignore]`d test `name` of this test binary in a new process, in `cwd`.
+pub fn run_helper(name: &str, cwd: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}

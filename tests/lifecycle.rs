@@ -1,0 +1,267 @@
+//! How a sandbox ends: exit codes, named signals, core dumps, timeouts, kill, zombies, and the
+//! death of the parent — and that nothing of it outlives its end.
+
+mod common;
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use common::*;
+use sandboxed::{Outcome, Sandbox, Stream};
+
+#[test]
+fn exit_codes_are_exact() {
+    for code in [0, 1, 3, 42, 255] {
+        let out = sh(&format!("exit {code}"));
+        assert_eq!(out.outcome, Outcome::Exited(code));
+        assert_eq!(out.success(), code == 0);
+    }
+    assert_eq!(sh("exit 3").outcome.to_string(), "exited with status 3");
+}
+
+#[test]
+fn signals_are_named() {
+    let out = sh("kill -SEGV $$");
+    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGSEGV, core_dumped: false });
+    assert_eq!(out.outcome.to_string(), "killed by SIGSEGV");
+    let out = python("import os; os.abort()");
+    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGABRT, core_dumped: false });
+    assert_eq!(out.outcome.to_string(), "killed by SIGABRT");
+    let out = sh("kill -TERM $$");
+    assert_eq!(out.outcome.to_string(), "killed by SIGTERM");
+}
+
+#[test]
+fn a_real_segfault_with_a_core_dump() {
+    // A core dump needs RLIMIT_CORE and a writable working directory (/tmp inside), and the
+    // host's core_pattern writing a plain file; the dump stays inside the sandbox.
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    let out = Sandbox::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("ulimit -c unlimited; exec {PYTHON} -c 'import ctypes; ctypes.string_at(0)'"))
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    let plain_file_pattern = !pattern.starts_with('|');
+    assert_eq!(
+        out.outcome,
+        Outcome::Signaled { signal: libc::SIGSEGV, core_dumped: plain_file_pattern },
+        "{out}"
+    );
+    if plain_file_pattern {
+        assert_eq!(out.outcome.to_string(), "killed by SIGSEGV (core dumped)");
+    }
+}
+
+#[test]
+fn timeout_kills_the_whole_tree_and_keeps_partial_output() {
+    let (sleep, arg) = unique_sleep();
+    let start = Instant::now();
+    let out = Sandbox::new()
+        .timeout(Duration::from_millis(500))
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo started; echo err >&2; {sleep} & {sleep} & ( {sleep} & ) ; wait"))
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(out.outcome, Outcome::TimedOut(Duration::from_millis(500)));
+    assert_eq!(out.outcome.to_string(), "timed out after 500ms");
+    assert_eq!(out.stdout_str(), "started\n");
+    assert_eq!(out.stderr_str(), "err\n");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(host_processes_with(&arg), Vec::<u32>::new(), "no sleep survives the timeout");
+}
+
+#[test]
+fn a_program_that_ends_in_time_is_not_timed_out() {
+    let out = Sandbox::new().timeout(Duration::from_secs(30)).command("/bin/true").output().unwrap();
+    assert_eq!(out.outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn when_the_program_ends_everything_else_in_the_sandbox_ends() {
+    let (sleep, arg) = unique_sleep();
+    let start = Instant::now();
+    // A daemonised grandchild holding stdout open would otherwise keep us waiting.
+    let out = sh(&format!("( setsid {sleep} & ) ; {sleep} & echo main-done"));
+    assert_eq!(out.stdout_str(), "main-done\n");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(host_processes_with(&arg), Vec::<u32>::new());
+}
+
+#[test]
+fn kill_ends_everything() {
+    let (sleep, arg) = unique_sleep();
+    let mut child = Sandbox::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("{sleep} & {sleep} & echo ready; wait"))
+        .spawn()
+        .unwrap();
+    let first = child.chunks().next().unwrap();
+    assert_eq!(first.data, b"ready\n");
+    // The shell (whose script names the marker) and both sleeps.
+    assert_eq!(host_processes_with(&arg).len(), 3, "all run before the kill");
+    child.kill().unwrap();
+    let out = child.wait().unwrap();
+    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGKILL, core_dumped: false });
+    assert_eq!(out.outcome.to_string(), "killed by SIGKILL");
+    assert_eq!(out.stdout_str(), "ready\n", "chunks already seen are part of the output");
+    assert_eq!(host_processes_with(&arg), Vec::<u32>::new());
+}
+
+#[test]
+fn dropping_a_child_kills_the_sandbox() {
+    let (sleep, arg) = unique_sleep();
+    let child = sh_spawn(&format!("exec {sleep}"));
+    assert_eq!(wait_for(&arg), 1);
+    drop(child);
+    assert_eq!(host_processes_with(&arg), Vec::<u32>::new());
+    assert_eq!(our_zombies(), Vec::<u32>::new());
+}
+
+fn sh_spawn(script: &str) -> sandboxed::Child {
+    Sandbox::new().command("/bin/sh").arg("-c").arg(script).spawn().unwrap()
+}
+
+/// Wait until some host process runs with `arg` and return how many.
+fn wait_for(arg: &str) -> usize {
+    for _ in 0..500 {
+        let n = host_processes_with(arg).len();
+        if n > 0 {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    0
+}
+
+#[test]
+fn zombies_are_reaped_inside() {
+    // Orphans re-parented to the sandbox's init are reaped while the program still runs.
+    let out = sh("for i in 1 2 3 4 5; do ( true & ) ; done; sleep 0.3; ps -eo stat=,pid=,comm=");
+    let text = out.stdout_str();
+    assert!(!text.lines().any(|l| l.trim_start().starts_with('Z')), "{out}");
+    // Only the init, the shell and ps itself are left.
+    assert_eq!(text.lines().count(), 3, "{out}");
+}
+
+#[test]
+fn spawn_returns_the_host_pid_of_the_sandbox() {
+    let mut child = sh_spawn("echo go; sleep 5");
+    let pid = child.id();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains(&format!("PPid:\t{}", std::process::id())), "{status}");
+    let _ = child.chunks().next();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn killing_the_parent_kills_the_sandbox() {
+    // A copy of this test binary is the parent: it starts a sandbox, says the marker, and waits.
+    let (_, arg) = unique_sleep();
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_parent_that_will_be_killed", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("SANDBOXED_TEST_SLEEP", &arg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(parent.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("sandbox-running")), "the helper starts its sandbox");
+    assert_eq!(host_processes_with(&arg).len(), 1);
+    parent.kill().unwrap(); // SIGKILL: no destructor, no cleanup code of ours runs in the parent.
+    parent.wait().unwrap();
+    assert_eq!(wait_gone(&arg, 10), Vec::<u32>::new(), "the sandbox died with its parent");
+}
+
+#[test]
+#[ignore = "helper: run by killing_the_parent_kills_the_sandbox"]
+fn helper_parent_that_will_be_killed() {
+    let arg = std::env::var("SANDBOXED_TEST_SLEEP").unwrap();
+    // Spawned from a thread that exits at once: the sandbox must outlive the thread (it is tied
+    // to the process, not to the thread that created it).
+    let mut child = std::thread::spawn(move || sh_spawn(&format!("echo up; exec sleep {arg}")))
+        .join()
+        .unwrap();
+    assert_eq!(child.chunks().next().unwrap().data, b"up\n");
+    println!("sandbox-running");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn chunks_stream_output_as_it_arrives() {
+    // The program cannot end before we have read its first line: it waits for a file that we
+    // create only after reading it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Sandbox::new()
+        .bind(dir.path(), "/sync")
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("echo first; while [ ! -e /sync/go ]; do sleep 0.01; done; echo second >&2; echo third")
+        .spawn()
+        .unwrap();
+    let first = child.chunks().next().unwrap();
+    assert_eq!((first.stream, first.data.as_slice()), (Stream::Stdout, &b"first\n"[..]));
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let rest: Vec<_> = child.chunks().collect();
+    let out = child.wait().unwrap();
+    assert!(out.success());
+    assert_eq!(out.stdout_str(), "first\nthird\n");
+    assert_eq!(out.stderr_str(), "second\n");
+    assert_eq!(out.transcript.len(), 1 + rest.len());
+    let joined: Vec<u8> = rest.iter().filter(|c| c.stream == Stream::Stderr).flat_map(|c| c.data.clone()).collect();
+    assert_eq!(joined, b"second\n");
+}
+
+#[test]
+fn the_sandbox_is_reusable_from_many_threads() {
+    let sandbox = Sandbox::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let sandbox = &sandbox;
+                s.spawn(move || {
+                    for j in 0..5 {
+                        let out = sh_in(sandbox, &format!("echo {i}-{j}"));
+                        assert_eq!(out.stdout_str(), format!("{i}-{j}\n"));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn assert_success_panics_with_outcome_and_streams() {
+    let out = sh("echo to-out; echo to-err >&2; exit 4");
+    let err = std::panic::catch_unwind(|| {
+        out.assert_success();
+    })
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert_eq!(
+        msg,
+        "sandboxed program did not succeed: exited with status 4\n--- stdout\nto-out\n--- stderr\nto-err\n"
+    );
+    sh("true").assert_success();
+}
+
+#[test]
+fn signal_names_round_trip() {
+    // 32 and 33 are the C library's own, with no name.
+    for sig in (1..=31).chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
+        let name = sandboxed::signal_name(sig);
+        assert_eq!(sandboxed::signal_number(&name), Some(sig), "{name}");
+    }
+    assert_eq!(sandboxed::signal_number("abrt"), Some(libc::SIGABRT));
+    assert_eq!(sandboxed::signal_number("SIGNOPE"), None);
+    assert_eq!(sandboxed::signal_name(32), "signal 32");
+}
