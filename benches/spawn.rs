@@ -31,26 +31,55 @@ fn main() {
     let bwrap = StdCommand::new("bwrap").arg("--version").output().is_ok();
 
     let mut run_sandboxed = || {
-        let out = sandbox.command("/bin/true").output().expect("sandboxed spawn");
+        let out = sandbox
+            .command("/bin/true")
+            .output()
+            .expect("sandboxed spawn");
         assert!(out.success(), "{out}");
     };
     let mut run_unfiltered = || {
-        let out = no_filter.command("/bin/true").output().expect("sandboxed spawn");
+        let out = no_filter
+            .command("/bin/true")
+            .output()
+            .expect("sandboxed spawn");
         assert!(out.success(), "{out}");
     };
     let mut run_plain = || {
-        let st = StdCommand::new("/bin/true").stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
-        assert!(st.status.success());
-    };
-    let mut run_bwrap = || {
-        let st = StdCommand::new("bwrap")
-            .args(["--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/"])
-            .args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "/bin/true"])
+        let st = StdCommand::new("/bin/true")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
             .unwrap();
-        assert!(st.status.success(), "bwrap failed: {}", String::from_utf8_lossy(&st.stderr));
+        assert!(st.status.success());
+    };
+    let mut run_bwrap = || {
+        let st = StdCommand::new("bwrap")
+            .args([
+                "--unshare-all",
+                "--die-with-parent",
+                "--new-session",
+                "--ro-bind",
+                "/",
+                "/",
+            ])
+            .args([
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--tmpfs",
+                "/tmp",
+                "/bin/true",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "bwrap failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     };
 
     // Warm up every path once (page cache, lazy statics, the seccomp cache).
@@ -73,16 +102,34 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let (s, u, p) = (median(&mut s), median(&mut u), median(&mut p));
     println!("spawn of /bin/true, {rounds} interleaved rounds, medians:");
-    println!("  sandboxed (full isolation, recommended seccomp)  {:8.3} ms", ms(s));
-    println!("  sandboxed (full isolation, no seccomp filter)    {:8.3} ms", ms(u));
-    println!("  std::process::Command                            {:8.3} ms", ms(p));
+    println!(
+        "  sandboxed (full isolation, recommended seccomp)  {:8.3} ms",
+        ms(s)
+    );
+    println!(
+        "  sandboxed (full isolation, no seccomp filter)    {:8.3} ms",
+        ms(u)
+    );
+    println!(
+        "  std::process::Command                            {:8.3} ms",
+        ms(p)
+    );
     if bwrap {
         let b = median(&mut b);
-        println!("  bwrap --unshare-all ...                          {:8.3} ms", ms(b));
-        println!("ratio sandboxed / bwrap:  {:.2}x (target <= 0.5x)", ms(s) / ms(b));
+        println!(
+            "  bwrap --unshare-all ...                          {:8.3} ms",
+            ms(b)
+        );
+        println!(
+            "ratio sandboxed / bwrap:  {:.2}x (target <= 0.5x)",
+            ms(s) / ms(b)
+        );
     } else {
         println!("bwrap not installed: apt-get install bubblewrap to compare");
     }
-    println!("ratio sandboxed / plain:  {:.2}x (target <= 2x)", ms(s) / ms(p));
+    println!(
+        "ratio sandboxed / plain:  {:.2}x (target <= 2x)",
+        ms(s) / ms(p)
+    );
     println!("seccomp filter adds:      {:+.3} ms", ms(s) - ms(u));
 }

@@ -51,13 +51,15 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// Set an environment variable.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.env.insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self.env
+            .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
         self
     }
 

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// Explain a failed `clone` with `CLONE_NEWUSER` and friends.
@@ -36,7 +38,9 @@ pub(crate) fn diagnose(errno: i32) -> String {
              is reached: raise it, or run fewer sandboxes at once."
         );
     }
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") && !root {
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+        && !root
+    {
         found = true;
         let _ = writeln!(
             out,
@@ -46,8 +50,11 @@ pub(crate) fn diagnose(errno: i32) -> String {
              binary an AppArmor profile with the `userns` permission."
         );
     }
-    let seccomp_mode = read("/proc/self/status")
-        .and_then(|s| s.lines().find(|l| l.starts_with("Seccomp:")).map(|l| l[8..].trim().to_owned()));
+    let seccomp_mode = read("/proc/self/status").and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Seccomp:"))
+            .map(|l| l[8..].trim().to_owned())
+    });
     if seccomp_mode.as_deref() == Some("2") {
         found = true;
         let _ = writeln!(
@@ -120,6 +127,10 @@ pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32) {
         dropped.join(", "),
         if dropped.len() == 1 { "" } else { "s" },
         crate::error::errno_text(errno),
-        if got & libc::CLONE_NEWNS as u64 == 0 { ": no private root, /tmp, /proc or read-only host" } else { "" }
+        if got & libc::CLONE_NEWNS as u64 == 0 {
+            ": no private root, /tmp, /proc or read-only host"
+        } else {
+            ""
+        }
     );
 }

@@ -16,7 +16,10 @@ pub enum Error {
     /// A step of the sandbox set-up failed inside the child, before the program started.
     Setup { step: String, errno: i32 },
     /// The program was not found inside the sandbox.
-    ProgramNotFound { program: String, searched: Vec<String> },
+    ProgramNotFound {
+        program: String,
+        searched: Vec<String>,
+    },
     /// The program was found but could not be executed.
     Exec { program: String, errno: i32 },
     /// A string handed to the sandbox (program, argument, environment, path) has a nul byte.
@@ -24,7 +27,10 @@ pub enum Error {
     /// A path in the policy is not usable (not absolute where it must be, or missing).
     BadPath { path: PathBuf, reason: String },
     /// A seccomp policy names a system call this architecture does not have.
-    UnknownSyscall { name: String, suggestions: Vec<String> },
+    UnknownSyscall {
+        name: String,
+        suggestions: Vec<String>,
+    },
     /// The policy asks for something this build cannot do (yet).
     Unsupported { what: String },
     /// An I/O error in the parent (pipes, reading output, waiting).
@@ -35,7 +41,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn last_os(context: impl Into<String>) -> Self {
@@ -117,14 +126,21 @@ impl fmt::Display for Error {
                 )
             }
             Error::Exec { program, errno } => {
-                write!(f, "cannot execute `{program}` in the sandbox: {}", errno_text(*errno))?;
+                write!(
+                    f,
+                    "cannot execute `{program}` in the sandbox: {}",
+                    errno_text(*errno)
+                )?;
                 if *errno == libc::EACCES {
                     write!(f, "; is it executable, and not on a noexec mount?")?;
                 }
                 Ok(())
             }
             Error::NulByte { what } => {
-                write!(f, "{what} contains a nul byte, which cannot be passed to a program")
+                write!(
+                    f,
+                    "{what} contains a nul byte, which cannot be passed to a program"
+                )
             }
             Error::BadPath { path, reason } => write!(f, "bad path `{}`: {reason}", path.display()),
             Error::UnknownSyscall { name, suggestions } => {
@@ -136,7 +152,9 @@ impl fmt::Display for Error {
             }
             Error::Unsupported { what } => write!(f, "not supported: {what}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Internal(msg) => write!(f, "internal error in sandboxed (please report it): {msg}"),
+            Error::Internal(msg) => {
+                write!(f, "internal error in sandboxed (please report it): {msg}")
+            }
         }
     }
 }

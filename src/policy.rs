@@ -31,7 +31,11 @@ pub enum Net {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum MountSpec {
     /// Bind a host path at a path inside the sandbox.
-    Bind { source: PathBuf, target: PathBuf, writable: bool },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        writable: bool,
+    },
     /// A fresh, empty, writable tmpfs.
     Tmpfs { target: PathBuf },
 }
@@ -129,7 +133,9 @@ impl Sandbox {
 
     /// Mount a fresh, empty, writable tmpfs at `inside`.
     pub fn tmpfs(mut self, inside: impl AsRef<Path>) -> Self {
-        self.mounts.push(MountSpec::Tmpfs { target: inside.as_ref().to_owned() });
+        self.mounts.push(MountSpec::Tmpfs {
+            target: inside.as_ref().to_owned(),
+        });
         self
     }
 

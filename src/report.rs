@@ -59,9 +59,15 @@ impl Outcome {
             let signal = libc::WTERMSIG(status);
             match signal {
                 libc::SIGXCPU if cpu_limited => Outcome::CpuTimeExceeded,
-                libc::SIGKILL if cpu_limited => Outcome::Signaled { signal, core_dumped: false },
+                libc::SIGKILL if cpu_limited => Outcome::Signaled {
+                    signal,
+                    core_dumped: false,
+                },
                 libc::SIGXFSZ if fsize_limited => Outcome::FileSizeExceeded,
-                _ => Outcome::Signaled { signal, core_dumped: libc::WCOREDUMP(status) },
+                _ => Outcome::Signaled {
+                    signal,
+                    core_dumped: libc::WCOREDUMP(status),
+                },
             }
         } else {
             Outcome::Exited(-1)
@@ -142,7 +148,10 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Exited(code) => write!(f, "exited with status {code}"),
-            Outcome::Signaled { signal, core_dumped } => {
+            Outcome::Signaled {
+                signal,
+                core_dumped,
+            } => {
                 write!(f, "killed by {}", signal_name(*signal))?;
                 if *core_dumped {
                     write!(f, " (core dumped)")?;

@@ -140,11 +140,14 @@ impl Child {
         self.reaped = Some(status);
         let duration = self.start.elapsed();
         let outcome = match self.end {
-            Some(End::Exited(status)) => Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited),
-            Some(End::TimedOut) => Outcome::TimedOut(self.timeout.unwrap_or(duration)),
-            None if libc::WIFSIGNALED(status) => {
-                Outcome::Signaled { signal: libc::WTERMSIG(status), core_dumped: false }
+            Some(End::Exited(status)) => {
+                Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited)
             }
+            Some(End::TimedOut) => Outcome::TimedOut(self.timeout.unwrap_or(duration)),
+            None if libc::WIFSIGNALED(status) => Outcome::Signaled {
+                signal: libc::WTERMSIG(status),
+                core_dumped: false,
+            },
             None => {
                 return Err(Error::Internal(format!(
                     "the sandbox ended without reporting how its program ended (init wait status {status:#x})"
@@ -164,14 +167,25 @@ impl Child {
     fn pump(&mut self) -> Result<(), Error> {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4);
         let mut which: Vec<u8> = Vec::with_capacity(4);
-        for (i, fd) in [&self.stdout, &self.stderr, &self.report].into_iter().enumerate() {
+        for (i, fd) in [&self.stdout, &self.stderr, &self.report]
+            .into_iter()
+            .enumerate()
+        {
             if let Some(fd) = fd {
-                fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
                 which.push(i as u8);
             }
         }
         if let Some(fd) = &self.stdin {
-            fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
+            fds.push(libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            });
             which.push(3);
         }
         if fds.is_empty() {
@@ -245,7 +259,9 @@ impl Child {
     }
 
     fn read_report(&mut self) -> Result<(), Error> {
-        let Some(fd) = &self.report else { return Ok(()) };
+        let Some(fd) = &self.report else {
+            return Ok(());
+        };
         let mut buf = [0u8; 64];
         // SAFETY: buf is a valid buffer.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };

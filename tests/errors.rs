@@ -15,7 +15,9 @@ fn err(cmd: sandboxed::Command) -> Error {
 
 #[test]
 fn missing_program_by_name() {
-    let e = err(Sandbox::new().command("no-such-program-xyz").env("PATH", "/usr/bin:/bin"));
+    let e = err(Sandbox::new()
+        .command("no-such-program-xyz")
+        .env("PATH", "/usr/bin:/bin"));
     assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -28,7 +30,11 @@ fn missing_program_by_name() {
 #[test]
 fn missing_program_by_path() {
     let e = err(Sandbox::new().command("/no/such/program"));
-    assert!(e.to_string().starts_with("program `/no/such/program` not found in the sandbox; "), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("program `/no/such/program` not found in the sandbox; "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -37,7 +43,10 @@ fn a_host_program_hidden_by_the_sandbox_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let prog = dir.path().join("prog");
     std::fs::write(&prog, "#!/bin/sh\necho hi\n").unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&prog).unwrap().permissions(), 0o755);
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&prog).unwrap().permissions(),
+        0o755,
+    );
     let e = err(Sandbox::new().command(&prog));
     assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
 }
@@ -55,30 +64,59 @@ fn a_file_that_is_not_executable() {
 #[test]
 fn nul_bytes_anywhere() {
     let e = err(Sandbox::new().command("ec\0ho"));
-    assert_eq!(e.to_string(), "the program `ec\0ho` contains a nul byte, which cannot be passed to a program");
+    assert_eq!(
+        e.to_string(),
+        "the program `ec\0ho` contains a nul byte, which cannot be passed to a program"
+    );
     let e = err(Sandbox::new().command("echo").arg("ok").arg("b\0ad"));
-    assert_eq!(e.to_string(), "argument 2 `b\0ad` contains a nul byte, which cannot be passed to a program");
+    assert_eq!(
+        e.to_string(),
+        "argument 2 `b\0ad` contains a nul byte, which cannot be passed to a program"
+    );
     let e = err(Sandbox::new().command("echo").env("K", "v\0"));
-    assert!(e.to_string().starts_with("environment variable `K` contains a nul byte"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("environment variable `K` contains a nul byte"),
+        "{e}"
+    );
     let e = err(Sandbox::new().hostname("a\0b").command("echo"));
-    assert!(e.to_string().starts_with("the host name contains a nul byte"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("the host name contains a nul byte"),
+        "{e}"
+    );
     let e = err(Sandbox::new().tmpfs("/a\0b").command("echo"));
     assert!(matches!(e, Error::NulByte { .. }), "{e:?}");
 }
 
 #[test]
 fn bad_mount_paths() {
-    let e = err(Sandbox::new().ro_bind("/no/such/source", "/x").command("true"));
+    let e = err(Sandbox::new()
+        .ro_bind("/no/such/source", "/x")
+        .command("true"));
     assert_eq!(
         e.to_string(),
         "bad path `/no/such/source`: cannot bind it into the sandbox: No such file or directory (os error 2)"
     );
     let e = err(Sandbox::new().tmpfs("relative/path").command("true"));
-    assert_eq!(e.to_string(), "bad path `relative/path`: a mount target inside the sandbox must be an absolute path");
+    assert_eq!(
+        e.to_string(),
+        "bad path `relative/path`: a mount target inside the sandbox must be an absolute path"
+    );
     let e = err(Sandbox::new().tmpfs("/proc/x").command("true"));
-    assert!(e.to_string().contains("nothing can be mounted inside /proc or /sys"), "{e}");
-    let e = err(Sandbox::new().ro_bind("/etc", "/etc/hostname").command("true"));
-    assert!(e.to_string().contains("the source is a directory but this is a file inside the sandbox"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("nothing can be mounted inside /proc or /sys"),
+        "{e}"
+    );
+    let e = err(Sandbox::new()
+        .ro_bind("/etc", "/etc/hostname")
+        .command("true"));
+    assert!(
+        e.to_string()
+            .contains("the source is a directory but this is a file inside the sandbox"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -93,10 +131,21 @@ fn bad_working_directory() {
 
 #[test]
 fn unknown_syscall_names_suggest_the_nearest() {
-    let e = err(Sandbox::new().seccomp(Seccomp::recommended().deny(["mkdirt"])).command("true"));
-    assert_eq!(e.to_string(), "unknown system call `mkdirt` in the seccomp policy; did you mean mkdir or mkdirat?");
-    let e = err(Sandbox::new().seccomp(Seccomp::unrestricted().allow(["not_a_syscall_at_all"])).command("true"));
-    assert!(e.to_string().starts_with("unknown system call `not_a_syscall_at_all`"), "{e}");
+    let e = err(Sandbox::new()
+        .seccomp(Seccomp::recommended().deny(["mkdirt"]))
+        .command("true"));
+    assert_eq!(
+        e.to_string(),
+        "unknown system call `mkdirt` in the seccomp policy; did you mean mkdir or mkdirat?"
+    );
+    let e = err(Sandbox::new()
+        .seccomp(Seccomp::unrestricted().allow(["not_a_syscall_at_all"]))
+        .command("true"));
+    assert!(
+        e.to_string()
+            .starts_with("unknown system call `not_a_syscall_at_all`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -111,7 +160,11 @@ fn not_yet_supported_features_say_so() {
 fn namespaces_unavailable_is_diagnosed_and_best_effort_runs() {
     // Really take user namespaces away: an outer user namespace of our own whose
     // user.max_user_namespaces is 0, around a copy of this test binary.
-    if std::process::Command::new("unshare").arg("--version").output().is_err() {
+    if std::process::Command::new("unshare")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("this test needs unshare(1) from util-linux");
     }
     let run = |best_effort: bool| {
@@ -119,25 +172,49 @@ fn namespaces_unavailable_is_diagnosed_and_best_effort_runs() {
         cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
             .arg("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" \"$@\"")
             .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "helper_without_user_namespaces", "--ignored", "--nocapture", "--test-threads=1"]);
+            .args([
+                "--exact",
+                "helper_without_user_namespaces",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ]);
         if best_effort {
             cmd.env("SANDBOXED_ISOLATION", "best-effort");
         } else {
             cmd.env_remove("SANDBOXED_ISOLATION");
         }
         let out = cmd.output().unwrap();
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (stdout, _) = run(false);
-    assert!(stdout.contains("RESULT: error: cannot create the sandbox's namespaces: ENOSPC"), "{stdout}");
+    assert!(
+        stdout.contains("RESULT: error: cannot create the sandbox's namespaces: ENOSPC"),
+        "{stdout}"
+    );
     assert!(stdout.contains("user.max_user_namespaces = 0"), "{stdout}");
-    assert!(stdout.contains("sudo sysctl -w user.max_user_namespaces=15000"), "{stdout}");
-    assert!(stdout.contains("SANDBOXED_ISOLATION=best-effort"), "{stdout}");
+    assert!(
+        stdout.contains("sudo sysctl -w user.max_user_namespaces=15000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SANDBOXED_ISOLATION=best-effort"),
+        "{stdout}"
+    );
 
     let (stdout, stderr) = run(true);
-    assert!(stdout.contains("RESULT: ok: exited with status 0: hello\n"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("RESULT: ok: exited with status 0: hello\n"),
+        "{stdout}\n{stderr}"
+    );
     let all = format!("{stdout}{stderr}");
-    assert!(all.contains("SANDBOXED_ISOLATION=best-effort: running without the user namespace"), "{all}");
+    assert!(
+        all.contains("SANDBOXED_ISOLATION=best-effort: running without the user namespace"),
+        "{all}"
+    );
 }
 
 #[test]

@@ -36,8 +36,12 @@ for i in range(50):
     assert!(out.stdout == expected(50, 1), "stdout differs");
     assert!(out.stderr == expected(50, 2), "stderr differs");
     // The transcript holds both, each in order.
-    let transcript_out: Vec<u8> =
-        out.transcript.iter().filter(|c| c.stream == Stream::Stdout).flat_map(|c| c.data.iter().copied()).collect();
+    let transcript_out: Vec<u8> = out
+        .transcript
+        .iter()
+        .filter(|c| c.stream == Stream::Stdout)
+        .flat_map(|c| c.data.iter().copied())
+        .collect();
     assert!(transcript_out == out.stdout);
 }
 
@@ -53,14 +57,28 @@ fn non_utf8_is_kept_as_bytes() {
 fn stdin_is_fed_while_output_is_drained() {
     // 20 MB through `cat`: neither side may block the other.
     let input: Vec<u8> = (0..20_000_000u32).map(|i| (i % 253) as u8).collect();
-    let out = Sandbox::new().command("cat").stdin(input.clone()).output().unwrap();
+    let out = Sandbox::new()
+        .command("cat")
+        .stdin(input.clone())
+        .output()
+        .unwrap();
     assert!(out.success());
-    assert!(out.stdout == input, "cat echoed {} of {} bytes", out.stdout.len(), input.len());
+    assert!(
+        out.stdout == input,
+        "cat echoed {} of {} bytes",
+        out.stdout.len(),
+        input.len()
+    );
 }
 
 #[test]
 fn stdin_ends_after_the_bytes_and_defaults_to_dev_null() {
-    let out = Sandbox::new().command("wc").arg("-c").stdin("12345").output().unwrap();
+    let out = Sandbox::new()
+        .command("wc")
+        .arg("-c")
+        .stdin("12345")
+        .output()
+        .unwrap();
     assert_eq!(out.stdout_str().trim(), "5");
     let out = Sandbox::new().command("wc").arg("-c").output().unwrap();
     assert_eq!(out.stdout_str().trim(), "0");
@@ -70,7 +88,11 @@ fn stdin_ends_after_the_bytes_and_defaults_to_dev_null() {
 
 #[test]
 fn a_program_that_ignores_its_input_is_fine() {
-    let out = Sandbox::new().command("/bin/true").stdin(vec![b'x'; 10_000_000]).output().unwrap();
+    let out = Sandbox::new()
+        .command("/bin/true")
+        .stdin(vec![b'x'; 10_000_000])
+        .output()
+        .unwrap();
     assert!(out.success(), "{out}");
 }
 
@@ -81,7 +103,11 @@ fn sigpipe_is_default_inside() {
     let out = sh("yes | head -n 2; kill -l $(grep SigIgn /proc/self/status >/dev/null; echo 13)");
     assert_eq!(out.stdout_str(), "y\ny\nPIPE\n", "{out}");
     let out = sh("grep -E '^Sig(Ign|Blk)' /proc/self/status | cut -f2");
-    assert_eq!(out.stdout_str(), "0000000000000000\n0000000000000000\n", "{out}");
+    assert_eq!(
+        out.stdout_str(),
+        "0000000000000000\n0000000000000000\n",
+        "{out}"
+    );
 }
 
 #[test]

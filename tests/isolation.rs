@@ -11,7 +11,9 @@ use sandboxed::{Net, Outcome, Sandbox, Seccomp};
 
 #[test]
 fn host_root_is_read_only() {
-    let out = sh("touch /usr/sandboxed-probe; echo \"usr=$?\"; echo x > /etc/sandboxed-probe; echo \"etc=$?\"");
+    let out = sh(
+        "touch /usr/sandboxed-probe; echo \"usr=$?\"; echo x > /etc/sandboxed-probe; echo \"etc=$?\"",
+    );
     // touch fails with 1; a failed redirection makes dash's `echo` fail with 2.
     assert_eq!(out.stdout_str(), "usr=1\netc=2\n", "{out}");
     assert!(out.stderr_str().contains("Read-only file system"), "{out}");
@@ -58,18 +60,32 @@ fn tmp_and_home_are_fresh_private_and_writable() {
     std::fs::remove_file(&host_file).unwrap();
     // A working directory under the host's /tmp is bound back in (see a_project_under_tmp...).
     let cwd = std::env::current_dir().unwrap();
-    let extra = match cwd.strip_prefix("/tmp").ok().and_then(|r| r.components().next()) {
+    let extra = match cwd
+        .strip_prefix("/tmp")
+        .ok()
+        .and_then(|r| r.components().next())
+    {
         Some(first) => format!("{} ", first.as_os_str().to_string_lossy()),
         None => String::new(),
     };
-    let mut expected: Vec<String> = format!("a home {extra}").split_whitespace().map(str::to_owned).collect();
+    let mut expected: Vec<String> = format!("a home {extra}")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     expected.sort();
     let text = out.stdout_str();
     let (head, listing) = text.rsplit_once('\n').unwrap();
     assert_eq!(head, "hi\nhome\n/tmp/home /tmp", "{out}");
-    assert_eq!(listing.split_whitespace().collect::<Vec<_>>(), expected, "{out}");
+    assert_eq!(
+        listing.split_whitespace().collect::<Vec<_>>(),
+        expected,
+        "{out}"
+    );
     // And nothing of it reached the host's /tmp.
-    assert!(!std::path::Path::new("/tmp/a").exists() || std::fs::read_to_string("/tmp/a").unwrap() != "hi\n");
+    assert!(
+        !std::path::Path::new("/tmp/a").exists()
+            || std::fs::read_to_string("/tmp/a").unwrap() != "hi\n"
+    );
 }
 
 #[test]
@@ -78,7 +94,11 @@ fn each_sandbox_has_its_own_tmp() {
     let first = sh_in(&sandbox, "echo one > /tmp/state; cat /tmp/state");
     let second = sh_in(&sandbox, "cat /tmp/state 2>&1; echo $?");
     assert_eq!(first.stdout_str(), "one\n");
-    assert_eq!(second.stdout_str(), "cat: /tmp/state: No such file or directory\n1\n", "{second}");
+    assert_eq!(
+        second.stdout_str(),
+        "cat: /tmp/state: No such file or directory\n1\n",
+        "{second}"
+    );
 }
 
 #[test]
@@ -87,7 +107,10 @@ fn writable_bind_is_the_only_way_to_write_the_host() {
     let sandbox = Sandbox::new().bind(dir.path(), "/out");
     let out = sh_in(&sandbox, "echo result > /out/file && echo ok");
     assert_eq!(out.stdout_str(), "ok\n", "{out}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("file")).unwrap(), "result\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("file")).unwrap(),
+        "result\n"
+    );
 }
 
 #[test]
@@ -122,9 +145,21 @@ fn host_pids_are_invisible() {
     ));
     let text = out.stdout_str();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("2"), "the program is pid 2, after our init: {out}");
-    let pids: Vec<u32> = lines.next().unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
-    assert!(pids.iter().all(|&p| p < 20), "only sandbox pids are visible: {pids:?}");
+    assert_eq!(
+        lines.next(),
+        Some("2"),
+        "the program is pid 2, after our init: {out}"
+    );
+    let pids: Vec<u32> = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(
+        pids.iter().all(|&p| p < 20),
+        "only sandbox pids are visible: {pids:?}"
+    );
     assert!(text.contains("No such process"), "{out}");
     assert!(text.ends_with("1\n"), "{out}");
 }
@@ -146,9 +181,15 @@ except OSError as e:
 "#
     );
     assert_eq!(python(&probe).stdout_str(), "ECONNREFUSED\n");
-    assert_eq!(python_in(&Sandbox::new().net(Net::None), &probe).stdout_str(), "ENETUNREACH\n");
+    assert_eq!(
+        python_in(&Sandbox::new().net(Net::None), &probe).stdout_str(),
+        "ENETUNREACH\n"
+    );
     // Nothing reached the host's listener.
-    assert_eq!(listener.accept().map_err(|e| e.kind()).unwrap_err(), std::io::ErrorKind::WouldBlock);
+    assert_eq!(
+        listener.accept().map_err(|e| e.kind()).unwrap_err(),
+        std::io::ErrorKind::WouldBlock
+    );
 }
 
 #[test]
@@ -182,21 +223,33 @@ fn only_lo_exists_and_it_is_up() {
     let server = "import socket, threading\n\
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 8080)); s.listen()\n\
         c = socket.create_connection(('127.0.0.1', 8080)); a, _ = s.accept(); c.sendall(b'ok'); print(a.recv(2).decode())";
-    let runs: Vec<_> = (0..4).map(|_| std::thread::spawn(move || python(server))).collect();
+    let runs: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || python(server)))
+        .collect();
     for run in runs {
         assert_eq!(run.join().unwrap().stdout_str(), "ok\n");
     }
     // Net::None: lo exists but is down.
-    let out = sh_in(&Sandbox::new().net(Net::None), "ip -o link | grep -c 'state UP' ; true");
+    let out = sh_in(
+        &Sandbox::new().net(Net::None),
+        "ip -o link | grep -c 'state UP' ; true",
+    );
     assert_eq!(out.stdout_str(), "0\n", "{out}");
 }
 
 #[test]
 fn hostname_is_private() {
     assert_eq!(sh("hostname").stdout_str(), "sandbox\n");
-    let out = sh_in(&Sandbox::new().hostname("box"), "hostname; hostname other 2>&1 >/dev/null; hostname");
+    let out = sh_in(
+        &Sandbox::new().hostname("box"),
+        "hostname; hostname other 2>&1 >/dev/null; hostname",
+    );
     assert_eq!(out.stdout_str().lines().next(), Some("box"), "{out}");
-    assert_eq!(out.stdout_str().lines().last(), Some("box"), "setting it back fails without capabilities: {out}");
+    assert_eq!(
+        out.stdout_str().lines().last(),
+        Some("box"),
+        "setting it back fails without capabilities: {out}"
+    );
 }
 
 #[test]
@@ -271,7 +324,10 @@ attempt("sethostname", libc.sethostname(b"x", 1))
         "{out}"
     );
     // And with real tools.
-    let out = sh_in(&sandbox, "unshare -Ur true 2>&1; mount -o remount,rw / 2>&1; touch /usr/x 2>&1");
+    let out = sh_in(
+        &sandbox,
+        "unshare -Ur true 2>&1; mount -o remount,rw / 2>&1; touch /usr/x 2>&1",
+    );
     let text = out.stdout_str();
     assert!(text.contains("No space left on device"), "{out}");
     assert!(text.contains("Read-only file system"), "{out}");
@@ -280,25 +336,41 @@ attempt("sethostname", libc.sethostname(b"x", 1))
 #[test]
 fn setuid_binaries_grant_nothing() {
     // su and passwd are set-uid root on the host: inside, no privilege is gained.
-    let out = sh("id -u; ls -l /usr/bin/passwd | cut -c1-10; grep -E '^Uid' /proc/self/status | tr -s '\\t' ' '");
+    let out = sh(
+        "id -u; ls -l /usr/bin/passwd | cut -c1-10; grep -E '^Uid' /proc/self/status | tr -s '\\t' ' '",
+    );
     let uid = unsafe { libc::getuid() };
     assert!(out.stdout_str().starts_with(&format!("{uid}\n")), "{out}");
     let out = sh("su -c id root 2>&1 </dev/null; echo $?");
-    assert!(!out.stdout_str().contains("uid=0(root) gid=0(root) groups=0(root)\n0\n") || is_root(), "{out}");
+    assert!(
+        !out.stdout_str()
+            .contains("uid=0(root) gid=0(root) groups=0(root)\n0\n")
+            || is_root(),
+        "{out}"
+    );
 }
 
 #[test]
 fn new_session_and_no_controlling_terminal() {
-    let out = python("import os\nprint(os.getsid(0) == os.getpid())\ntry:\n  open('/dev/tty')\nexcept OSError as e:\n  print(e.errno == 6)");
+    let out = python(
+        "import os\nprint(os.getsid(0) == os.getpid())\ntry:\n  open('/dev/tty')\nexcept OSError as e:\n  print(e.errno == 6)",
+    );
     assert_eq!(out.stdout_str(), "True\nTrue\n", "{out}");
 }
 
 #[test]
 fn dev_is_minimal() {
-    let out = sh("ls -A /dev | tr '\\n' ' '; echo; head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null-ok; \
-                  head -c 8 /dev/urandom | wc -c; dd if=/dev/zero of=/dev/full bs=1 count=1 2>&1 | head -1; touch /dev/new 2>&1");
+    let out = sh(
+        "ls -A /dev | tr '\\n' ' '; echo; head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null-ok; \
+                  head -c 8 /dev/urandom | wc -c; dd if=/dev/zero of=/dev/full bs=1 count=1 2>&1 | head -1; touch /dev/new 2>&1",
+    );
     let text = out.stdout_str();
-    assert!(text.starts_with("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"), "{out}");
+    assert!(
+        text.starts_with(
+            "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
+        ),
+        "{out}"
+    );
     assert!(text.contains(" 00 00 00 00\nnull-ok\n8\n"), "{out}");
     assert!(text.contains("No space left on device"), "{out}");
     assert!(text.contains("Read-only file system"), "{out}");
@@ -329,10 +401,17 @@ fn cwd_is_kept_and_read_only() {
     let out = sh("pwd; ls Cargo.toml; touch x 2>&1");
     assert_eq!(
         out.stdout_str(),
-        format!("{}\nCargo.toml\ntouch: cannot touch 'x': Read-only file system\n", cwd.display()),
+        format!(
+            "{}\nCargo.toml\ntouch: cannot touch 'x': Read-only file system\n",
+            cwd.display()
+        ),
         "{out}"
     );
-    let out = Sandbox::new().command("/bin/pwd").current_dir("/usr/lib").output().unwrap();
+    let out = Sandbox::new()
+        .command("/bin/pwd")
+        .current_dir("/usr/lib")
+        .output()
+        .unwrap();
     assert_eq!(out.stdout_str(), "/usr/lib\n");
 }
 
@@ -344,10 +423,18 @@ fn a_project_under_tmp_stays_visible() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("here.txt"), "yes").unwrap();
     let helper = run_helper("helper_cwd_under_tmp", dir.path());
-    assert!(helper.status.success(), "{}", String::from_utf8_lossy(&helper.stdout));
+    assert!(
+        helper.status.success(),
+        "{}",
+        String::from_utf8_lossy(&helper.stdout)
+    );
 
     // An explicit current_dir must exist inside: the host's /tmp is not there.
-    let err = Sandbox::new().command("/bin/cat").current_dir(dir.path()).output().unwrap_err();
+    let err = Sandbox::new()
+        .command("/bin/cat")
+        .current_dir(dir.path())
+        .output()
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -364,7 +451,10 @@ fn helper_cwd_under_tmp() {
     let cwd = std::env::current_dir().unwrap();
     assert_eq!(
         out.stdout_str(),
-        format!("{}\nyes\ntouch: cannot touch 'new': Read-only file system\nin-tmp\n", cwd.display()),
+        format!(
+            "{}\nyes\ntouch: cannot touch 'new': Read-only file system\nin-tmp\n",
+            cwd.display()
+        ),
         "{out}"
     );
 }
@@ -381,7 +471,12 @@ fn environment_is_passed_with_sandbox_overrides() {
         .output()
         .unwrap();
     assert_eq!(out.stdout_str(), "value|unset|/tmp/home\n");
-    let out = Sandbox::new().command("/usr/bin/env").env_clear().env("A", "1").output().unwrap();
+    let out = Sandbox::new()
+        .command("/usr/bin/env")
+        .env_clear()
+        .env("A", "1")
+        .output()
+        .unwrap();
     let mut vars: Vec<_> = out.stdout_str().lines().map(str::to_owned).collect();
     vars.sort();
     assert_eq!(vars, ["A=1", "HOME=/tmp/home", "TMPDIR=/tmp"]);

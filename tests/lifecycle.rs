@@ -22,10 +22,22 @@ fn exit_codes_are_exact() {
 #[test]
 fn signals_are_named() {
     let out = sh("kill -SEGV $$");
-    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGSEGV, core_dumped: false });
+    assert_eq!(
+        out.outcome,
+        Outcome::Signaled {
+            signal: libc::SIGSEGV,
+            core_dumped: false
+        }
+    );
     assert_eq!(out.outcome.to_string(), "killed by SIGSEGV");
     let out = python("import os; os.abort()");
-    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGABRT, core_dumped: false });
+    assert_eq!(
+        out.outcome,
+        Outcome::Signaled {
+            signal: libc::SIGABRT,
+            core_dumped: false
+        }
+    );
     assert_eq!(out.outcome.to_string(), "killed by SIGABRT");
     let out = sh("kill -TERM $$");
     assert_eq!(out.outcome.to_string(), "killed by SIGTERM");
@@ -39,14 +51,19 @@ fn a_real_segfault_with_a_core_dump() {
     let out = Sandbox::new()
         .command("/bin/sh")
         .arg("-c")
-        .arg(format!("ulimit -c unlimited; exec {PYTHON} -c 'import ctypes; ctypes.string_at(0)'"))
+        .arg(format!(
+            "ulimit -c unlimited; exec {PYTHON} -c 'import ctypes; ctypes.string_at(0)'"
+        ))
         .current_dir("/tmp")
         .output()
         .unwrap();
     let plain_file_pattern = !pattern.starts_with('|');
     assert_eq!(
         out.outcome,
-        Outcome::Signaled { signal: libc::SIGSEGV, core_dumped: plain_file_pattern },
+        Outcome::Signaled {
+            signal: libc::SIGSEGV,
+            core_dumped: plain_file_pattern
+        },
         "{out}"
     );
     if plain_file_pattern {
@@ -62,7 +79,9 @@ fn timeout_kills_the_whole_tree_and_keeps_partial_output() {
         .timeout(Duration::from_millis(500))
         .command("/bin/sh")
         .arg("-c")
-        .arg(format!("echo started; echo err >&2; {sleep} & {sleep} & ( {sleep} & ) ; wait"))
+        .arg(format!(
+            "echo started; echo err >&2; {sleep} & {sleep} & ( {sleep} & ) ; wait"
+        ))
         .output()
         .unwrap();
     let took = start.elapsed();
@@ -71,12 +90,20 @@ fn timeout_kills_the_whole_tree_and_keeps_partial_output() {
     assert_eq!(out.stdout_str(), "started\n");
     assert_eq!(out.stderr_str(), "err\n");
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert_eq!(host_processes_with(&arg), Vec::<u32>::new(), "no sleep survives the timeout");
+    assert_eq!(
+        host_processes_with(&arg),
+        Vec::<u32>::new(),
+        "no sleep survives the timeout"
+    );
 }
 
 #[test]
 fn a_program_that_ends_in_time_is_not_timed_out() {
-    let out = Sandbox::new().timeout(Duration::from_secs(30)).command("/bin/true").output().unwrap();
+    let out = Sandbox::new()
+        .timeout(Duration::from_secs(30))
+        .command("/bin/true")
+        .output()
+        .unwrap();
     assert_eq!(out.outcome, Outcome::Exited(0));
 }
 
@@ -103,12 +130,26 @@ fn kill_ends_everything() {
     let first = child.chunks().next().unwrap();
     assert_eq!(first.data, b"ready\n");
     // The shell (whose script names the marker) and both sleeps.
-    assert_eq!(host_processes_with(&arg).len(), 3, "all run before the kill");
+    assert_eq!(
+        host_processes_with(&arg).len(),
+        3,
+        "all run before the kill"
+    );
     child.kill().unwrap();
     let out = child.wait().unwrap();
-    assert_eq!(out.outcome, Outcome::Signaled { signal: libc::SIGKILL, core_dumped: false });
+    assert_eq!(
+        out.outcome,
+        Outcome::Signaled {
+            signal: libc::SIGKILL,
+            core_dumped: false
+        }
+    );
     assert_eq!(out.outcome.to_string(), "killed by SIGKILL");
-    assert_eq!(out.stdout_str(), "ready\n", "chunks already seen are part of the output");
+    assert_eq!(
+        out.stdout_str(),
+        "ready\n",
+        "chunks already seen are part of the output"
+    );
     assert_eq!(host_processes_with(&arg), Vec::<u32>::new());
 }
 
@@ -123,7 +164,12 @@ fn dropping_a_child_kills_the_sandbox() {
 }
 
 fn sh_spawn(script: &str) -> sandboxed::Child {
-    Sandbox::new().command("/bin/sh").arg("-c").arg(script).spawn().unwrap()
+    Sandbox::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .unwrap()
 }
 
 /// Wait until some host process runs with `arg` and return how many.
@@ -143,7 +189,10 @@ fn zombies_are_reaped_inside() {
     // Orphans re-parented to the sandbox's init are reaped while the program still runs.
     let out = sh("for i in 1 2 3 4 5; do ( true & ) ; done; sleep 0.3; ps -eo stat=,pid=,comm=");
     let text = out.stdout_str();
-    assert!(!text.lines().any(|l| l.trim_start().starts_with('Z')), "{out}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with('Z')),
+        "{out}"
+    );
     // Only the init, the shell and ps itself are left.
     assert_eq!(text.lines().count(), 3, "{out}");
 }
@@ -154,7 +203,10 @@ fn spawn_returns_the_host_pid_of_the_sandbox() {
     let pid = child.id();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert!(status.contains(&format!("PPid:\t{}", std::process::id())), "{status}");
+    assert!(
+        status.contains(&format!("PPid:\t{}", std::process::id())),
+        "{status}"
+    );
     let _ = child.chunks().next();
     child.kill().unwrap();
     child.wait().unwrap();
@@ -166,17 +218,30 @@ fn killing_the_parent_kills_the_sandbox() {
     // A copy of this test binary is the parent: it starts a sandbox, says the marker, and waits.
     let (_, arg) = unique_sleep();
     let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_parent_that_will_be_killed", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper_parent_that_will_be_killed",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("SANDBOXED_TEST_SLEEP", &arg)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(parent.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("sandbox-running")), "the helper starts its sandbox");
+    assert!(
+        lines.any(|l| l.unwrap().contains("sandbox-running")),
+        "the helper starts its sandbox"
+    );
     assert_eq!(host_processes_with(&arg).len(), 1);
     parent.kill().unwrap(); // SIGKILL: no destructor, no cleanup code of ours runs in the parent.
     parent.wait().unwrap();
-    assert_eq!(wait_gone(&arg, 10), Vec::<u32>::new(), "the sandbox died with its parent");
+    assert_eq!(
+        wait_gone(&arg, 10),
+        Vec::<u32>::new(),
+        "the sandbox died with its parent"
+    );
 }
 
 #[test]
@@ -202,11 +267,16 @@ fn chunks_stream_output_as_it_arrives() {
         .bind(dir.path(), "/sync")
         .command("/bin/sh")
         .arg("-c")
-        .arg("echo first; while [ ! -e /sync/go ]; do sleep 0.01; done; echo second >&2; echo third")
+        .arg(
+            "echo first; while [ ! -e /sync/go ]; do sleep 0.01; done; echo second >&2; echo third",
+        )
         .spawn()
         .unwrap();
     let first = child.chunks().next().unwrap();
-    assert_eq!((first.stream, first.data.as_slice()), (Stream::Stdout, &b"first\n"[..]));
+    assert_eq!(
+        (first.stream, first.data.as_slice()),
+        (Stream::Stdout, &b"first\n"[..])
+    );
     std::fs::write(dir.path().join("go"), "").unwrap();
     let rest: Vec<_> = child.chunks().collect();
     let out = child.wait().unwrap();
@@ -214,7 +284,11 @@ fn chunks_stream_output_as_it_arrives() {
     assert_eq!(out.stdout_str(), "first\nthird\n");
     assert_eq!(out.stderr_str(), "second\n");
     assert_eq!(out.transcript.len(), 1 + rest.len());
-    let joined: Vec<u8> = rest.iter().filter(|c| c.stream == Stream::Stderr).flat_map(|c| c.data.clone()).collect();
+    let joined: Vec<u8> = rest
+        .iter()
+        .filter(|c| c.stream == Stream::Stderr)
+        .flat_map(|c| c.data.clone())
+        .collect();
     assert_eq!(joined, b"second\n");
 }
 

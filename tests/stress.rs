@@ -49,9 +49,17 @@ fn a_thousand_spawns_from_eight_threads_while_others_allocate() {
                 s.spawn(move || {
                     for i in 0..125 {
                         let text = format!("thread {t} run {i}");
-                        let out = sandbox.command("/bin/echo").arg(&text).output().expect("spawn");
+                        let out = sandbox
+                            .command("/bin/echo")
+                            .arg(&text)
+                            .output()
+                            .expect("spawn");
                         assert!(out.success(), "{out}");
-                        assert_eq!(out.stdout_str(), format!("{text}\n"), "no lost or foreign byte");
+                        assert_eq!(
+                            out.stdout_str(),
+                            format!("{text}\n"),
+                            "no lost or foreign byte"
+                        );
                     }
                 })
             })
@@ -72,7 +80,10 @@ fn parallel_sandboxes_do_not_hold_each_others_pipes() {
     // A long-running sandbox started first must not keep a later, short one waiting: its init
     // would, if it kept descriptors inherited from the parent (the short one's pipes).
     let (sleep, arg) = unique_sleep();
-    let long = Sandbox::new().command("/bin/sh").arg("-c").arg(format!("exec {sleep}"));
+    let long = Sandbox::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("exec {sleep}"));
     let start = std::time::Instant::now();
     std::thread::scope(|s| {
         let mut children = Vec::new();

@@ -45,7 +45,12 @@ impl Report {
 
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: Report is repr(C) plain data without padding bytes.
-        unsafe { std::slice::from_raw_parts((self as *const Report).cast::<u8>(), std::mem::size_of::<Report>()) }
+        unsafe {
+            std::slice::from_raw_parts(
+                (self as *const Report).cast::<u8>(),
+                std::mem::size_of::<Report>(),
+            )
+        }
     }
 
     pub fn from_bytes(bytes: &[u8; 16]) -> Report {
@@ -82,7 +87,12 @@ fn at<T>(step: u32, r: Result<T, i32>) -> Step<T> {
 }
 
 fn report(fd: c_int, kind: u32, step: u32, value: i32) {
-    let r = Report { kind, step, value, pad: 0 };
+    let r = Report {
+        kind,
+        step,
+        value,
+        pad: 0,
+    };
     let _ = sys::write_all(fd, r.as_bytes());
 }
 
@@ -137,9 +147,18 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
     // 1. Map our uid and gid, so files show their owners and we have our capabilities in the
     //    new user namespace. setgroups must be denied before an unprivileged gid_map.
     if has(ctx.flags, libc::CLONE_NEWUSER) {
-        at(step::SETGROUPS, sys::write_file(c"/proc/self/setgroups", b"deny"))?;
-        at(step::UID_MAP, sys::write_file(c"/proc/self/uid_map", &plan.uid_map))?;
-        at(step::GID_MAP, sys::write_file(c"/proc/self/gid_map", &plan.gid_map))?;
+        at(
+            step::SETGROUPS,
+            sys::write_file(c"/proc/self/setgroups", b"deny"),
+        )?;
+        at(
+            step::UID_MAP,
+            sys::write_file(c"/proc/self/uid_map", &plan.uid_map),
+        )?;
+        at(
+            step::GID_MAP,
+            sys::write_file(c"/proc/self/gid_map", &plan.gid_map),
+        )?;
     }
 
     if has(ctx.flags, libc::CLONE_NEWNS) {
@@ -164,7 +183,10 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
     //    bind everything created inside it, and only a process with CAP_SYS_RESOURCE over it —
     //    us, now, not the program — can change them.
     if plan.limit_namespaces && has(ctx.flags, libc::CLONE_NEWUSER) {
-        at(step::NAMESPACE_LIMITS, sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0"))?;
+        at(
+            step::NAMESPACE_LIMITS,
+            sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0"),
+        )?;
     }
     Ok(())
 }
@@ -173,7 +195,15 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
 fn build_root(ctx: &ChildContext<'_>) -> Step {
     let fs = &ctx.plan.fs;
     // Nothing we mount may propagate back to the host's mount namespace.
-    at(step::PRIVATE_ROOT, sys::mount(c"none", c"/", c"", (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong))?;
+    at(
+        step::PRIVATE_ROOT,
+        sys::mount(
+            c"none",
+            c"/",
+            c"",
+            (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong,
+        ),
+    )?;
 
     // Clone every host tree we need first, before anything covers its path (a bind source under
     // /tmp stays reachable even though the sandbox gets a fresh /tmp).
@@ -183,7 +213,11 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
             flags |= sys::AT_RECURSIVE;
         }
         let fd = at(cap.step, sys::open_tree(libc::AT_FDCWD, &cap.source, flags))?;
-        let attr = MountAttr { attr_set: cap.attr_set, propagation: libc::MS_PRIVATE as u64, ..Default::default() };
+        let attr = MountAttr {
+            attr_set: cap.attr_set,
+            propagation: libc::MS_PRIVATE,
+            ..Default::default()
+        };
         let mut setflags = libc::AT_EMPTY_PATH as c_uint;
         if cap.recursive {
             setflags |= sys::AT_RECURSIVE;
@@ -199,22 +233,38 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                 root = get_slot(ctx, *slot);
                 // Attach the new root on top of the old one, so it is a mount point in our
                 // namespace that pivot_root accepts.
-                at(*step, sys::move_mount(root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH))?;
+                at(
+                    *step,
+                    sys::move_mount(root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+                )?;
             }
             FsOp::Mkdir { at: a, mode, step } => {
-                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+                let dir = at(
+                    *step,
+                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                )?;
                 let r = sys::mkdirat(dir, &a.name, *mode);
                 sys::close(dir);
                 at(*step, r)?;
             }
             FsOp::Mkfile { at: a, step } => {
-                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+                let dir = at(
+                    *step,
+                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                )?;
                 let r = sys::mkfileat(dir, &a.name);
                 sys::close(dir);
                 at(*step, r)?;
             }
-            FsOp::Symlink { target, at: a, step } => {
-                let dir = at(*step, sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY))?;
+            FsOp::Symlink {
+                target,
+                at: a,
+                step,
+            } => {
+                let dir = at(
+                    *step,
+                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                )?;
                 let r = sys::symlinkat(target, dir, &a.name);
                 sys::close(dir);
                 at(*step, r)?;
@@ -230,7 +280,14 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                     sys::close(fd);
                 }
             }
-            FsOp::NewFs { fstype, options, attrs, path, keep_slot, step } => {
+            FsOp::NewFs {
+                fstype,
+                options,
+                attrs,
+                path,
+                keep_slot,
+                step,
+            } => {
                 let fd = new_fs(fstype, options, *attrs, *step)?;
                 attach(root, fd, path, *step)?;
                 if let Some(slot) = keep_slot {
@@ -243,8 +300,19 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                 }
             }
             FsOp::ReadOnly { slot, step } => {
-                let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
-                at(*step, sys::mount_setattr(get_slot(ctx, *slot), c"", libc::AT_EMPTY_PATH as c_uint, &attr))?;
+                let attr = MountAttr {
+                    attr_set: sys::MOUNT_ATTR_RDONLY,
+                    ..Default::default()
+                };
+                at(
+                    *step,
+                    sys::mount_setattr(
+                        get_slot(ctx, *slot),
+                        c"",
+                        libc::AT_EMPTY_PATH as c_uint,
+                        &attr,
+                    ),
+                )?;
             }
         }
     }
@@ -279,7 +347,12 @@ fn get_slot(ctx: &ChildContext<'_>, slot: usize) -> c_int {
     }
 }
 
-fn new_fs(fstype: &CStr, options: &[(std::ffi::CString, std::ffi::CString)], attrs: u64, step: u32) -> Step<c_int> {
+fn new_fs(
+    fstype: &CStr,
+    options: &[(std::ffi::CString, std::ffi::CString)],
+    attrs: u64,
+    step: u32,
+) -> Step<c_int> {
     let fsfd = at(step, sys::fsopen(fstype))?;
     for (k, v) in options {
         if let Err(e) = sys::fsconfig_string(fsfd, k, v) {
@@ -295,7 +368,12 @@ fn new_fs(fstype: &CStr, options: &[(std::ffi::CString, std::ffi::CString)], att
 /// Attach the detached mount `fd` at `path`, resolved inside the new root.
 fn attach(root: c_int, fd: c_int, path: &CStr, step: u32) -> Step {
     let target = at(step, sys::open_in_root(root, path, libc::O_PATH))?;
-    let r = sys::move_mount(fd, target, c"", sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH);
+    let r = sys::move_mount(
+        fd,
+        target,
+        c"",
+        sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+    );
     sys::close(target);
     at(step, r)
 }
@@ -340,8 +418,16 @@ extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
 
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to.
 fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
-    // The init must not be ptrace-able or readable by the program it runs.
+    // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
+    // should say what it is rather than show a copy of the test binary.
     at(step::INIT, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
+    at(
+        step::INIT,
+        sys::prctl(
+            libc::PR_SET_NAME,
+            c"sandboxed-init".as_ptr() as libc::c_ulong,
+        ),
+    )?;
     // Without a pid namespace (best-effort), adopt the program's orphans ourselves.
     if !has(ctx.flags, libc::CLONE_NEWPID) {
         at(step::INIT, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
@@ -358,7 +444,11 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
     // Like posix_spawn: CLONE_VM|CLONE_VFORK shares our memory with the new process until it
     // executes, so no page tables are copied, and we sleep until then. The new process runs
     // on a stack the parent allocated, and tells a failure through `shared`.
-    let mut shared = ExecShared { ctx, failed_step: 0, errno: 0 };
+    let mut shared = ExecShared {
+        ctx,
+        failed_step: 0,
+        errno: 0,
+    };
     // SAFETY: the stack is ctx.stack_size bytes owned by the plan; program_entry only makes
     // raw system calls; the flags make this call return after the exec or exit.
     let pid = unsafe {
@@ -380,7 +470,10 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
         // SAFETY: status is a valid int.
         unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
         // SAFETY: as above.
-        return Err((unsafe { std::ptr::read_volatile(&shared.failed_step) }, errno));
+        return Err((
+            unsafe { std::ptr::read_volatile(&shared.failed_step) },
+            errno,
+        ));
     }
     report(REPORT_FD, Report::STARTED, 0, pid);
     Ok(pid)
@@ -394,7 +487,10 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
 
     // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
     // SAFETY: plain setsid.
-    at(step::SETSID, sys::check(unsafe { libc::setsid() } as libc::c_long))?;
+    at(
+        step::SETSID,
+        sys::check(unsafe { libc::setsid() } as libc::c_long),
+    )?;
 
     // Default signal dispositions and an empty mask, whatever the test process had (Rust
     // ignores SIGPIPE; `yes | head` needs it back).
@@ -404,7 +500,13 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // SAFETY: a valid kernel sigaction of the size we pass.
             unsafe {
-                libc::syscall(libc::SYS_rt_sigaction, sig, sys::void_ptr(&dfl), 0usize, sys::KERNEL_SIGSET_SIZE)
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    sys::void_ptr(&dfl),
+                    0usize,
+                    sys::KERNEL_SIGSET_SIZE,
+                )
             };
         }
         sig += 1;
@@ -412,12 +514,21 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
     let empty: u64 = 0;
     // SAFETY: a valid kernel sigset of the size we pass.
     unsafe {
-        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, sys::void_ptr(&empty), 0usize, sys::KERNEL_SIGSET_SIZE)
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            sys::void_ptr(&empty),
+            0usize,
+            sys::KERNEL_SIGSET_SIZE,
+        )
     };
 
     for (resource, limit) in &plan.rlimits {
         // SAFETY: limit is a valid rlimit.
-        at(step::RLIMIT, sys::check(unsafe { libc::setrlimit(*resource, limit) } as libc::c_long))?;
+        at(
+            step::RLIMIT,
+            sys::check(unsafe { libc::setrlimit(*resource, limit) } as libc::c_long),
+        )?;
     }
 
     at(step::CHDIR, sys::chdir(&plan.cwd))?;
@@ -436,7 +547,12 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
     if let Some(fprog) = &ctx.fprog {
         // SAFETY: fprog points into the compiled program, alive in the plan.
         let r = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0 as c_uint, fprog as *const libc::sock_fprog)
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as c_uint,
+                fprog as *const libc::sock_fprog,
+            )
         };
         at(step::SECCOMP, sys::check(r))?;
     }
@@ -484,7 +600,13 @@ fn drop_capabilities() -> Result<(), i32> {
     }
     // SAFETY: plain prctl with integer arguments.
     let r = unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong)
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
     };
     sys::check(r as libc::c_long)?;
     #[repr(C)]
@@ -499,8 +621,15 @@ fn drop_capabilities() -> Result<(), i32> {
         permitted: u32,
         inheritable: u32,
     }
-    let header = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
-    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    }; // _LINUX_CAPABILITY_VERSION_3
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
     // SAFETY: header and data are the v3 capset structures.
     let r = unsafe { libc::syscall(libc::SYS_capset, sys::void_ptr(&header), data.as_ptr()) };
     sys::check(r).map(drop)
@@ -554,8 +683,16 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
             None => -1,
         };
         let mut fds = [
-            libc::pollfd { fd: LIFELINE_FD, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: LIFELINE_FD,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is a valid array.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };

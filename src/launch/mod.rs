@@ -38,9 +38,19 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 /// # Safety
 /// In the child (return value 0) the caller may only make async-signal-safe system calls.
 unsafe fn clone(flags: u64) -> Result<libc::pid_t, i32> {
-    let args = sys::CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    let args = sys::CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
     // SAFETY: args is a valid clone_args of the size we pass; stack 0 means fork-like.
-    let pid = unsafe { libc::syscall(sys::SYS_CLONE3, &args as *const _, std::mem::size_of::<sys::CloneArgs>()) };
+    let pid = unsafe {
+        libc::syscall(
+            sys::SYS_CLONE3,
+            &args as *const _,
+            std::mem::size_of::<sys::CloneArgs>(),
+        )
+    };
     if pid >= 0 {
         return Ok(pid as libc::pid_t);
     }
@@ -50,9 +60,20 @@ unsafe fn clone(flags: u64) -> Result<libc::pid_t, i32> {
     }
     // SAFETY: a fork-like clone, as above.
     let pid = unsafe {
-        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD as u64) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD as u64) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     };
-    if pid < 0 { Err(sys::errno()) } else { Ok(pid as libc::pid_t) }
+    if pid < 0 {
+        Err(sys::errno())
+    } else {
+        Ok(pid as libc::pid_t)
+    }
 }
 
 /// Whether the user allowed running with less isolation than asked.
@@ -80,8 +101,18 @@ pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error>
 
     // Everything the child touches, prepared now: pointer arrays into the plan's C strings, the
     // seccomp program, the descriptor slots.
-    let argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
-    let envp: Vec<*const c_char> = plan.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let argv: Vec<*const c_char> = plan
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let envp: Vec<*const c_char> = plan
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     let fprog = plan.seccomp.as_ref().map(|prog| libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -131,7 +162,10 @@ pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error>
     }
     let Some((pid, flags)) = launched else {
         let errno = first_error.unwrap_or(libc::EPERM);
-        return Err(Error::NamespacesUnavailable { errno, diagnosis: diagnose::diagnose(errno) });
+        return Err(Error::NamespacesUnavailable {
+            errno,
+            diagnosis: diagnose::diagnose(errno),
+        });
     };
     // Our copies of the child's ends: closed, so end-of-file means the sandbox closed them.
     drop((stdin_r, out_w, err_w, rep_w, life_r));
@@ -150,7 +184,18 @@ pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error>
             return Err(setup_error(&plan, other, status, flags));
         }
     }
-    Ok(Child::new(pid, plan, flags, start, stdin, stdin_w, out_r, err_r, OwnedFd::from(report_file), life_w))
+    Ok(Child::new(
+        pid,
+        plan,
+        flags,
+        start,
+        stdin,
+        stdin_w,
+        out_r,
+        err_r,
+        OwnedFd::from(report_file),
+        life_w,
+    ))
 }
 
 /// Wait for `pid` and return its raw status.
@@ -175,15 +220,25 @@ fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> 
     match r.step {
         step::EXEC => {
             if errno == libc::ENOENT {
-                Error::ProgramNotFound { program: plan.program.clone(), searched: plan.searched.clone() }
+                Error::ProgramNotFound {
+                    program: plan.program.clone(),
+                    searched: plan.searched.clone(),
+                }
             } else {
-                Error::Exec { program: plan.program.clone(), errno }
+                Error::Exec {
+                    program: plan.program.clone(),
+                    errno,
+                }
             }
         }
         step::SETGROUPS | step::UID_MAP | step::GID_MAP | step::PRIVATE_ROOT
-            if flags & libc::CLONE_NEWUSER as u64 != 0 && (errno == libc::EPERM || errno == libc::EACCES) =>
+            if flags & libc::CLONE_NEWUSER as u64 != 0
+                && (errno == libc::EPERM || errno == libc::EACCES) =>
         {
-            Error::NamespacesUnavailable { errno, diagnosis: diagnose::diagnose_inside(errno) }
+            Error::NamespacesUnavailable {
+                errno,
+                diagnosis: diagnose::diagnose_inside(errno),
+            }
         }
         step::CHDIR => Error::BadPath {
             path: CStr::from_bytes_with_nul(plan.cwd.as_bytes_with_nul())
@@ -196,7 +251,11 @@ fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> 
             ),
         },
         s => Error::Setup {
-            step: plan.steps.get(s as usize).cloned().unwrap_or_else(|| format!("step {s}")),
+            step: plan
+                .steps
+                .get(s as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("step {s}")),
             errno,
         },
     }

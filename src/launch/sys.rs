@@ -167,7 +167,12 @@ pub(crate) fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> Result<c_in
     check(unsafe { libc::syscall(SYS_OPEN_TREE, dirfd, path.as_ptr(), flags) }).map(|f| f as c_int)
 }
 
-pub(crate) fn mount_setattr(fd: c_int, path: &CStr, flags: c_uint, attr: &MountAttr) -> Result<(), i32> {
+pub(crate) fn mount_setattr(
+    fd: c_int,
+    path: &CStr,
+    flags: c_uint,
+    attr: &MountAttr,
+) -> Result<(), i32> {
     // SAFETY: attr points to a valid struct of the size we pass.
     check(unsafe {
         libc::syscall(
@@ -182,10 +187,24 @@ pub(crate) fn mount_setattr(fd: c_int, path: &CStr, flags: c_uint, attr: &MountA
     .map(drop)
 }
 
-pub(crate) fn move_mount(from: c_int, to_dirfd: c_int, to_path: &CStr, flags: c_uint) -> Result<(), i32> {
+pub(crate) fn move_mount(
+    from: c_int,
+    to_dirfd: c_int,
+    to_path: &CStr,
+    flags: c_uint,
+) -> Result<(), i32> {
     // SAFETY: both paths are valid C strings.
-    check(unsafe { libc::syscall(SYS_MOVE_MOUNT, from, c"".as_ptr(), to_dirfd, to_path.as_ptr(), flags) })
-        .map(drop)
+    check(unsafe {
+        libc::syscall(
+            SYS_MOVE_MOUNT,
+            from,
+            c"".as_ptr(),
+            to_dirfd,
+            to_path.as_ptr(),
+            flags,
+        )
+    })
+    .map(drop)
 }
 
 pub(crate) fn fsopen(fstype: &CStr) -> Result<c_int, i32> {
@@ -195,21 +214,38 @@ pub(crate) fn fsopen(fstype: &CStr) -> Result<c_int, i32> {
 
 pub(crate) fn fsconfig_string(fd: c_int, key: &CStr, value: &CStr) -> Result<(), i32> {
     // SAFETY: key and value are valid C strings.
-    check(unsafe { libc::syscall(SYS_FSCONFIG, fd, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) })
-        .map(drop)
+    check(unsafe {
+        libc::syscall(
+            SYS_FSCONFIG,
+            fd,
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 pub(crate) fn fsconfig_create(fd: c_int) -> Result<(), i32> {
     // SAFETY: no pointers.
     check(unsafe {
-        libc::syscall(SYS_FSCONFIG, fd, FSCONFIG_CMD_CREATE, std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            SYS_FSCONFIG,
+            fd,
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0,
+        )
     })
     .map(drop)
 }
 
 pub(crate) fn fsmount(fd: c_int, attrs: u64) -> Result<c_int, i32> {
     // SAFETY: no pointers.
-    check(unsafe { libc::syscall(SYS_FSMOUNT, fd, FSMOUNT_CLOEXEC, attrs as c_uint) }).map(|f| f as c_int)
+    check(unsafe { libc::syscall(SYS_FSMOUNT, fd, FSMOUNT_CLOEXEC, attrs as c_uint) })
+        .map(|f| f as c_int)
 }
 
 /// `openat2` with `RESOLVE_IN_ROOT`: `path` is resolved as if `root` were `/`, so neither `..`
@@ -222,7 +258,13 @@ pub(crate) fn open_in_root(root: c_int, path: &CStr, flags: c_int) -> Result<c_i
     };
     // SAFETY: how is a valid struct of the size we pass.
     check(unsafe {
-        libc::syscall(SYS_OPENAT2, root, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        libc::syscall(
+            SYS_OPENAT2,
+            root,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
     })
     .map(|f| f as c_int)
 }
@@ -230,14 +272,23 @@ pub(crate) fn open_in_root(root: c_int, path: &CStr, flags: c_int) -> Result<c_i
 pub(crate) fn mkdirat(dirfd: c_int, name: &CStr, mode: u32) -> Result<(), i32> {
     // SAFETY: name is a valid C string.
     let r = unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) };
-    if r < 0 && errno() != libc::EEXIST { Err(errno()) } else { Ok(()) }
+    if r < 0 && errno() != libc::EEXIST {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
 /// Create an empty regular file to serve as a mount point for a file bind.
 pub(crate) fn mkfileat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
     // SAFETY: name is a valid C string.
     let fd = unsafe {
-        libc::openat(dirfd, name.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644)
+        libc::openat(
+            dirfd,
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644,
+        )
     };
     if fd < 0 {
         return Err(errno());
@@ -249,13 +300,30 @@ pub(crate) fn mkfileat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
 pub(crate) fn symlinkat(target: &CStr, dirfd: c_int, name: &CStr) -> Result<(), i32> {
     // SAFETY: both are valid C strings.
     let r = unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) };
-    if r < 0 && errno() != libc::EEXIST { Err(errno()) } else { Ok(()) }
+    if r < 0 && errno() != libc::EEXIST {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
-pub(crate) fn mount(src: &CStr, target: &CStr, fstype: &CStr, flags: libc::c_ulong) -> Result<(), i32> {
+pub(crate) fn mount(
+    src: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+) -> Result<(), i32> {
     // SAFETY: all valid C strings.
-    check(unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags, std::ptr::null()) } as c_long)
-        .map(drop)
+    check(unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            std::ptr::null(),
+        )
+    } as c_long)
+    .map(drop)
 }
 
 pub(crate) fn pivot_root_dot() -> Result<(), i32> {
@@ -280,8 +348,16 @@ pub(crate) fn chdir(path: &CStr) -> Result<(), i32> {
 
 pub(crate) fn prctl(option: c_int, arg: libc::c_ulong) -> Result<(), i32> {
     // SAFETY: the options we use take integers only.
-    check(unsafe { libc::prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) } as c_long)
-        .map(drop)
+    check(unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    } as c_long)
+    .map(drop)
 }
 
 pub(crate) fn exit(code: c_int) -> ! {
@@ -290,10 +366,15 @@ pub(crate) fn exit(code: c_int) -> ! {
 }
 
 pub(crate) fn monotonic_ms() -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is valid; CLOCK_MONOTONIC is served by the vDSO or a plain syscall.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as i64).wrapping_mul(1000).wrapping_add(ts.tv_nsec as i64 / 1_000_000)
+    ts.tv_sec
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec / 1_000_000)
 }
 
 pub(crate) fn void_ptr<T>(r: &T) -> *const c_void {

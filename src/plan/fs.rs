@@ -18,7 +18,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
-use crate::launch::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+use crate::launch::sys::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
 use crate::policy::{MountSpec, Net, Sandbox};
 
 /// A host tree cloned (`open_tree(OPEN_TREE_CLONE)`) by the child before anything is covered.
@@ -36,12 +38,30 @@ pub(crate) struct Capture {
 #[derive(Debug)]
 pub(crate) enum FsOp {
     /// The new root is the capture in this slot.
-    RootFromSlot { slot: usize, step: u32 },
-    Mkdir { at: At, mode: u32, step: u32 },
-    Mkfile { at: At, step: u32 },
-    Symlink { target: CString, at: At, step: u32 },
+    RootFromSlot {
+        slot: usize,
+        step: u32,
+    },
+    Mkdir {
+        at: At,
+        mode: u32,
+        step: u32,
+    },
+    Mkfile {
+        at: At,
+        step: u32,
+    },
+    Symlink {
+        target: CString,
+        at: At,
+        step: u32,
+    },
     /// Attach the capture in `slot` at `path`.
-    Attach { slot: usize, path: CString, step: u32 },
+    Attach {
+        slot: usize,
+        path: CString,
+        step: u32,
+    },
     /// Mount a new filesystem (`fstype` with string `options`) at `path`; with `keep_slot`, keep
     /// its fd to make it read-only at the end.
     NewFs {
@@ -53,7 +73,10 @@ pub(crate) enum FsOp {
         step: u32,
     },
     /// Make the mount kept in `slot` read-only (done last, once it is populated).
-    ReadOnly { slot: usize, step: u32 },
+    ReadOnly {
+        slot: usize,
+        step: u32,
+    },
 }
 
 /// A new directory entry: `name` in the directory `parent` (relative to the new root).
@@ -69,7 +92,10 @@ fn at(path: &Path) -> Result<At, Error> {
         path: path.to_owned(),
         reason: "a mount point needs a name (not `/`, `.` or `..`)".into(),
     })?;
-    Ok(At { parent: rel(parent)?, name: cstr(Path::new(name), "path")? })
+    Ok(At {
+        parent: rel(parent)?,
+        name: cstr(Path::new(name), "path")?,
+    })
 }
 
 /// Everything the child needs to build its root, computed in the parent.
@@ -139,14 +165,19 @@ struct Planner<'a> {
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::NulByte { what: format!("{what} `{}`", path.display()) })
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::NulByte {
+        what: format!("{what} `{}`", path.display()),
+    })
 }
 
 /// `a/b` for the inside path `/a/b` (the root itself is `.`).
 fn rel(path: &Path) -> Result<CString, Error> {
     let s = path.strip_prefix("/").unwrap_or(path);
-    if s.as_os_str().is_empty() { Ok(c".".to_owned()) } else { cstr(s, "path") }
+    if s.as_os_str().is_empty() {
+        Ok(c".".to_owned())
+    } else {
+        cstr(s, "path")
+    }
 }
 
 impl<'a> Planner<'a> {
@@ -170,11 +201,17 @@ impl<'a> Planner<'a> {
     }
 
     fn lookup(&self, path: &Path) -> Node {
-        let Some(layer) = self.layer_of(path) else { return Node::Missing };
+        let Some(layer) = self.layer_of(path) else {
+            return Node::Missing;
+        };
         match &layer.kind {
             LayerKind::Host { source, .. } => {
                 let rest = path.strip_prefix(&layer.target).unwrap_or(Path::new(""));
-                let host = if rest.as_os_str().is_empty() { source.clone() } else { source.join(rest) };
+                let host = if rest.as_os_str().is_empty() {
+                    source.clone()
+                } else {
+                    source.join(rest)
+                };
                 match std::fs::symlink_metadata(&host) {
                     Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&host) {
                         Ok(t) => Node::Symlink(t),
@@ -213,7 +250,11 @@ impl<'a> Planner<'a> {
                 reason: "a path inside the sandbox must be absolute".into(),
             });
         }
-        let mut todo: Vec<PathBuf> = path.components().rev().map(|c| PathBuf::from(c.as_os_str())).collect();
+        let mut todo: Vec<PathBuf> = path
+            .components()
+            .rev()
+            .map(|c| PathBuf::from(c.as_os_str()))
+            .collect();
         let mut out = PathBuf::from("/");
         let mut links = 0;
         let mut missing = false;
@@ -243,7 +284,12 @@ impl<'a> Planner<'a> {
                     if target.is_absolute() {
                         out = PathBuf::from("/");
                     }
-                    todo.extend(target.components().rev().map(|c| PathBuf::from(c.as_os_str())));
+                    todo.extend(
+                        target
+                            .components()
+                            .rev()
+                            .map(|c| PathBuf::from(c.as_os_str())),
+                    );
                 }
                 Node::Missing => {
                     missing = true;
@@ -269,13 +315,17 @@ impl<'a> Planner<'a> {
             (Node::Dir, Want::File) => {
                 return Err(Error::BadPath {
                     path: path.to_owned(),
-                    reason: format!("{why}: the source is a file but this is a directory inside the sandbox"),
+                    reason: format!(
+                        "{why}: the source is a file but this is a directory inside the sandbox"
+                    ),
                 });
             }
             (Node::File, Want::Dir) => {
                 return Err(Error::BadPath {
                     path: path.to_owned(),
-                    reason: format!("{why}: the source is a directory but this is a file inside the sandbox"),
+                    reason: format!(
+                        "{why}: the source is a directory but this is a file inside the sandbox"
+                    ),
                 });
             }
             (Node::Symlink(_), _) | (Node::Missing, _) => {}
@@ -303,7 +353,11 @@ impl<'a> Planner<'a> {
         match want {
             Want::Dir => {
                 let step = self.step(format!("creating directory {}", path.display()));
-                self.plan.ops.push(FsOp::Mkdir { at: rel_path, mode: 0o755, step });
+                self.plan.ops.push(FsOp::Mkdir {
+                    at: rel_path,
+                    mode: 0o755,
+                    step,
+                });
                 self.created_dirs.insert(path.to_owned());
             }
             Want::File => {
@@ -327,13 +381,20 @@ impl<'a> Planner<'a> {
         };
         self.shadowed.push(dir.to_owned());
         let rest = dir.strip_prefix(&layer.target).unwrap_or(Path::new(""));
-        let host_dir = if rest.as_os_str().is_empty() { source.clone() } else { source.join(rest) };
+        let host_dir = if rest.as_os_str().is_empty() {
+            source.clone()
+        } else {
+            source.join(rest)
+        };
         let entries = std::fs::read_dir(&host_dir).map_err(|e| Error::BadPath {
             path: host_dir.clone(),
             reason: format!("reading the directory to make a mount point inside it: {e}"),
         })?;
         let slot = self.slot();
-        let step = self.step(format!("mounting a tmpfs to make mount points in {}", dir.display()));
+        let step = self.step(format!(
+            "mounting a tmpfs to make mount points in {}",
+            dir.display()
+        ));
         self.plan.ops.push(FsOp::NewFs {
             fstype: c"tmpfs".to_owned(),
             options: vec![(c"mode".to_owned(), c"0755".to_owned())],
@@ -345,7 +406,9 @@ impl<'a> Planner<'a> {
         let order = (self.layers.len(), 0);
         self.layers.push(Layer {
             target: dir.to_owned(),
-            kind: LayerKind::Scratch { shadow_of_readonly: !writable },
+            kind: LayerKind::Scratch {
+                shadow_of_readonly: !writable,
+            },
             order,
         });
         let mut names: Vec<_> = entries.filter_map(|e| e.ok()).collect();
@@ -353,33 +416,55 @@ impl<'a> Planner<'a> {
         for entry in names {
             let inside = dir.join(entry.file_name());
             let host = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&host) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                continue;
+            };
             let at_inside = at(&inside)?;
             if meta.file_type().is_symlink() {
-                let Ok(target) = std::fs::read_link(&host) else { continue };
+                let Ok(target) = std::fs::read_link(&host) else {
+                    continue;
+                };
                 let step = self.step(format!("recreating symlink {}", inside.display()));
-                self.plan.ops.push(FsOp::Symlink { target: cstr(&target, "symlink")?, at: at_inside, step });
+                self.plan.ops.push(FsOp::Symlink {
+                    target: cstr(&target, "symlink")?,
+                    at: at_inside,
+                    step,
+                });
                 continue;
             }
             let is_dir = meta.is_dir();
             if is_dir {
                 let step = self.step(format!("creating directory {}", inside.display()));
-                self.plan.ops.push(FsOp::Mkdir { at: at_inside, mode: 0o755, step });
+                self.plan.ops.push(FsOp::Mkdir {
+                    at: at_inside,
+                    mode: 0o755,
+                    step,
+                });
                 self.created_dirs.insert(inside.clone());
             } else {
                 let step = self.step(format!("creating mount point {}", inside.display()));
-                self.plan.ops.push(FsOp::Mkfile { at: at_inside, step });
+                self.plan.ops.push(FsOp::Mkfile {
+                    at: at_inside,
+                    step,
+                });
                 self.created_files.insert(inside.clone());
             }
             if self.all_targets.contains(&inside) {
                 continue; // covered by a mount of its own later; no need to bind the host's.
             }
-            let attr = if *writable { MOUNT_ATTR_NOSUID } else { MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID };
+            let attr = if *writable {
+                MOUNT_ATTR_NOSUID
+            } else {
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+            };
             self.capture_and_attach(&host, &inside, attr, true)?;
             let order = (self.layers.len(), 0);
             self.layers.push(Layer {
                 target: inside,
-                kind: LayerKind::Host { source: host, writable: *writable },
+                kind: LayerKind::Host {
+                    source: host,
+                    writable: *writable,
+                },
                 order,
             });
         }
@@ -392,11 +477,18 @@ impl<'a> Planner<'a> {
 
     /// Shadow now the directories of the first pass that the layer at `target` shows.
     fn early_shadows(&mut self, target: &Path) -> Result<(), Error> {
-        let mut todo: Vec<PathBuf> = self.pre_shadows.iter().filter(|d| d.starts_with(target)).cloned().collect();
+        let mut todo: Vec<PathBuf> = self
+            .pre_shadows
+            .iter()
+            .filter(|d| d.starts_with(target))
+            .cloned()
+            .collect();
         todo.sort_by_key(|d| d.components().count());
         for dir in todo {
-            if matches!(self.layer_of(&dir).map(|l| &l.kind), Some(LayerKind::Host { .. }))
-                && matches!(self.lookup(&dir), Node::Dir)
+            if matches!(
+                self.layer_of(&dir).map(|l| &l.kind),
+                Some(LayerKind::Host { .. })
+            ) && matches!(self.lookup(&dir), Node::Dir)
             {
                 self.shadow(&dir)?;
             }
@@ -407,14 +499,30 @@ impl<'a> Planner<'a> {
     fn capture(&mut self, host: &Path, attr_set: u64, recursive: bool) -> Result<usize, Error> {
         let slot = self.slot();
         let step = self.step(format!("capturing host path {}", host.display()));
-        self.plan.captures.push(Capture { source: cstr(host, "host path")?, recursive, attr_set, slot, step });
+        self.plan.captures.push(Capture {
+            source: cstr(host, "host path")?,
+            recursive,
+            attr_set,
+            slot,
+            step,
+        });
         Ok(slot)
     }
 
-    fn capture_and_attach(&mut self, host: &Path, inside: &Path, attr: u64, recursive: bool) -> Result<(), Error> {
+    fn capture_and_attach(
+        &mut self,
+        host: &Path,
+        inside: &Path,
+        attr: u64,
+        recursive: bool,
+    ) -> Result<(), Error> {
         let slot = self.capture(host, attr, recursive)?;
         let step = self.step(format!("bind {} on {}", host.display(), inside.display()));
-        self.plan.ops.push(FsOp::Attach { slot, path: rel(inside)?, step });
+        self.plan.ops.push(FsOp::Attach {
+            slot,
+            path: rel(inside)?,
+            step,
+        });
         Ok(())
     }
 
@@ -431,7 +539,12 @@ impl<'a> Planner<'a> {
         let step = self.step(format!("mounting {fstype} on {}", inside.display()));
         let options = options
             .iter()
-            .map(|(k, v)| Ok((CString::new(*k).map_err(|_| nul())?, CString::new(*v).map_err(|_| nul())?)))
+            .map(|(k, v)| {
+                Ok((
+                    CString::new(*k).map_err(|_| nul())?,
+                    CString::new(*v).map_err(|_| nul())?,
+                ))
+            })
             .collect::<Result<_, Error>>()?;
         self.plan.ops.push(FsOp::NewFs {
             fstype: CString::new(fstype).map_err(|_| nul())?,
@@ -442,7 +555,11 @@ impl<'a> Planner<'a> {
             step,
         });
         let order = (self.layers.len(), 0);
-        self.layers.push(Layer { target: inside.to_owned(), kind, order });
+        self.layers.push(Layer {
+            target: inside.to_owned(),
+            kind,
+            order,
+        });
         Ok(keep_slot)
     }
 }
@@ -455,7 +572,11 @@ fn nul() -> Error {
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Plan the filesystem of `sandbox` for a program run in `cwd` (inside; `None`: the parent's).
-pub(crate) fn plan(sandbox: &Sandbox, cwd: Option<&Path>, steps: &mut Vec<String>) -> Result<FsPlan, Error> {
+pub(crate) fn plan(
+    sandbox: &Sandbox,
+    cwd: Option<&Path>,
+    steps: &mut Vec<String>,
+) -> Result<FsPlan, Error> {
     let fixed_steps = steps.len();
     let (plan, shadowed) = plan_pass(sandbox, cwd, steps, BTreeSet::new())?;
     if shadowed.is_empty() {
@@ -501,10 +622,16 @@ fn plan_pass(
     // (mount_setattr only adds flags). nosuid: set-uid bits grant nothing here.
     let root_slot = p.capture(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
     let step = p.step("attaching the new root".into());
-    p.plan.ops.push(FsOp::RootFromSlot { slot: root_slot, step });
+    p.plan.ops.push(FsOp::RootFromSlot {
+        slot: root_slot,
+        step,
+    });
     p.layers.push(Layer {
         target: "/".into(),
-        kind: LayerKind::Host { source: "/".into(), writable: false },
+        kind: LayerKind::Host {
+            source: "/".into(),
+            writable: false,
+        },
         order: (0, 0),
     });
     for spec in &sandbox.mounts {
@@ -514,7 +641,14 @@ fn plan_pass(
     p.early_shadows(Path::new("/"))?;
 
     // A fresh /proc for the new pid namespace: only the sandbox's processes are visible.
-    p.new_fs("proc", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, Path::new("/proc"), LayerKind::Special, false)?;
+    p.new_fs(
+        "proc",
+        &[],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        Path::new("/proc"),
+        LayerKind::Special,
+        false,
+    )?;
 
     // A fresh sysfs, whose network view (/sys/class/net) is the sandbox's own namespace. With the
     // host's network the host's sysfs stays (a new one needs a network namespace of our own).
@@ -532,12 +666,26 @@ fn plan_pass(
     // A minimal /dev: a tmpfs with the harmless host devices bound in, a private devpts and
     // /dev/shm, made read-only once populated.
     let dev_slot = p
-        .new_fs("tmpfs", &[("mode", "0755"), ("size", "64k")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, Path::new("/dev"), LayerKind::Scratch { shadow_of_readonly: true }, true)?
+        .new_fs(
+            "tmpfs",
+            &[("mode", "0755"), ("size", "64k")],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            Path::new("/dev"),
+            LayerKind::Scratch {
+                shadow_of_readonly: true,
+            },
+            true,
+        )?
         .ok_or_else(|| Error::Internal("no slot for /dev".into()))?;
     for dev in DEVICES {
         let inside = Path::new("/dev").join(dev);
         p.ensure(&inside, Want::File, "device")?;
-        p.capture_and_attach(&Path::new("/dev").join(dev), &inside, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false)?;
+        p.capture_and_attach(
+            &Path::new("/dev").join(dev),
+            &inside,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            false,
+        )?;
     }
     for (name, target) in [
         ("fd", "/proc/self/fd"),
@@ -563,12 +711,33 @@ fn plan_pass(
         false,
     )?;
     p.ensure(Path::new("/dev/shm"), Want::Dir, "/dev/shm")?;
-    p.new_fs("tmpfs", &[("mode", "1777")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, Path::new("/dev/shm"), LayerKind::Scratch { shadow_of_readonly: false }, false)?;
+    p.new_fs(
+        "tmpfs",
+        &[("mode", "1777")],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        Path::new("/dev/shm"),
+        LayerKind::Scratch {
+            shadow_of_readonly: false,
+        },
+        false,
+    )?;
     let step = p.step("making /dev read-only".into());
-    p.finish.push(FsOp::ReadOnly { slot: dev_slot, step });
+    p.finish.push(FsOp::ReadOnly {
+        slot: dev_slot,
+        step,
+    });
 
     // A private /tmp, and HOME inside it.
-    p.new_fs("tmpfs", &[("mode", "1777")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, Path::new("/tmp"), LayerKind::Scratch { shadow_of_readonly: false }, false)?;
+    p.new_fs(
+        "tmpfs",
+        &[("mode", "1777")],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        Path::new("/tmp"),
+        LayerKind::Scratch {
+            shadow_of_readonly: false,
+        },
+        false,
+    )?;
     p.ensure(Path::new(HOME), Want::Dir, "HOME")?;
     if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
         *mode = 0o700;
@@ -589,7 +758,11 @@ fn plan_pass(
     }
     for spec in &sandbox.mounts {
         match spec {
-            MountSpec::Bind { source, target, writable } => {
+            MountSpec::Bind {
+                source,
+                target,
+                writable,
+            } => {
                 let source = absolute_host(source)?;
                 let meta = std::fs::metadata(&source).map_err(|e| Error::BadPath {
                     path: source.clone(),
@@ -598,16 +771,36 @@ fn plan_pass(
                 let target = p.resolve(target)?;
                 let want = if meta.is_dir() { Want::Dir } else { Want::File };
                 p.ensure(&target, want, &format!("bind {}", source.display()))?;
-                let attr = if *writable { MOUNT_ATTR_NOSUID } else { MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID };
+                let attr = if *writable {
+                    MOUNT_ATTR_NOSUID
+                } else {
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+                };
                 p.capture_and_attach(&source, &target, attr, true)?;
                 let order = (p.layers.len(), 0);
-                p.layers.push(Layer { target: target.clone(), kind: LayerKind::Host { source, writable: *writable }, order });
+                p.layers.push(Layer {
+                    target: target.clone(),
+                    kind: LayerKind::Host {
+                        source,
+                        writable: *writable,
+                    },
+                    order,
+                });
                 p.early_shadows(&target)?;
             }
             MountSpec::Tmpfs { target } => {
                 let target = p.resolve(target)?;
                 p.ensure(&target, Want::Dir, "tmpfs")?;
-                p.new_fs("tmpfs", &[("mode", "0755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &target, LayerKind::Scratch { shadow_of_readonly: false }, false)?;
+                p.new_fs(
+                    "tmpfs",
+                    &[("mode", "0755")],
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                    &target,
+                    LayerKind::Scratch {
+                        shadow_of_readonly: false,
+                    },
+                    false,
+                )?;
             }
         }
     }
@@ -636,7 +829,12 @@ fn plan_pass(
                     PathBuf::from("/")
                 } else {
                     p.ensure(&shown, Want::Dir, "working directory")?;
-                    p.capture_and_attach(&dir, &shown, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+                    p.capture_and_attach(
+                        &dir,
+                        &shown,
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
+                        true,
+                    )?;
                     dir
                 }
             }
@@ -653,5 +851,8 @@ fn plan_pass(
 pub(crate) const HOME: &str = "/tmp/home";
 
 fn absolute_host(path: &Path) -> Result<PathBuf, Error> {
-    std::path::absolute(path).map_err(|e| Error::BadPath { path: path.to_owned(), reason: e.to_string() })
+    std::path::absolute(path).map_err(|e| Error::BadPath {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }

@@ -119,17 +119,27 @@ impl Plan {
 
         let program_text = cmd.program.to_string_lossy().into_owned();
         if program_text.is_empty() {
-            return Err(Error::ProgramNotFound { program: String::new(), searched: Vec::new() });
+            return Err(Error::ProgramNotFound {
+                program: String::new(),
+                searched: Vec::new(),
+            });
         }
-        let program = c(cmd.program.as_bytes(), || format!("the program `{program_text}`"))?;
+        let program = c(cmd.program.as_bytes(), || {
+            format!("the program `{program_text}`")
+        })?;
         let mut argv = vec![program.clone()];
         for (i, arg) in cmd.args.iter().enumerate() {
-            argv.push(c(arg.as_bytes(), || format!("argument {} `{}`", i + 1, arg.to_string_lossy()))?);
+            argv.push(c(arg.as_bytes(), || {
+                format!("argument {} `{}`", i + 1, arg.to_string_lossy())
+            })?);
         }
 
         // The environment: the parent's (or none), the command's changes, then the sandbox's.
-        let mut env: Vec<(OsString, OsString)> =
-            if cmd.env_clear { Vec::new() } else { std::env::vars_os().collect() };
+        let mut env: Vec<(OsString, OsString)> = if cmd.env_clear {
+            Vec::new()
+        } else {
+            std::env::vars_os().collect()
+        };
         for (k, v) in &cmd.env {
             env.retain(|(ek, _)| ek != k);
             if let Some(v) = v {
@@ -154,7 +164,9 @@ impl Plan {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
             kv.extend_from_slice(v.as_bytes());
-            envp.push(c(&kv, || format!("environment variable `{}`", k.to_string_lossy()))?);
+            envp.push(c(&kv, || {
+                format!("environment variable `{}`", k.to_string_lossy())
+            })?);
         }
 
         // Where to look for the program: a `PATH` search done now, from the command's
@@ -184,20 +196,36 @@ impl Plan {
         let cwd = fs::cstr(&fs.cwd, "working directory")?;
 
         if sandbox.memory_limit.is_some() {
-            return Err(Error::Unsupported { what: "memory limits are not available in this version of sandboxed".into() });
+            return Err(Error::Unsupported {
+                what: "memory limits are not available in this version of sandboxed".into(),
+            });
         }
         if sandbox.max_pids.is_some() {
-            return Err(Error::Unsupported { what: "process limits are not available in this version of sandboxed".into() });
+            return Err(Error::Unsupported {
+                what: "process limits are not available in this version of sandboxed".into(),
+            });
         }
         let mut rlimits = Vec::new();
         if let Some(cpu) = sandbox.cpu_time_limit {
             let secs = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
             let secs = secs.max(1);
             // The hard limit one second above the soft one: SIGXCPU first, SIGKILL after.
-            rlimits.push((libc::RLIMIT_CPU, libc::rlimit { rlim_cur: secs, rlim_max: secs + 1 }));
+            rlimits.push((
+                libc::RLIMIT_CPU,
+                libc::rlimit {
+                    rlim_cur: secs,
+                    rlim_max: secs + 1,
+                },
+            ));
         }
         if let Some(bytes) = sandbox.file_size_limit {
-            rlimits.push((libc::RLIMIT_FSIZE, libc::rlimit { rlim_cur: bytes, rlim_max: bytes }));
+            rlimits.push((
+                libc::RLIMIT_FSIZE,
+                libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                },
+            ));
         }
 
         let seccomp = seccomp::compile(&sandbox.seccomp)?;
@@ -211,7 +239,10 @@ impl Plan {
 
         // SAFETY: getuid/getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        let mut fd_limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut fd_limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: fd_limit is a valid rlimit.
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut fd_limit) };
 

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
 };
 
 use crate::error::Error;
@@ -117,7 +117,12 @@ impl Default for Seccomp {
 
 impl Seccomp {
     fn preset(preset: Preset) -> Self {
-        Seccomp { preset, deny: BTreeSet::new(), allow: BTreeSet::new(), kill: false }
+        Seccomp {
+            preset,
+            deny: BTreeSet::new(),
+            allow: BTreeSet::new(),
+            kill: false,
+        }
     }
 
     /// The default: deny what a test never needs (kernel modules, kexec, reboot, swap, clock
@@ -135,7 +140,10 @@ impl Seccomp {
     /// An allow-list for computation, file I/O, threads, memory and time; anything else kills
     /// the sandbox.
     pub fn strict() -> Self {
-        Seccomp { kill: true, ..Self::preset(Preset::Strict) }
+        Seccomp {
+            kill: true,
+            ..Self::preset(Preset::Strict)
+        }
     }
 
     /// No filter at all.
@@ -185,16 +193,26 @@ impl Seccomp {
 
 /// The number of a system call on this architecture, by name.
 pub(crate) fn syscall_number(name: &str) -> Option<i64> {
-    table::TABLE.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table::TABLE[i].1)
+    table::TABLE
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| table::TABLE[i].1)
 }
 
 /// The known names closest to `name` (for "did you mean ...?").
 pub(crate) fn nearest_names(name: &str) -> Vec<&'static str> {
-    let mut scored: Vec<(usize, &'static str)> =
-        table::TABLE.iter().map(|(n, _)| (edit_distance(name, n), *n)).collect();
+    let mut scored: Vec<(usize, &'static str)> = table::TABLE
+        .iter()
+        .map(|(n, _)| (edit_distance(name, n), *n))
+        .collect();
     scored.sort();
     let best = scored.first().map(|s| s.0).unwrap_or(usize::MAX);
-    scored.into_iter().take_while(|s| s.0 <= best.max(1) && s.0 <= 3).take(3).map(|s| s.1).collect()
+    scored
+        .into_iter()
+        .take_while(|s| s.0 <= best.max(1) && s.0 <= 3)
+        .take(3)
+        .map(|s| s.1)
+        .collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -230,7 +248,10 @@ pub(crate) fn compile(policy: &Seccomp) -> Result<Option<Compiled>, Error> {
         return Ok(hit.clone());
     }
     let compiled = build(policy)?.map(Arc::new);
-    CACHE.lock().unwrap_or_else(|e| e.into_inner()).insert(policy.clone(), compiled.clone());
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(policy.clone(), compiled.clone());
     Ok(compiled)
 }
 
@@ -242,7 +263,11 @@ fn build(policy: &Seccomp) -> Result<Option<BpfProgram>, Error> {
     if policy.is_unrestricted() {
         return Ok(None);
     }
-    let deny_action = if policy.kill { SeccompAction::KillProcess } else { SeccompAction::Errno(libc::EPERM as u32) };
+    let deny_action = if policy.kill {
+        SeccompAction::KillProcess
+    } else {
+        SeccompAction::Errno(libc::EPERM as u32)
+    };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let mut denied: BTreeSet<&str> = BTreeSet::new();
     match policy.preset {
@@ -260,9 +285,15 @@ fn build(policy: &Seccomp) -> Result<Option<BpfProgram>, Error> {
         }
     }
     if policy.preset == Preset::NoNetwork && !policy.allow.contains("socket") {
-        let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, libc::AF_UNIX as u64)
-            .map_err(|e| Error::Internal(format!("seccomp condition: {e}")))?;
-        let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Internal(format!("seccomp rule: {e}")))?;
+        let cond = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Ne,
+            libc::AF_UNIX as u64,
+        )
+        .map_err(|e| Error::Internal(format!("seccomp condition: {e}")))?;
+        let rule = SeccompRule::new(vec![cond])
+            .map_err(|e| Error::Internal(format!("seccomp rule: {e}")))?;
         rules.insert(libc::SYS_socket, vec![rule]);
     }
     let (mismatch, matched) = match policy.preset {
@@ -271,7 +302,8 @@ fn build(policy: &Seccomp) -> Result<Option<BpfProgram>, Error> {
     };
     let filter = SeccompFilter::new(rules, mismatch, matched, ARCH)
         .map_err(|e| Error::Internal(format!("building the seccomp filter: {e}")))?;
-    let program: BpfProgram =
-        filter.try_into().map_err(|e| Error::Internal(format!("compiling the seccomp filter: {e}")))?;
+    let program: BpfProgram = filter
+        .try_into()
+        .map_err(|e| Error::Internal(format!("compiling the seccomp filter: {e}")))?;
     Ok(Some(program))
 }

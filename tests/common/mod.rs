@@ -14,7 +14,12 @@ pub fn sh(script: &str) -> Output {
 }
 
 pub fn sh_in(sandbox: &Sandbox, script: &str) -> Output {
-    sandbox.command("/bin/sh").arg("-c").arg(script).output().expect("the sandbox starts")
+    sandbox
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("the sandbox starts")
 }
 
 /// Run a Python program in a default sandbox.
@@ -23,19 +28,32 @@ pub fn python(code: &str) -> Output {
 }
 
 pub fn python_in(sandbox: &Sandbox, code: &str) -> Output {
-    sandbox.command(PYTHON).arg("-c").arg(code).output().expect("the sandbox starts")
+    sandbox
+        .command(PYTHON)
+        .arg("-c")
+        .arg(code)
+        .output()
+        .expect("the sandbox starts")
 }
 
 /// A string unique to this test run, to find processes by their command line.
 pub fn marker(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// `sleep` with an argument nobody else uses: `sleep 1000.<unique>`, and the argument.
 pub fn unique_sleep() -> (String, String) {
     static N: AtomicU32 = AtomicU32::new(1);
-    let arg = format!("{}.{:09}", 900 + std::process::id() % 97, N.fetch_add(1, Ordering::Relaxed));
+    let arg = format!(
+        "{}.{:09}",
+        900 + std::process::id() % 97,
+        N.fetch_add(1, Ordering::Relaxed)
+    );
     (format!("sleep {arg}"), arg)
 }
 
@@ -43,8 +61,12 @@ pub fn unique_sleep() -> (String, String) {
 pub fn host_processes_with(needle: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.contains(needle) && pid != std::process::id() {
             // A zombie still shows no cmdline, so whatever we read is alive (or dying).
@@ -71,10 +93,16 @@ pub fn our_zombies() -> Vec<u32> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // pid (comm) state ppid ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else { continue };
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else {
+            continue;
+        };
         let mut fields = after.split_whitespace();
         let state = fields.next().unwrap_or("");
         let ppid = fields.next().unwrap_or("");
@@ -98,7 +126,13 @@ pub fn is_root() -> bool {
 /// Run the `#[ignore]`d test `name` of this test binary in a new process, in `cwd`.
 pub fn run_helper(name: &str, cwd: &std::path::Path) -> std::process::Output {
     std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .current_dir(cwd)
         .output()
         .unwrap()
