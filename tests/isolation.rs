@@ -491,3 +491,140 @@ fn seccomp_unrestricted_runs_and_recommended_denies_with_eperm() {
     assert_ne!(out.stdout_str(), "EPERM\n", "{out}");
     assert_eq!(out.outcome, Outcome::Exited(0));
 }
+
+#[test]
+fn the_init_cannot_be_signalled_or_traced_from_inside() {
+    let out = Sandbox::new()
+        .seccomp(Seccomp::unrestricted())
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("for s in TERM INT HUP SEGV USR1 KILL STOP; do kill -$s 1; done; sleep 0.2; echo alive; \
+              cat /proc/1/environ 2>&1 | head -c 60; echo; ls /proc/1/fd 2>&1 | head -1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome,
+        Outcome::Exited(0),
+        "the init survived and so did the program: {out}"
+    );
+    let text = out.stdout_str();
+    assert!(text.starts_with("alive\n"), "{out}");
+    assert!(
+        text.contains("Permission denied"),
+        "the init is not dumpable: {out}"
+    );
+}
+
+#[test]
+fn busybox_runs_and_sees_only_the_sandbox() {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let busybox = busybox.expect("busybox is installed (Debian package busybox-static)");
+    let out = Sandbox::new()
+        .command(busybox)
+        .args([
+            "sh",
+            "-c",
+            "busybox ps | wc -l; busybox hostname; busybox touch /etc/x 2>&1; echo $?",
+        ])
+        .output()
+        .unwrap();
+    // A header, init, sh, ps and wc.
+    assert_eq!(
+        out.stdout_str(),
+        "5\nsandbox\ntouch: /etc/x: Read-only file system\n1\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn every_host_mount_is_read_only_with_its_flags_kept() {
+    // The sandbox's own writable mounts; everything else comes from the host and must be
+    // read-only, keeping nosuid/nodev/noexec where the host had them.
+    let ours = [
+        "/tmp",
+        "/dev/shm",
+        "/dev/pts",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ];
+    let host: Vec<(String, String)> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[4].to_owned(), f[5].to_owned())
+        })
+        .collect();
+    let out = sh("cat /proc/self/mountinfo");
+    let mut checked = 0;
+    for line in out.stdout_str().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (point, opts) = (f[4], f[5]);
+        if ours
+            .iter()
+            .any(|o| point == *o || point.starts_with(&format!("{o}/")))
+        {
+            continue;
+        }
+        let opts: Vec<&str> = opts.split(',').collect();
+        assert!(opts.contains(&"ro"), "{point} is writable inside: {line}");
+        if let Some((_, host_opts)) = host.iter().find(|(p, _)| p == point) {
+            if point.starts_with("/proc") || point.starts_with("/sys") || point.starts_with("/dev")
+            {
+                continue; // ours, not the host's
+            }
+            for flag in ["nosuid", "nodev", "noexec"] {
+                if host_opts.split(',').any(|o| o == flag) {
+                    assert!(opts.contains(&flag), "{point} lost {flag}: {line}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "at least the root is compared:\n{out}");
+}
+
+#[test]
+fn an_unreadable_bind_source_is_a_clear_error() {
+    // As an ordinary user the parent cannot even look at it; as root, the sandbox (whose
+    // capabilities do not reach files of unmapped owners) cannot open it.
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::create_dir(locked.join("inner")).unwrap();
+    let source = if is_root() {
+        std::os::unix::fs::chown(&locked, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        locked.join("inner")
+    } else {
+        std::path::PathBuf::from("/root/.cache")
+    };
+    let err = Sandbox::new()
+        .ro_bind(&source, "/x")
+        .command("/bin/true")
+        .output()
+        .unwrap_err();
+    let text = err.to_string();
+    if is_root() {
+        assert_eq!(
+            text,
+            format!(
+                "sandbox set-up failed: capturing host path {}: EACCES (Permission denied)",
+                source.display()
+            )
+        );
+    } else {
+        assert!(
+            text.starts_with("bad path `/root/.cache`: cannot bind it into the sandbox: "),
+            "{text}"
+        );
+        assert!(text.contains("ermission denied"), "{text}");
+    }
+}

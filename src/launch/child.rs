@@ -570,6 +570,30 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
     Err((step::EXEC, err))
 }
 
+/// Set every signal's disposition (but SIGKILL's and SIGSTOP's) to `handler`.
+fn reset_signals(handler: libc::sighandler_t) {
+    let action = sys::KernelSigaction {
+        handler,
+        ..Default::default()
+    };
+    let mut sig = 1;
+    while sig <= 64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: a valid kernel sigaction of the size we pass.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    sys::void_ptr(&action),
+                    0usize,
+                    sys::KERNEL_SIGSET_SIZE,
+                )
+            };
+        }
+        sig += 1;
+    }
+}
+
 fn drop_capabilities() -> Result<(), i32> {
     const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
     const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
