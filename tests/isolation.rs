@@ -540,8 +540,10 @@ fn busybox_runs_and_sees_only_the_sandbox() {
 
 #[test]
 fn every_host_mount_is_read_only_with_its_flags_kept() {
-    // The sandbox's own writable mounts; everything else comes from the host and must be
-    // read-only, keeping nosuid/nodev/noexec where the host had them.
+    // The sandbox's own writable mounts (its /proc is writable like a container's: writes to
+    // host sysctls need capabilities in the host's namespaces, which it has none of);
+    // everything else comes from the host and must be read-only, keeping nosuid/nodev/noexec
+    // where the host had them.
     let ours = [
         "/tmp",
         "/dev/shm",

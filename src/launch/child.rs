@@ -428,6 +428,24 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
             c"sandboxed-init".as_ptr() as libc::c_ulong,
         ),
     )?;
+    // No handler of the test process survives in the init: a pid namespace's init without
+    // handlers ignores every signal sent from inside, so the program cannot signal it. SIGPIPE
+    // is ignored so that a parent gone away is an EPIPE, not a death in the middle of a report.
+    reset_signals(libc::SIG_DFL);
+    let ign = sys::KernelSigaction {
+        handler: libc::SIG_IGN,
+        ..Default::default()
+    };
+    // SAFETY: a valid kernel sigaction of the size we pass.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGPIPE,
+            sys::void_ptr(&ign),
+            0usize,
+            sys::KERNEL_SIGSET_SIZE,
+        )
+    };
     // Without a pid namespace (best-effort), adopt the program's orphans ourselves.
     if !has(ctx.flags, libc::CLONE_NEWPID) {
         at(step::INIT, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
@@ -494,23 +512,7 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
 
     // Default signal dispositions and an empty mask, whatever the test process had (Rust
     // ignores SIGPIPE; `yes | head` needs it back).
-    let dfl = sys::KernelSigaction::default();
-    let mut sig = 1;
-    while sig <= 64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: a valid kernel sigaction of the size we pass.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    sys::void_ptr(&dfl),
-                    0usize,
-                    sys::KERNEL_SIGSET_SIZE,
-                )
-            };
-        }
-        sig += 1;
-    }
+    reset_signals(libc::SIG_DFL);
     let empty: u64 = 0;
     // SAFETY: a valid kernel sigset of the size we pass.
     unsafe {
