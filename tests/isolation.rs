@@ -545,6 +545,7 @@ fn every_host_mount_is_read_only_with_its_flags_kept() {
     // everything else comes from the host and must be read-only, keeping nosuid/nodev/noexec
     // where the host had them.
     let ours = [
+        "/proc",
         "/tmp",
         "/dev/shm",
         "/dev/pts",
