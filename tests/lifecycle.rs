@@ -129,12 +129,17 @@ fn kill_ends_everything() {
         .unwrap();
     let first = child.chunks().next().unwrap();
     assert_eq!(first.data, b"ready\n");
-    // The shell (whose script names the marker) and both sleeps.
-    assert_eq!(
-        host_processes_with(&arg).len(),
-        3,
-        "all run before the kill"
-    );
+    // The shell (whose script names the marker) and both sleeps; polled, because a command line
+    // reads empty while its process is in execve.
+    let mut seen = 0;
+    for _ in 0..500 {
+        seen = host_processes_with(&arg).len();
+        if seen == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(seen, 3, "all run before the kill");
     child.kill().unwrap();
     let out = child.wait().unwrap();
     assert_eq!(
