@@ -24,6 +24,7 @@ pub struct Command {
     pub(crate) env: BTreeMap<OsString, Option<OsString>>,
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) stdin: Option<Vec<u8>>,
+    pub(crate) side_channel: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Command {
@@ -36,6 +37,7 @@ impl Command {
             env: BTreeMap::new(),
             cwd: None,
             stdin: None,
+            side_channel: None,
         }
     }
 
@@ -117,7 +119,15 @@ impl Command {
     /// so a missing program or a failed set-up step is an `Err` here.
     pub fn spawn(&self) -> Result<Child, Error> {
         let plan = crate::plan::Plan::new(self)?;
-        crate::launch::launch(plan, self.stdin.clone())
+        crate::launch::launch(plan, self.stdin.clone(), self.side_channel.as_deref())
+    }
+
+    /// Hand `fd` to the program as its descriptor 3 (the only one besides 0, 1 and 2). The
+    /// `#[sandboxed]` runtime reports panics through it.
+    #[doc(hidden)]
+    pub fn side_channel(mut self, fd: std::os::fd::OwnedFd) -> Self {
+        self.side_channel = Some(std::sync::Arc::new(fd));
+        self
     }
 
     /// The program as given.

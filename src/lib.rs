@@ -32,6 +32,10 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("sandboxed runs programs in Linux namespaces and only builds on Linux");
 
+// Lets `#[sandboxed]` (which names `::sandboxed`) work in this crate's own unit tests.
+extern crate self as sandboxed;
+
+mod attribute;
 mod command;
 mod diagnose;
 mod error;
@@ -40,6 +44,7 @@ mod plan;
 mod policy;
 mod report;
 mod seccomp;
+mod signals;
 mod supervise;
 
 pub use command::Command;
@@ -48,3 +53,27 @@ pub use policy::{Net, Sandbox};
 pub use report::{Chunk, Outcome, Output, Stream, signal_name, signal_number};
 pub use seccomp::Seccomp;
 pub use supervise::{Child, Chunks};
+
+/// Run a test's body in a fresh sandboxed child process.
+///
+/// ```no_run
+/// use sandboxed::sandboxed;
+///
+/// #[test]
+/// #[sandboxed(net = "none", timeout = "5s")]
+/// fn hermetic() {
+///     std::fs::write("/tmp/scratch", "private to this run").unwrap();
+/// }
+/// ```
+///
+/// The keys are those of [`Sandbox`]: `net`, `fixture`, `timeout`, `memory`, `pids`, `cpu`,
+/// `seccomp`, `deny`, `allow`, plus `expect_exit` / `expect_signal` (the test passes iff the
+/// body ends exactly so) and `config` (a `fn() -> Sandbox` the other keys refine). See the
+/// README for composition with `#[rstest]`, `#[tokio::test]`, `#[should_panic]` and `#[ignore]`.
+pub use sandboxed_macros::sandboxed;
+
+/// The runtime behind `#[sandboxed]`. Not a public API: the macro's output calls it.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::attribute::{ChildGuard, Role, Spec, TestReturn, enter};
+}

@@ -77,48 +77,17 @@ impl Outcome {
 
 /// The conventional name of a signal number: `SIGSEGV`, `SIGRTMIN+3`, or `signal 99`.
 pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGSTKFLT => "SIGSTKFLT",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGCONT => "SIGCONT",
-        libc::SIGSTOP => "SIGSTOP",
-        libc::SIGTSTP => "SIGTSTP",
-        libc::SIGTTIN => "SIGTTIN",
-        libc::SIGTTOU => "SIGTTOU",
-        libc::SIGURG => "SIGURG",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGVTALRM => "SIGVTALRM",
-        libc::SIGPROF => "SIGPROF",
-        libc::SIGWINCH => "SIGWINCH",
-        libc::SIGIO => "SIGIO",
-        libc::SIGPWR => "SIGPWR",
-        libc::SIGSYS => "SIGSYS",
-        s if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&s) => {
-            return if s == libc::SIGRTMIN() {
-                "SIGRTMIN".to_owned()
-            } else {
-                format!("SIGRTMIN+{}", s - libc::SIGRTMIN())
-            };
-        }
-        s => return format!("signal {s}"),
-    };
-    name.to_owned()
+    if let Some((_, name)) = crate::signals::SIGNALS.iter().find(|(n, _)| *n == signal) {
+        return (*name).to_owned();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    if signal == min {
+        "SIGRTMIN".to_owned()
+    } else if (min..=max).contains(&signal) {
+        format!("SIGRTMIN+{}", signal - min)
+    } else {
+        format!("signal {signal}")
+    }
 }
 
 /// The number of a signal by its name, with or without the `SIG` prefix (`"SIGABRT"`, `"abrt"`).

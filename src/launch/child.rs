@@ -22,6 +22,10 @@ use crate::plan::{FsOp, Plan, step};
 /// Where the init keeps its channels once the descriptors are arranged.
 const REPORT_FD: c_int = 3;
 const LIFELINE_FD: c_int = 4;
+/// Where the init keeps the command's side channel, if it has one.
+const SIDE_FD: c_int = 5;
+/// Where the program finds the side channel (see `Command::side_channel`).
+pub(crate) const PROGRAM_SIDE_FD: c_int = 3;
 
 /// Exit codes of the init, seen by the parent only when no report explains the end.
 pub(crate) const EXIT_SETUP_FAILED: c_int = 120;
@@ -69,6 +73,8 @@ pub(crate) struct ChildContext<'a> {
     pub stderr: c_int,
     pub report: c_int,
     pub lifeline: c_int,
+    /// A descriptor handed to the program as fd 3, or -1.
+    pub side: c_int,
     /// NULL-terminated arrays pointing into the plan's C strings.
     pub argv: *const *const c_char,
     pub envp: *const *const c_char,
@@ -124,19 +130,30 @@ pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
 /// inherited every descriptor of the parent, including other sandboxes' pipes, which must not
 /// be kept open here (their readers would never see end-of-file).
 fn arrange_fds(ctx: &ChildContext<'_>) -> Step {
-    // First move all five above the targets, so that no dup2 below overwrites a source.
+    // First move every source above the targets (0..=5), so that no dup2 below overwrites a
+    // source that happens to have a low number in the parent.
     let s = step::FDS;
     let stdin = at(s, sys::dup_min(ctx.stdin, 10))?;
     let stdout = at(s, sys::dup_min(ctx.stdout, 10))?;
     let stderr = at(s, sys::dup_min(ctx.stderr, 10))?;
     let rep = at(s, sys::dup_min(ctx.report, 10))?;
     let life = at(s, sys::dup_min(ctx.lifeline, 10))?;
+    let side = if ctx.side >= 0 {
+        at(s, sys::dup_min(ctx.side, 10))?
+    } else {
+        -1
+    };
     at(s, sys::dup2(stdin, 0))?;
     at(s, sys::dup2(stdout, 1))?;
     at(s, sys::dup2(stderr, 2))?;
     at(s, sys::dup2(rep, REPORT_FD))?;
     at(s, sys::dup2(life, LIFELINE_FD))?;
-    sys::close_from(5, ctx.plan.fd_limit);
+    if side >= 0 {
+        at(s, sys::dup2(side, SIDE_FD))?;
+        sys::close_from(6, ctx.plan.fd_limit);
+    } else {
+        sys::close_from(5, ctx.plan.fd_limit);
+    }
     Ok(())
 }
 
@@ -501,7 +518,13 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
 fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
     let plan = ctx.plan;
     // Only 0, 1 and 2: not the init's report pipe or lifeline, nor its signalfd.
-    sys::close_from(3, plan.fd_limit);
+    if ctx.side >= 0 {
+        // The side channel, and nothing else, at fd 3.
+        at(step::FORK, sys::dup2(SIDE_FD, PROGRAM_SIDE_FD))?;
+        sys::close_from(4, plan.fd_limit);
+    } else {
+        sys::close_from(3, plan.fd_limit);
+    }
 
     // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
     // SAFETY: plain setsid.

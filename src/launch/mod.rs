@@ -82,7 +82,11 @@ fn best_effort() -> bool {
 }
 
 /// Run `plan` and return the started [`Child`].
-pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error> {
+pub(crate) fn launch(
+    plan: Plan,
+    stdin: Option<Vec<u8>>,
+    side: Option<&OwnedFd>,
+) -> Result<Child, Error> {
     let start = Instant::now();
     let (stdin_r, stdin_w) = match &stdin {
         Some(_) => {
@@ -138,6 +142,7 @@ pub(crate) fn launch(plan: Plan, stdin: Option<Vec<u8>>) -> Result<Child, Error>
             stderr: err_w.as_raw_fd(),
             report: rep_w.as_raw_fd(),
             lifeline: life_r.as_raw_fd(),
+            side: side.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
             fprog,

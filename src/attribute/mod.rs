@@ -1,0 +1,389 @@
+//! The runtime of `#[sandboxed]`: run a test's body in a sandboxed copy of the test binary.
+//!
+//! The macro rewrites a test into a call to [`enter`]. In the test process (the *parent*),
+//! `enter` re-executes the current test binary inside a sandbox to run just this test
+//! (`<exe> <name> --exact --nocapture --test-threads=1 --include-ignored`, with a marker in the
+//! environment), streams the body's output back through libtest's capture (`print!`/`eprint!`,
+//! so it shows for failing tests only, and live with `--nocapture`), and turns what happened
+//! into the test's result: the child's own panic (so `#[should_panic(expected = ...)]` matches
+//! the real message), the `Err` it returned, or the exit status, signal or timeout that ended it.
+//! In the re-executed binary (the *child*), `enter` recognises the marker and runs the body.
+//!
+//! The test is found by name: libtest names each test's thread after the test's path (also with
+//! `--test-threads=1`, and under `cargo nextest`, which runs `<bin> <name> --exact`); rstest's
+//! cases are tests of their own (`f::case_2_...`) that call the sandboxed function.
+
+mod body_filter;
+mod channel;
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use body_filter::BodyFilter;
+use channel::{BODY_END, BODY_START, CHANNEL_ENV, CHILD_ENV, Record};
+
+use crate::policy::{Net, Sandbox};
+use crate::report::{Outcome, Stream, signal_number};
+use crate::seccomp::Seccomp;
+
+/// What the attribute's arguments say, validated at compile time.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Spec {
+    pub fn_name: &'static str,
+    pub module_path: &'static str,
+    pub net: Option<&'static str>,
+    /// The fixture: a path relative to the manifest directory (or absolute), and the manifest
+    /// directory at compile time (used when `CARGO_MANIFEST_DIR` is not set at run time).
+    pub fixture: Option<(&'static str, &'static str)>,
+    pub timeout_ms: Option<u64>,
+    pub memory: Option<u64>,
+    pub pids: Option<u64>,
+    pub cpu_ms: Option<u64>,
+    pub seccomp: Option<&'static str>,
+    pub deny: &'static [&'static str],
+    pub allow: &'static [&'static str],
+    pub expect_exit: Option<i32>,
+    pub expect_signal: Option<&'static str>,
+    pub config: Option<fn() -> Sandbox>,
+}
+
+/// What a test function returns: `()` or `Result<(), E>`.
+#[doc(hidden)]
+pub trait TestReturn: Sized {
+    /// The value the parent returns when the sandboxed body passed.
+    fn passed() -> Self;
+    /// The failure this value stands for, if any (`Err(e)` → `e`'s `Debug`).
+    fn failure(&self) -> Option<String>;
+}
+
+impl TestReturn for () {
+    fn passed() -> Self {}
+    fn failure(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: Debug> TestReturn for Result<(), E> {
+    fn passed() -> Self {
+        Ok(())
+    }
+    fn failure(&self) -> Option<String> {
+        self.as_ref().err().map(|e| format!("{e:?}"))
+    }
+}
+
+/// Which side of the sandbox this call of a test runs on.
+#[doc(hidden)]
+pub enum Role<R> {
+    /// The test process: the sandboxed run is over, and this is the test's result.
+    Parent(R),
+    /// Inside the sandbox: run the body through the guard.
+    Child(ChildGuard<R>),
+}
+
+/// The name libtest runs the current test under.
+fn test_name(spec: &Spec) -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        // Not under libtest's threads: guess from the module path (without the crate's name).
+        _ => {
+            let module = spec
+                .module_path
+                .split_once("::")
+                .map(|(_, rest)| rest)
+                .unwrap_or("");
+            if module.is_empty() {
+                spec.fn_name.to_owned()
+            } else {
+                format!("{module}::{}", spec.fn_name)
+            }
+        }
+    }
+}
+
+/// Decide the role of this call: run the sandboxed test (parent) or its body (child).
+#[doc(hidden)]
+#[track_caller]
+pub fn enter<R: TestReturn>(spec: &'static Spec) -> Role<R> {
+    let name = test_name(spec);
+    match std::env::var(CHILD_ENV) {
+        Ok(child) if child == name => {
+            install_panic_hook(name);
+            channel::send(&Record::Started);
+            mark_body(BODY_START);
+            Role::Child(ChildGuard {
+                reporting: true,
+                _result: PhantomData,
+            })
+        }
+        // Inside some other sandboxed test's body: sandboxes do not nest; just run it.
+        Ok(_) => Role::Child(ChildGuard {
+            reporting: false,
+            _result: PhantomData,
+        }),
+        Err(_) => Role::Parent(run_parent(spec, &name)),
+    }
+}
+
+fn mark_body(marker: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(marker);
+    let _ = out.flush();
+    let _ = std::io::stderr().lock().write_all(marker);
+}
+
+/// The last panic of the test's thread, recorded by our hook.
+static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
+
+fn install_panic_hook(test_thread: String) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // The default hook prints "thread '...' panicked at ..." to stderr: part of the
+            // body's output, as in any test.
+            previous(info);
+            if std::thread::current().name() == Some(test_thread.as_str()) {
+                let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+                let message = payload_text(info.payload());
+                *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((location, message));
+            }
+        }));
+    });
+}
+
+fn payload_text(payload: &dyn Any) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+/// Runs the body in the child and reports how it went.
+#[doc(hidden)]
+pub struct ChildGuard<R> {
+    reporting: bool,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R: TestReturn> ChildGuard<R> {
+    /// Run a synchronous body.
+    pub fn run(self, body: impl FnOnce() -> R) -> R {
+        if !self.reporting {
+            return body();
+        }
+        let result = catch_unwind(AssertUnwindSafe(body));
+        self.report(result)
+    }
+
+    /// Run an asynchronous body (under the test's own runtime attribute).
+    pub async fn run_async(self, body: impl Future<Output = R>) -> R {
+        if !self.reporting {
+            return body.await;
+        }
+        let result = CatchUnwind {
+            inner: Box::pin(body),
+        }
+        .await;
+        self.report(result)
+    }
+
+    fn report(self, result: std::thread::Result<R>) -> R {
+        match result {
+            Ok(value) => {
+                channel::send(&match value.failure() {
+                    Some(text) => Record::Failed(text),
+                    None => Record::Passed,
+                });
+                mark_body(BODY_END);
+                value
+            }
+            Err(payload) => {
+                let (location, message) = LAST_PANIC
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or_else(|| (String::new(), payload_text(&*payload)));
+                channel::send(&Record::Panicked { location, message });
+                mark_body(BODY_END);
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// `catch_unwind` for a future: each poll of the body is caught.
+struct CatchUnwind<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.inner.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// The sandbox the spec asks for.
+fn build_sandbox(spec: &Spec) -> Sandbox {
+    let mut sandbox = spec.config.map_or_else(Sandbox::new, |config| config());
+    if let Some(net) = spec.net {
+        sandbox = sandbox.net(match net {
+            "none" => Net::None,
+            "host" => Net::Host,
+            _ => Net::Loopback,
+        });
+    }
+    if let Some((rel, compiled_manifest)) = spec.fixture {
+        let base = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| compiled_manifest.into());
+        sandbox = sandbox.fixture(base.join(rel));
+    }
+    if let Some(ms) = spec.timeout_ms {
+        sandbox = sandbox.timeout(Duration::from_millis(ms));
+    }
+    if let Some(bytes) = spec.memory {
+        sandbox = sandbox.memory_limit(bytes);
+    }
+    if let Some(pids) = spec.pids {
+        sandbox = sandbox.max_pids(pids);
+    }
+    if let Some(ms) = spec.cpu_ms {
+        sandbox = sandbox.cpu_time_limit(Duration::from_millis(ms));
+    }
+    if spec.seccomp.is_some() || !spec.deny.is_empty() || !spec.allow.is_empty() {
+        let base = match spec.seccomp {
+            Some("no-network") => Seccomp::no_network(),
+            Some("strict") => Seccomp::strict(),
+            Some("unrestricted") => Seccomp::unrestricted(),
+            Some(_) => Seccomp::recommended(),
+            None => sandbox.seccomp.clone(),
+        };
+        sandbox = sandbox.seccomp(base.deny(spec.deny).allow(spec.allow));
+    }
+    sandbox
+}
+
+/// How an outcome reads after "sandboxed test `x` ...".
+fn phrase(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Signaled { .. } => format!("was {outcome}"),
+        Outcome::SyscallBlocked { syscall } => {
+            format!("was killed for a blocked system call: {syscall}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The parent's side: run the test in a sandbox and return its result (or panic with why not).
+#[track_caller]
+fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => panic!(
+            "sandboxed test `{name}`: cannot find the test binary to run in the sandbox: {e}"
+        ),
+    };
+    let (reader, writer) = match std::io::pipe() {
+        Ok(pair) => pair,
+        Err(e) => panic!("sandboxed test `{name}`: cannot create a pipe: {e}"),
+    };
+    // The test binary must be reachable inside: it may lie where the sandbox has its own
+    // directories (a test binary extracted under /tmp).
+    let command = build_sandbox(spec)
+        .ro_bind(&exe, &exe)
+        .command(&exe)
+        .arg(name)
+        .args([
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(CHILD_ENV, name)
+        .env(
+            CHANNEL_ENV,
+            crate::launch::child::PROGRAM_SIDE_FD.to_string(),
+        )
+        .side_channel(writer.into());
+    let records = std::thread::spawn(move || Record::read_all(reader));
+    let spawned = command.spawn();
+    drop(command); // our copy of the channel's write end: the reader ends when the sandbox does
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => panic!("sandboxed test `{name}` could not start: {e}"),
+    };
+
+    // Hand the body's output to libtest's capture as it arrives.
+    let (mut out, mut err) = (BodyFilter::default(), BodyFilter::default());
+    for chunk in child.chunks() {
+        match chunk.stream {
+            Stream::Stdout => print!("{}", String::from_utf8_lossy(&out.feed(&chunk.data))),
+            Stream::Stderr => eprint!("{}", String::from_utf8_lossy(&err.feed(&chunk.data))),
+        }
+    }
+    print!("{}", String::from_utf8_lossy(&out.finish()));
+    eprint!("{}", String::from_utf8_lossy(&err.finish()));
+    let output = match child.wait() {
+        Ok(output) => output,
+        Err(e) => panic!("sandboxed test `{name}`: waiting for the sandbox failed: {e}"),
+    };
+    let records = records.join().unwrap_or_default();
+    let outcome = &output.outcome;
+
+    if let Some(code) = spec.expect_exit {
+        if *outcome == Outcome::Exited(code) {
+            return R::passed();
+        }
+        panic!(
+            "sandboxed test `{name}` was expected to exit with status {code}, but it {}",
+            phrase(outcome)
+        );
+    }
+    if let Some(signal) = spec.expect_signal {
+        let wanted = signal_number(signal);
+        if matches!(outcome, Outcome::Signaled { signal, .. } if Some(*signal) == wanted) {
+            return R::passed();
+        }
+        panic!(
+            "sandboxed test `{name}` was expected to be killed by {signal}, but it {}",
+            phrase(outcome)
+        );
+    }
+    match (
+        records.iter().rev().find(|r| **r != Record::Started),
+        outcome,
+    ) {
+        (Some(Record::Passed), Outcome::Exited(0)) => R::passed(),
+        // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
+        // "panicked at" line is already in the output above.
+        (Some(Record::Panicked { message, .. }), _) => resume_unwind(Box::new(message.clone())),
+        (Some(Record::Failed(text)), _) => panic!("Error: {text}"),
+        (_, outcome) if !records.contains(&Record::Started) && *outcome == Outcome::Exited(0) => {
+            panic!(
+                "sandboxed test `{name}` did not run in the sandbox: the test binary found no test of that name \
+             (run it by its full path, and do not rename the test's thread)"
+            )
+        }
+        (_, outcome) => panic!("sandboxed test `{name}` {}", phrase(outcome)),
+    }
+}

@@ -1,0 +1,481 @@
+//! `#[sandboxed]`: each test body runs in its own sandboxed copy of this test binary.
+//!
+//! Passing cases are ordinary tests. Deliberately failing ones are `#[ignore]`d with the reason
+//! "deliberately fails"; the `verdict_*` tests run them through this binary
+//! (`--ignored --exact <name>`) and assert libtest's verdict and the text it prints.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+
+use rstest::rstest;
+use sandboxed::{Net, Sandbox, sandboxed};
+
+// ---- passing tests --------------------------------------------------------------------------
+
+#[test]
+#[sandboxed]
+fn runs_in_a_sandbox() {
+    // Pid 2 under our init, a private /tmp, the host read-only.
+    assert_eq!(std::process::id(), 2);
+    std::fs::write("/tmp/private", "mine").unwrap();
+    let err = std::fs::write("/usr/sandboxed-attr-probe", "x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        "sandbox\n"
+    );
+}
+
+#[sandboxed]
+#[test]
+fn attribute_order_does_not_matter() {
+    assert_eq!(std::process::id(), 2);
+}
+
+#[sandboxed]
+fn adds_test_itself_when_missing() {
+    assert_eq!(std::process::id(), 2);
+}
+
+mod nested {
+    mod deeper {
+        use sandboxed::sandboxed;
+
+        #[test]
+        #[sandboxed]
+        fn tests_in_modules_are_found() {
+            assert_eq!(std::process::id(), 2);
+            assert_eq!(
+                std::thread::current().name(),
+                Some("nested::deeper::tests_in_modules_are_found")
+            );
+        }
+    }
+}
+
+#[test]
+#[sandboxed]
+fn returns_ok() -> Result<(), std::io::Error> {
+    std::fs::write("/tmp/x", "y")?;
+    Ok(())
+}
+
+#[test]
+#[sandboxed]
+#[should_panic(expected = "the child's own message 42")]
+fn should_panic_matches_the_childs_message() {
+    assert_eq!(std::process::id(), 2, "not sandboxed");
+    panic!("the child's own message {}", 40 + 2);
+}
+
+#[test]
+#[should_panic(expected = "index out of bounds")]
+#[sandboxed]
+fn should_panic_above_or_below() {
+    let v: Vec<u8> = Vec::new();
+    let _ = v[std::process::id() as usize];
+}
+
+#[test]
+#[sandboxed(expect_exit = 3)]
+fn expect_exit_passes_on_that_status() {
+    std::process::exit(3);
+}
+
+#[test]
+#[sandboxed(expect_signal = "SIGABRT")]
+fn expect_signal_passes_on_that_signal() {
+    std::process::abort();
+}
+
+#[test]
+#[sandboxed(expect_signal = "SIGSEGV")]
+fn expect_signal_segv() {
+    // A real fault (std's SIGSEGV handler would swallow a raise()d one).
+    // SAFETY: crashing the sandboxed process is the point of the test.
+    unsafe { std::ptr::null_mut::<u8>().write_volatile(1) };
+}
+
+#[test]
+#[sandboxed(net = "none")]
+fn net_none_has_no_network() {
+    let err = std::net::TcpStream::connect("127.0.0.1:80").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH));
+}
+
+#[test]
+#[sandboxed]
+fn default_network_is_a_private_loopback() {
+    // A fixed port is parallel-safe: every sandbox has its own 127.0.0.1.
+    let listener = TcpListener::bind("127.0.0.1:8080").unwrap();
+    let mut client = std::net::TcpStream::connect("127.0.0.1:8080").unwrap();
+    client.write_all(b"hi").unwrap();
+    drop(listener);
+}
+
+fn no_network_sandbox() -> Sandbox {
+    Sandbox::new().net(Net::None).hostname("configured")
+}
+
+#[test]
+#[sandboxed(config = no_network_sandbox, timeout = "30s")]
+fn config_is_refined_by_other_keys() {
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        "configured\n"
+    );
+    assert!(std::net::TcpStream::connect("127.0.0.1:80").is_err());
+}
+
+#[test]
+#[sandboxed(seccomp = "recommended", deny = ["getcwd"])]
+fn deny_reaches_the_body() {
+    let err = std::env::current_dir().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+}
+
+#[rstest]
+#[case(1)]
+#[case(2)]
+#[case(3)]
+#[sandboxed]
+fn rstest_cases_each_get_a_sandbox(#[case] n: u32) {
+    assert_eq!(std::process::id(), 2);
+    // Each case starts from a fresh /tmp.
+    assert!(!std::path::Path::new("/tmp/case-state").exists());
+    std::fs::write("/tmp/case-state", n.to_string()).unwrap();
+}
+
+#[sandboxed]
+#[rstest]
+#[case("a")]
+#[case("b")]
+fn rstest_below_the_attribute(#[case] s: &str) {
+    assert_eq!(std::process::id(), 2);
+    assert!(s == "a" || s == "b");
+}
+
+#[tokio::test]
+#[sandboxed]
+async fn tokio_test_above() {
+    assert_eq!(std::process::id(), 2);
+    tokio::task::yield_now().await;
+}
+
+#[sandboxed]
+#[tokio::test]
+async fn tokio_test_below() {
+    assert_eq!(std::process::id(), 2);
+    tokio::task::yield_now().await;
+}
+
+#[sandboxed]
+#[tokio::test]
+async fn tokio_result() -> Result<(), String> {
+    tokio::task::yield_now().await;
+    Ok(())
+}
+
+#[test]
+#[ignore = "runs only with --ignored: proves #[ignore] composes"]
+#[sandboxed]
+fn ignored_but_runnable() {
+    assert_eq!(std::process::id(), 2);
+}
+
+#[test]
+#[sandboxed]
+fn the_body_sees_the_parents_environment() {
+    // cargo and nextest both set this for test processes.
+    assert!(
+        std::env::var_os("CARGO_MANIFEST_DIR").is_some() || std::env::var_os("NEXTEST").is_some()
+    );
+    assert_eq!(std::env::var("HOME").unwrap(), "/tmp/home");
+}
+
+// ---- deliberately failing tests, run by the verdict tests below -------------------------------
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_with_a_panic() {
+    println!("stdout of the body");
+    eprintln!("stderr of the body");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("echo from a subprocess")
+        .status()
+        .unwrap();
+    // SAFETY: a raw write to fd 1, as C code would.
+    unsafe { libc::write(1, b"raw C-level write\n".as_ptr().cast(), 18) };
+    panic!("boom in the sandbox");
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_with_err() -> Result<(), String> {
+    Err("the error's own text".into())
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_by_exit_code() {
+    std::process::exit(3);
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_by_segfault() {
+    // SAFETY: deliberately crashing the sandboxed process.
+    unsafe { std::ptr::null_mut::<u8>().write_volatile(1) };
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(timeout = "300ms")]
+fn fails_by_timeout() {
+    println!("before the hang");
+    std::thread::sleep(std::time::Duration::from_secs(600));
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(expect_exit = 3)]
+fn fails_expect_exit() {}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(expect_signal = "SIGABRT")]
+fn fails_expect_signal() {
+    std::process::exit(1);
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[should_panic(expected = "another message")]
+#[sandboxed]
+fn fails_should_panic_mismatch() {
+    panic!("the real message");
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn prints_the_parents_variable() {
+    println!(
+        "VAR={}",
+        std::env::var("SANDBOXED_TEST_PARENT_VAR").unwrap_or_default()
+    );
+    panic!("show the output");
+}
+
+#[test]
+#[ignore = "deliberately passes quietly"]
+#[sandboxed]
+fn passes_with_output() {
+    println!("output of a passing test");
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_by_catching_a_panic_and_then_failing() {
+    let caught = std::panic::catch_unwind(|| panic!("caught inside"));
+    assert!(caught.is_err());
+    println!("still running after the caught panic");
+    assert_eq!(1 + 1, 3, "the real failure");
+}
+
+// ---- the verdicts ---------------------------------------------------------------------------
+
+struct Run {
+    stdout: String,
+    code: Option<i32>,
+}
+
+fn run_ignored(name: &str, extra: &[&str]) -> Run {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", name, "--test-threads=1"])
+        .args(extra)
+        .env("SANDBOXED_TEST_PARENT_VAR", "from-the-parent")
+        .output()
+        .unwrap();
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        code: out.status.code(),
+    }
+}
+
+fn assert_failed(run: &Run, name: &str) {
+    let failed = format!("test {name} ... FAILED");
+    let failed_should_panic = format!("test {name} - should panic ... FAILED");
+    assert!(
+        run.stdout.contains(&failed) || run.stdout.contains(&failed_should_panic),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, Some(101), "{}", run.stdout);
+}
+
+#[test]
+fn verdict_panic_shows_message_location_and_all_output() {
+    let run = run_ignored("fails_with_a_panic", &[]);
+    assert_failed(&run, "fails_with_a_panic");
+    let s = &run.stdout;
+    assert!(s.contains("boom in the sandbox"), "{s}");
+    assert!(
+        s.contains("tests/attribute.rs:"),
+        "the child's panic location: {s}"
+    );
+    for line in [
+        "stdout of the body",
+        "stderr of the body",
+        "from a subprocess",
+        "raw C-level write",
+    ] {
+        assert!(s.contains(line), "captured {line:?}: {s}");
+    }
+    // libtest's framing of the child run is not repeated.
+    assert_eq!(s.matches("running 1 test").count(), 1, "{s}");
+}
+
+#[test]
+fn verdict_err_fails_with_the_errors_text() {
+    let run = run_ignored("fails_with_err", &[]);
+    assert_failed(&run, "fails_with_err");
+    assert!(
+        run.stdout.contains("Error: \"the error's own text\""),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_exit_code_is_named() {
+    let run = run_ignored("fails_by_exit_code", &[]);
+    assert_failed(&run, "fails_by_exit_code");
+    assert!(
+        run.stdout
+            .contains("sandboxed test `fails_by_exit_code` exited with status 3"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_signal_is_named() {
+    let run = run_ignored("fails_by_segfault", &[]);
+    assert_failed(&run, "fails_by_segfault");
+    assert!(
+        run.stdout
+            .contains("sandboxed test `fails_by_segfault` was killed by SIGSEGV"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_timeout_is_named_and_keeps_output() {
+    let run = run_ignored("fails_by_timeout", &[]);
+    assert_failed(&run, "fails_by_timeout");
+    assert!(
+        run.stdout
+            .contains("sandboxed test `fails_by_timeout` timed out after 300ms"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("before the hang"), "{}", run.stdout);
+}
+
+#[test]
+fn verdict_expectations_say_what_happened_instead() {
+    let run = run_ignored("fails_expect_exit", &[]);
+    assert_failed(&run, "fails_expect_exit");
+    assert!(
+        run.stdout.contains("sandboxed test `fails_expect_exit` was expected to exit with status 3, but it exited with status 0"),
+        "{}",
+        run.stdout
+    );
+    let run = run_ignored("fails_expect_signal", &[]);
+    assert_failed(&run, "fails_expect_signal");
+    assert!(
+        run.stdout.contains(
+            "sandboxed test `fails_expect_signal` was expected to be killed by SIGABRT, but it exited with status 1"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_should_panic_compares_the_real_message() {
+    let run = run_ignored("fails_should_panic_mismatch", &[]);
+    assert_failed(&run, "fails_should_panic_mismatch");
+    assert!(run.stdout.contains("the real message"), "{}", run.stdout);
+    assert!(run.stdout.contains("another message"), "{}", run.stdout);
+}
+
+#[test]
+fn verdict_passing_output_is_hidden_unless_nocapture() {
+    let run = run_ignored("passes_with_output", &[]);
+    assert!(
+        run.stdout.contains("test passes_with_output ... ok"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("output of a passing test"),
+        "{}",
+        run.stdout
+    );
+    let run = run_ignored("passes_with_output", &["--nocapture"]);
+    assert!(
+        run.stdout.contains("output of a passing test"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_the_body_sees_the_parents_variables() {
+    let run = run_ignored("prints_the_parents_variable", &[]);
+    assert!(run.stdout.contains("VAR=from-the-parent"), "{}", run.stdout);
+}
+
+#[test]
+fn verdict_a_caught_panic_is_not_the_failure() {
+    let run = run_ignored("fails_by_catching_a_panic_and_then_failing", &[]);
+    assert_failed(&run, "fails_by_catching_a_panic_and_then_failing");
+    assert!(
+        run.stdout.contains("still running after the caught panic"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("the real failure"), "{}", run.stdout);
+}
+
+#[test]
+fn verdict_ignored_tests_run_with_ignored() {
+    let run = run_ignored("ignored_but_runnable", &[]);
+    assert!(
+        run.stdout.contains("test ignored_but_runnable ... ok"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verdict_rstest_cases_are_separate_tests() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "rstest_cases_each_get_a_sandbox"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(list.matches(": test").count(), 3, "{list}");
+}
