@@ -102,9 +102,9 @@ pub(crate) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         format!("{}µs", d.as_micros())
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")

@@ -523,7 +523,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             }
         }
     };
-    func.block = Box::new(syn::parse2(new_body)?);
+    *func.block = syn::parse2(new_body)?;
     let test_attr = if needs_test_attr {
         quote!(#[::core::prelude::v1::test])
     } else {
