@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let records = vec![
+        let records = [
             Record::Started,
             Record::Panicked {
                 location: "src/a.rs:1:2".into(),
