@@ -35,7 +35,7 @@ fn a_thousand_spawns_from_eight_threads_while_others_allocate() {
                     if keep.len() > 1000 {
                         keep.clear();
                     }
-                    if i % 10_000 == 0 {
+                    if i.is_multiple_of(10_000) {
                         eprint!("");
                     }
                     i += 1;
