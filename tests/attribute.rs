@@ -479,3 +479,24 @@ fn verdict_rstest_cases_are_separate_tests() {
     let list = String::from_utf8_lossy(&out.stdout);
     assert_eq!(list.matches(": test").count(), 3, "{list}");
 }
+
+#[test]
+fn verdict_a_single_threaded_run_sandboxes_each_test() {
+    // The whole set of passing tests, on one test thread (libtest still names the thread after
+    // each test).
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--test-threads=1", "--skip", "verdict_", "--skip", "fails_"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("test rstest_cases_each_get_a_sandbox::case_3 ... ok"),
+        "{text}"
+    );
+    assert!(text.contains("test tokio_test_below ... ok"), "{text}");
+}

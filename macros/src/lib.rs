@@ -437,23 +437,31 @@ fn is_async_runtime_attr(attr: &Attribute) -> bool {
 /// above ours, from the file and line our invocation comes from.
 fn test_attr_written_above() -> bool {
     let site = proc_macro::Span::call_site();
-    let (Some(file), line) = (site.local_file(), site.line()) else {
+    let (Some(file), line, column) = (site.local_file(), site.line(), site.column()) else {
         return false;
     };
     let Ok(text) = std::fs::read_to_string(file) else {
         return false;
     };
     let lines: Vec<&str> = text.lines().collect();
-    // Walk up from the line above ours while lines belong to this item's attributes and doc
-    // comments; stop at the end of the previous item.
-    let mut region = String::new();
+    // Attributes before ours on its own line (`#[test] #[sandboxed] fn f()`, as in macros)...
+    let before: String = lines
+        .get(line.saturating_sub(1))
+        .map(|l| l.chars().take(column.saturating_sub(1)).collect())
+        .unwrap_or_default();
+    let mut region = match before.trim_end().chars().last() {
+        Some('{' | '}' | ';') => String::new(),
+        _ => before,
+    };
+    // ...and on the lines above, while they belong to this item's attributes and doc comments;
+    // stop at the end of the previous item.
     for l in lines.iter().take(line.saturating_sub(1)).rev() {
         let t = l.trim();
         if t.ends_with('}') || t.ends_with(';') || t.ends_with('{') {
             break;
         }
-        region.insert_str(0, t);
         region.insert(0, '\n');
+        region.insert_str(0, t);
     }
     let compact: String = region.chars().filter(|c| !c.is_whitespace()).collect();
     [
@@ -494,16 +502,17 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let body = &func.block;
     let span = Span::call_site();
 
+    // Beside the function, not in it: a test function disappears from non-test builds, and the
+    // type error should not.
     let config_check = args.config.as_ref().map(|path| {
         quote_spanned! {path.span()=>
-            let _: fn() -> ::sandboxed::Sandbox = #path;
+            const _: fn() -> ::sandboxed::Sandbox = #path;
         }
     });
 
     let new_body = if is_async {
         quote_spanned! {span=>
             {
-                #config_check
                 #spec
                 match ::sandboxed::__private::enter::<#ret_ty>(&__SANDBOXED_SPEC) {
                     ::sandboxed::__private::Role::Parent(result) => result,
@@ -514,7 +523,6 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     } else {
         quote_spanned! {span=>
             {
-                #config_check
                 #spec
                 match ::sandboxed::__private::enter::<#ret_ty>(&__SANDBOXED_SPEC) {
                     ::sandboxed::__private::Role::Parent(result) => result,
@@ -530,6 +538,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         quote!()
     };
     Ok(quote! {
+        #config_check
         #test_attr
         #func
     })

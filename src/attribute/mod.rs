@@ -387,3 +387,40 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         (_, outcome) => panic!("sandboxed test `{name}` {}", phrase(outcome)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sandboxed;
+
+    /// A unit test of this crate, sandboxed like any user's: unit tests in `src/` work too.
+    #[test]
+    #[sandboxed(net = "none")]
+    fn unit_tests_in_src_are_sandboxed() {
+        assert_eq!(std::process::id(), 2);
+        assert!(std::net::TcpStream::connect("127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn the_test_name_falls_back_to_the_module_path() {
+        let spec = super::Spec {
+            fn_name: "f",
+            module_path: "my_crate::a::b",
+            net: None,
+            fixture: None,
+            timeout_ms: None,
+            memory: None,
+            pids: None,
+            cpu_ms: None,
+            seccomp: None,
+            deny: &[],
+            allow: &[],
+            expect_exit: None,
+            expect_signal: None,
+            config: None,
+        };
+        let name = std::thread::spawn(move || super::test_name(&spec))
+            .join()
+            .unwrap();
+        assert_eq!(name, "a::b::f");
+    }
+}

@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed]
+async fn t() {}
+
+fn main() {}

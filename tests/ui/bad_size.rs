@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed(memory = "64X")]
+fn t() {}
+
+fn main() {}

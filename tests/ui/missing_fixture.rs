@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed(fixture = "no-such-fixture")]
+fn t() {}
+
+fn main() {}

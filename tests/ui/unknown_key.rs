@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed(colour = "red")]
+fn t() {}
+
+fn main() {}

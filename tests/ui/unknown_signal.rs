@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed(expect_signal = "SIGNOPE")]
+fn t() {}
+
+fn main() {}

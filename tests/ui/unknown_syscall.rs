@@ -1,0 +1,6 @@
+use sandboxed::sandboxed;
+
+#[sandboxed(deny = ["ptrace", "mkdirt"])]
+fn t() {}
+
+fn main() {}
