@@ -173,7 +173,7 @@ impl Redactions {
         }
         // Longest first, so that at each position the longest rule wins.
         let mut order: Vec<&Literal> = self.literals.iter().collect();
-        order.sort_by(|a, b| b.value.len().cmp(&a.value.len()));
+        order.sort_by_key(|l| std::cmp::Reverse(l.value.len()));
         let mut first = [false; 256];
         for l in &order {
             if let Some(&b) = l.value.first() {
