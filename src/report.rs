@@ -276,8 +276,8 @@ impl Output {
     }
 }
 
-/// The rendering described in [`render`](crate::render): the outcome, then each stream, with
-/// the [redactions](Output::redactions) applied. No durations.
+/// The text a person reviews — in a snapshot, in a test failure. Stable: no durations, no
+/// pids, no machine paths; the same run gives the same text on any machine and as any user.
 ///
 /// ```text
 /// exited with status 3
@@ -286,6 +286,24 @@ impl Output {
 /// ----- stderr (empty) -----
 /// ----- end -----
 /// ```
+///
+/// - The first line is the [`Outcome`] in words: `exited with status 3`,
+///   `killed by SIGSEGV (core dumped)`, `timed out after 2s`, `blocked syscall: ptrace`.
+/// - Then a section per stream, `----- stdout -----` and `----- stderr -----` (one
+///   `----- stdout+stderr -----` for a command run with
+///   [`stderr_to_stdout`](crate::Command::stderr_to_stdout)). The header says
+///   `(empty)` for a stream with no byte, and `(no newline at end)` when the last line is not
+///   terminated — so `""`, `"\n"`, `"hi"` and `"hi\n"` all read differently.
+/// - The text is the program's, after the [redactions](Self::redactions), with control
+///   characters other than tab and newline (`\r`, escape, NUL) and bytes that are not UTF-8
+///   shown as `\xNN` — never as U+FFFD. A backslash run that would read as such an escape is
+///   doubled (`\x41` written by the program shows as `\\x41`), and a program's line that looks
+///   like one of our headers has its first `-` shown as `\x2d`: the text is unambiguous.
+/// - `----- end -----` closes it, so that blank lines at the end of the last stream survive
+///   tools that trim trailing whitespace (insta does), and so that it reads as one block in a
+///   panic message.
+///
+/// [`Output::display_transcript`] renders the streams interleaved instead.
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         crate::render::output(self, f)

@@ -309,7 +309,7 @@ fn metadata() {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("PROJECT", &cwd)
-        .current_dir(&cwd)
+        .current_dir("/usr")
         .stdin("line one\nline two\n")
         .stderr_to_stdout()
         .output()
