@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rstest::rstest;
-use sandboxed::{Error, Outcome, Output, Redactions, Sandbox, Seccomp, assert_output_snapshot};
+use sandboxed::{Error, Outcome, Output, Redactions, Sandbox, assert_output_snapshot};
 
 use common::{PYTHON, sh};
 
