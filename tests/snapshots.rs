@@ -139,15 +139,20 @@ fn redactions() {
     } else {
         "[PID]".to_owned()
     };
+    let script = [
+        r#"echo "cwd: $PWD""#,
+        r#"echo "file: $PWD/Cargo.toml""#,
+        r#"echo "test binary: $1""#,
+        r#"echo "parent pid: $2""#,
+        r#"echo "build-4711 took 35ms""#,
+    ]
+    .join("; ");
     let output = Sandbox::new()
         .redact("build-4711", "[BUILD]")
         .redact_regex(r"took \d+ms", "took [TIME]")
         .command("sh")
         .arg("-c")
-        .arg(
-            r#"echo "cwd: $PWD"; echo "file: $PWD/Cargo.toml"; echo "test binary: $1"; \
-               echo "parent pid: $2"; echo "build-4711 took 35ms""#,
-        )
+        .arg(script)
         .arg("sh")
         .arg(&exe)
         .arg(&pid_text)
@@ -342,4 +347,15 @@ fn bad_regex_is_an_error() {
 fn snapshots_found_where_the_package_is() {
     assert!(Path::new(&package_dir()).join("tests/snapshots").is_dir());
     assert!(snapshot_file("snapshots__success").is_file());
+}
+
+/// The README shows a real snapshot file: this one, as committed.
+#[test]
+fn readme_shows_the_committed_snapshot() {
+    let snapshot = std::fs::read_to_string(snapshot_file("snapshots__redactions")).unwrap();
+    let readme = std::fs::read_to_string(package_dir().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```text\n{snapshot}```")),
+        "README.md's Snapshots section must show tests/snapshots/snapshots__redactions.snap as it is"
+    );
 }
