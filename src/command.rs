@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::policy::Sandbox;
-use crate::report::Output;
+use crate::redact::Redactions;
+use crate::report::{Invocation, Output};
 use crate::supervise::Child;
 
 /// A program to run in a [`Sandbox`], built like [`std::process::Command`].
@@ -25,6 +26,7 @@ pub struct Command {
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) stdin: Option<Vec<u8>>,
     pub(crate) side_channel: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    pub(crate) stderr_to_stdout: bool,
 }
 
 impl Command {
@@ -38,6 +40,7 @@ impl Command {
             cwd: None,
             stdin: None,
             side_channel: None,
+            stderr_to_stdout: false,
         }
     }
 
@@ -105,6 +108,17 @@ impl Command {
         self
     }
 
+    /// Make standard error the same pipe as standard output, as `2>&1` does in a shell: the
+    /// output's `stdout` then holds both streams in the exact order they were written (the
+    /// kernel orders writes to one pipe), `stderr` stays empty, and the output renders one
+    /// `stdout+stderr` section. Use it when the order between the two streams matters: with two
+    /// pipes it is only the order in which the parent read them (see
+    /// [`DisplayTranscript`](crate::DisplayTranscript)).
+    pub fn stderr_to_stdout(mut self) -> Self {
+        self.stderr_to_stdout = true;
+        self
+    }
+
     /// Run the program to its end and collect everything it wrote.
     ///
     /// `Err` means the sandbox could not be set up or the program not started: the error says
@@ -138,5 +152,30 @@ impl Command {
     /// The arguments as given.
     pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
         self.args.iter().map(OsString::as_os_str)
+    }
+
+    /// What this command runs, as recorded in its [`Output`].
+    pub(crate) fn invocation(&self) -> Invocation {
+        Invocation {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            env_clear: self.env_clear,
+            current_dir: self.cwd.clone(),
+            stdin: self.stdin.clone(),
+            stderr_to_stdout: self.stderr_to_stdout,
+        }
+    }
+
+    /// The redactions of this command's outputs: the built-in ones, then the sandbox's.
+    pub(crate) fn redactions(&self) -> Result<Redactions, Error> {
+        self.sandbox.redactions.check()?;
+        let mut r = Redactions::builtin();
+        r.extend(&self.sandbox.redactions);
+        Ok(r)
     }
 }

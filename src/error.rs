@@ -33,6 +33,8 @@ pub enum Error {
     },
     /// The policy asks for something this build cannot do (yet).
     Unsupported { what: String },
+    /// A redaction's regular expression does not compile.
+    BadRedaction { pattern: String, reason: String },
     /// An I/O error in the parent (pipes, reading output, waiting).
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
@@ -151,6 +153,11 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Unsupported { what } => write!(f, "not supported: {what}"),
+            Error::BadRedaction { pattern, reason } => write!(
+                f,
+                "the redaction pattern `{pattern}` is not a valid regular expression; \
+                 fix it, or use a literal redaction instead:\n{reason}"
+            ),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Internal(msg) => {
                 write!(f, "internal error in sandboxed (please report it): {msg}")

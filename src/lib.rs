@@ -42,15 +42,29 @@ mod error;
 mod launch;
 mod plan;
 mod policy;
+pub mod redact;
+mod render;
 mod report;
 mod seccomp;
 mod signals;
+#[cfg(feature = "insta")]
+mod snapshot;
 mod supervise;
+
+/// Support for [`assert_output_snapshot!`]; not a public API.
+#[cfg(feature = "insta")]
+#[doc(hidden)]
+pub mod __snapshot {
+    pub use crate::snapshot::{insta, settings, test_name};
+}
 
 pub use command::Command;
 pub use error::Error;
 pub use policy::{Net, Sandbox};
-pub use report::{Chunk, Outcome, Output, Stream, signal_name, signal_number};
+pub use redact::Redactions;
+pub use report::{
+    Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name, signal_number,
+};
 pub use seccomp::Seccomp;
 pub use supervise::{Child, Chunks};
 

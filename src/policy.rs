@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::command::Command;
+use crate::redact::Redactions;
 use crate::seccomp::Seccomp;
 
 /// Network isolation of a sandbox.
@@ -70,6 +71,9 @@ pub struct Sandbox {
     pub(crate) max_pids: Option<u64>,
     pub(crate) cpu_time_limit: Option<Duration>,
     pub(crate) file_size_limit: Option<u64>,
+    /// Rules for rendering the outputs of this sandbox's runs (a regex that does not compile is
+    /// reported when a command starts).
+    pub(crate) redactions: Redactions,
 }
 
 impl Default for Sandbox {
@@ -85,6 +89,7 @@ impl Default for Sandbox {
             max_pids: None,
             cpu_time_limit: None,
             file_size_limit: None,
+            redactions: Redactions::new(),
         }
     }
 }
@@ -181,6 +186,27 @@ impl Sandbox {
     /// Limit the size of any file a sandboxed process writes (`RLIMIT_FSIZE`), in bytes.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    /// Replace `value` by `placeholder` wherever it occurs in the rendering of every output of
+    /// this sandbox (see [`Redactions`]), in addition to the built-in redactions.
+    pub fn redact(mut self, value: impl AsRef<[u8]>, placeholder: impl Into<String>) -> Self {
+        self.redactions = self.redactions.literal(value, placeholder);
+        self
+    }
+
+    /// Replace matches of the regular expression `pattern` by `replacement` (which may refer to
+    /// groups as `$1`) in the rendering of every output of this sandbox (see [`Redactions`]).
+    /// A pattern that does not compile makes [`Command::output`] and [`Command::spawn`] return
+    /// [`Error::BadRedaction`](crate::Error::BadRedaction).
+    pub fn redact_regex(
+        mut self,
+        pattern: impl AsRef<str>,
+        replacement: impl Into<String>,
+    ) -> Self {
+        self.redactions
+            .add_regex_or_defer(pattern.as_ref(), replacement.into());
         self
     }
 

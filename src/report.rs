@@ -1,8 +1,13 @@
 //! Report: how a sandboxed program ended ([`Outcome`]) and what it wrote ([`Output`]), in forms
 //! that read well in a test failure and in a snapshot.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::error::Error;
+use crate::redact::Redactions;
 
 /// Which output stream a [`Chunk`] came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -151,6 +156,29 @@ pub struct Output {
     pub transcript: Vec<Chunk>,
     /// Wall-clock time from the start of the set-up to the end of the sandbox.
     pub duration: Duration,
+    /// What ran: the program, its arguments, the environment changes and the input. Shown in
+    /// failure messages and snapshot metadata.
+    pub invocation: Invocation,
+    /// What rendering replaces (the project directory, the test binary, host pids, temporary
+    /// roots, and your own rules), so that the same run reads the same on any machine. See
+    /// [`Redactions`].
+    pub redactions: Redactions,
+}
+
+/// An empty, successful output (`Exited(0)`, no output): a base for building one by hand, for
+/// example to test code that renders outputs.
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            outcome: Outcome::Exited(0),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            transcript: Vec::new(),
+            duration: Duration::ZERO,
+            invocation: Invocation::default(),
+            redactions: Redactions::default(),
+        }
+    }
 }
 
 impl Output {
@@ -170,52 +198,138 @@ impl Output {
     }
 
     /// Panic, showing the outcome and both streams, unless the program exited with status 0.
+    /// The message is [`failure_message`](Self::failure_message).
     #[track_caller]
     pub fn assert_success(&self) -> &Self {
         if !self.success() {
-            panic!("sandboxed program did not succeed: {self}");
+            let headline = format!("sandboxed program did not succeed: {}", self.command_line());
+            panic!("{}", self.failure_message(&headline));
         }
         self
     }
-}
 
-/// Render bytes for a person: UTF-8 as is, other bytes as `\xNN`.
-pub(crate) fn escape_bytes(bytes: &[u8], out: &mut String) {
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
+    /// The text of a test failure about this output: `headline` on the first line, then the
+    /// [rendering](#impl-Display-for-Output). This is what [`assert_success`](Self::assert_success)
+    /// panics with; use it for your own assertions to keep failures and snapshots alike.
+    pub fn failure_message(&self, headline: &str) -> String {
+        crate::render::failure_message(self, headline)
+    }
+
+    /// The command line that ran, quoted like a shell would need it and redacted:
+    /// `` `sh -c 'exit 3'` `` (empty when the output was not produced by a run).
+    pub fn command_line(&self) -> String {
+        crate::render::command_line(&self.invocation, &self.redactions)
+    }
+
+    /// Both streams interleaved in arrival order, with a header at each switch between
+    /// streams; see [`DisplayTranscript`].
+    pub fn display_transcript(&self) -> DisplayTranscript<'_> {
+        DisplayTranscript { output: self }
+    }
+
+    /// Also replace `value` by `placeholder` when rendering (see [`Redactions::literal`]).
+    pub fn redact(mut self, value: impl AsRef<[u8]>, placeholder: impl Into<String>) -> Self {
+        self.redactions = self.redactions.literal(value, placeholder);
+        self
+    }
+
+    /// Also replace matches of `pattern` by `replacement` when rendering (see
+    /// [`Redactions::regex`]); an error if the pattern does not compile.
+    pub fn redact_regex(
+        mut self,
+        pattern: impl AsRef<str>,
+        replacement: impl Into<String>,
+    ) -> Result<Self, Error> {
+        self.redactions = self.redactions.regex(pattern, replacement)?;
+        Ok(self)
     }
 }
 
-fn write_section(f: &mut fmt::Formatter<'_>, name: &str, bytes: &[u8]) -> fmt::Result {
-    if bytes.is_empty() {
-        return writeln!(f, "--- {name}: (empty)");
-    }
-    writeln!(f, "--- {name}")?;
-    let mut text = String::new();
-    escape_bytes(bytes, &mut text);
-    f.write_str(&text)?;
-    if !text.ends_with('\n') {
-        writeln!(f)?;
-        writeln!(f, "(no newline at end of {name})")?;
-    }
-    Ok(())
-}
-
-/// A stable text for people and snapshots: the outcome, then each stream. No durations.
+/// The text a person reviews — in a snapshot, in a test failure. Stable: no durations, no
+/// pids, no machine paths; the same run gives the same text on any machine and as any user.
 ///
 /// ```text
 /// exited with status 3
-/// --- stdout
+/// ----- stdout -----
 /// hello
-/// --- stderr: (empty)
+/// ----- stderr (empty) -----
+/// ----- end -----
 /// ```
+///
+/// - The first line is the [`Outcome`] in words: `exited with status 3`,
+///   `killed by SIGSEGV (core dumped)`, `timed out after 2s`, `blocked syscall: ptrace`.
+/// - Then a section per stream, `----- stdout -----` and `----- stderr -----` (one
+///   `----- stdout+stderr -----` for a command run with
+///   [`stderr_to_stdout`](crate::Command::stderr_to_stdout)). The header says
+///   `(empty)` for a stream with no byte, and `(no newline at end)` when the last line is not
+///   terminated — so `""`, `"\n"`, `"hi"` and `"hi\n"` all read differently.
+/// - The text is the program's, after the [redactions](Self::redactions), with control
+///   characters other than tab and newline (`\r`, escape, NUL) and bytes that are not UTF-8
+///   shown as `\xNN` — never as U+FFFD. A backslash run that would read as such an escape is
+///   doubled (`\x41` written by the program shows as `\\x41`), and a program's line that looks
+///   like one of our headers has its first `-` shown as `\x2d`: the text is unambiguous.
+/// - `----- end -----` closes it, so that blank lines at the end of the last stream survive
+///   tools that trim trailing whitespace (insta does), and so that it reads as one block in a
+///   panic message.
+///
+/// [`Output::display_transcript`] renders the streams interleaved instead.
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.outcome)?;
-        write_section(f, "stdout", &self.stdout)?;
-        write_section(f, "stderr", &self.stderr)
+        crate::render::output(self, f)
     }
+}
+
+/// [`Output::transcript`] rendered for people and snapshots, from [`Output::display_transcript`]:
+/// the outcome, then the output in arrival order, a header at each switch between streams.
+///
+/// ```text
+/// exited with status 0
+/// ----- stdout -----
+/// step 1
+/// ----- stderr -----
+/// warning: step 2 is slow
+/// ----- stdout -----
+/// step 2
+/// ----- end -----
+/// ```
+///
+/// **Ordering.** Within one stream the order is exact. Between stdout and stderr it is the order
+/// in which the parent read the two pipes: writes far enough apart (a line now, another after
+/// some work) come in the order they were made, but two writes to different streams in quick
+/// succession can be read the other way round — two pipes cannot carry an order between them.
+/// When the order between the streams matters, run the command with
+/// [`Command::stderr_to_stdout`](crate::Command::stderr_to_stdout): both streams then share one
+/// pipe, the kernel keeps every write in order, and the transcript is exact (as one
+/// `stdout+stderr` stream).
+#[derive(Clone, Copy, Debug)]
+pub struct DisplayTranscript<'a> {
+    output: &'a Output,
+}
+
+impl fmt::Display for DisplayTranscript<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::render::transcript(self.output, f)
+    }
+}
+
+/// What ran in a sandbox, as given to [`Command`](crate::Command): shown in failure messages
+/// and in snapshot metadata (always through the [redactions](Output::redactions)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The program, as given.
+    pub program: OsString,
+    /// The arguments, as given.
+    pub args: Vec<OsString>,
+    /// Environment variables set (`Some`) or removed (`None`) by the command, in name order;
+    /// not the inherited ones.
+    pub env: Vec<(OsString, Option<OsString>)>,
+    /// Whether the command started from an empty environment.
+    pub env_clear: bool,
+    /// The working directory inside, if the command set one.
+    pub current_dir: Option<PathBuf>,
+    /// The bytes fed to standard input, if any.
+    pub stdin: Option<Vec<u8>>,
+    /// Whether standard error was the same pipe as standard output
+    /// ([`Command::stderr_to_stdout`](crate::Command::stderr_to_stdout)).
+    pub stderr_to_stdout: bool,
 }

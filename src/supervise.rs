@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::launch::child::Report;
 use crate::launch::{reap, sys};
 use crate::plan::Plan;
-use crate::report::{Chunk, Outcome, Output, Stream};
+use crate::redact::Redactions;
+use crate::report::{Chunk, Invocation, Outcome, Output, Stream};
 
 /// How long past its timeout the parent waits for the sandbox's own report before it kills the
 /// sandbox itself.
@@ -50,6 +51,10 @@ pub struct Child {
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
     killed: bool,
+
+    /// For the output: what ran, and what its rendering redacts.
+    invocation: Invocation,
+    redactions: Redactions,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +105,8 @@ impl Child {
             end: None,
             reaped: None,
             killed: false,
+            invocation: plan.invocation,
+            redactions: plan.redactions,
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -160,6 +167,12 @@ impl Child {
             stderr: std::mem::take(&mut self.err),
             transcript: std::mem::take(&mut self.transcript),
             duration,
+            invocation: std::mem::take(&mut self.invocation),
+            redactions: {
+                let mut r = std::mem::take(&mut self.redactions);
+                r.add_pid(self.pid as u32, crate::redact::PID);
+                r
+            },
         })
     }
 

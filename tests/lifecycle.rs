@@ -334,7 +334,8 @@ fn assert_success_panics_with_outcome_and_streams() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert_eq!(
         msg,
-        "sandboxed program did not succeed: exited with status 4\n--- stdout\nto-out\n--- stderr\nto-err\n"
+        "sandboxed program did not succeed: /bin/sh -c 'echo to-out; echo to-err >&2; exit 4'\n\
+         exited with status 4\n----- stdout -----\nto-out\n----- stderr -----\nto-err\n----- end -----\n"
     );
     sh("true").assert_success();
 }

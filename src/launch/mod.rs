@@ -139,7 +139,13 @@ pub(crate) fn launch(
             flags,
             stdin: stdin_r.as_raw_fd(),
             stdout: out_w.as_raw_fd(),
-            stderr: err_w.as_raw_fd(),
+            // With `stderr_to_stdout`, fd 2 is the stdout pipe too (the stderr pipe, unused,
+            // reads end-of-file at once).
+            stderr: if plan.invocation.stderr_to_stdout {
+                out_w.as_raw_fd()
+            } else {
+                err_w.as_raw_fd()
+            },
             report: rep_w.as_raw_fd(),
             lifeline: life_r.as_raw_fd(),
             side: side.as_ref().map_or(-1, |fd| fd.as_raw_fd()),

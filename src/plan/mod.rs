@@ -83,6 +83,13 @@ pub(crate) struct Plan {
 
     /// Human descriptions of the set-up steps, indexed by step id.
     pub steps: Vec<String>,
+
+    /// What runs, for the output (`stderr_to_stdout` is also read by the launch).
+    pub invocation: crate::report::Invocation,
+    /// What the output's rendering replaces; the engine adds the paths it creates on the host
+    /// (fixture copies as `[FIXTURE]`, other temporary roots as `[ROOT]`) with
+    /// `redactions.add_path(path, crate::redact::FIXTURE)`.
+    pub redactions: crate::redact::Redactions,
 }
 
 fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
@@ -271,6 +278,8 @@ impl Plan {
             timeout: sandbox.timeout,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,
+            invocation: cmd.invocation(),
+            redactions: cmd.redactions()?,
         })
     }
 }

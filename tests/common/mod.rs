@@ -49,9 +49,10 @@ pub fn marker(tag: &str) -> String {
 /// `sleep` with an argument nobody else uses: `sleep 1000.<unique>`, and the argument.
 pub fn unique_sleep() -> (String, String) {
     static N: AtomicU32 = AtomicU32::new(1);
+    // The whole pid and a counter: unique across the processes nextest runs tests in at once.
     let arg = format!(
-        "{}.{:09}",
-        900 + std::process::id() % 97,
+        "9{:07}.{:06}",
+        std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
     (format!("sleep {arg}"), arg)
