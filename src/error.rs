@@ -33,6 +33,10 @@ pub enum Error {
     },
     /// The policy asks for something this build cannot do (yet).
     Unsupported { what: String },
+    /// A resource limit is invalid, or cannot be enforced in this environment (see the README's
+    /// "Resource limits"): `limit` names it as the builder does (`max_pids(16)`), `reason` says
+    /// why and what to do.
+    Limit { limit: String, reason: String },
     /// An I/O error in the parent (pipes, reading output, waiting).
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
@@ -151,6 +155,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Unsupported { what } => write!(f, "not supported: {what}"),
+            Error::Limit { limit, reason } => write!(f, "cannot apply the limit {limit}: {reason}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Internal(msg) => {
                 write!(f, "internal error in sandboxed (please report it): {msg}")

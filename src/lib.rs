@@ -36,6 +36,7 @@ mod command;
 mod diagnose;
 mod error;
 mod launch;
+mod limits;
 mod plan;
 mod policy;
 mod report;

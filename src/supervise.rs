@@ -50,6 +50,9 @@ pub struct Child {
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
     killed: bool,
+    /// Resource limits: the run's cgroups (removed when the `Child` goes) and what tells which
+    /// limit was hit.
+    limits: crate::limits::Run,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,11 +103,17 @@ impl Child {
             end: None,
             reaped: None,
             killed: false,
+            limits: crate::limits::Run::default(),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
         }
         child
+    }
+
+    pub(crate) fn with_limits(mut self, limits: crate::limits::Run) -> Child {
+        self.limits = limits;
+        self
     }
 
     /// The host pid of the sandbox (its init, whose death ends everything in it).
@@ -136,6 +145,7 @@ impl Child {
             self.pump()?;
         }
         self.stdin = None;
+        let cpu_time = self.limits.cpu_time_before_reap(self.pid);
         let status = reap(self.pid);
         self.reaped = Some(status);
         let duration = self.start.elapsed();
@@ -154,6 +164,7 @@ impl Child {
                 )));
             }
         };
+        let outcome = self.limits.classify(outcome, &self.err, cpu_time);
         Ok(Output {
             outcome,
             stdout: std::mem::take(&mut self.out),
