@@ -145,7 +145,11 @@ impl Child {
             self.pump()?;
         }
         self.stdin = None;
-        let cpu_time = self.limits.cpu_time_before_reap(self.pid);
+        // Resource limits: how much CPU time the sandbox used, when its program ended by itself.
+        let by_program = matches!(self.end, Some(End::Exited(_)));
+        let cpu_time = by_program
+            .then(|| self.limits.cpu_time_before_reap(self.pid))
+            .flatten();
         let status = reap(self.pid);
         self.reaped = Some(status);
         let duration = self.start.elapsed();
@@ -164,7 +168,12 @@ impl Child {
                 )));
             }
         };
-        let outcome = self.limits.classify(outcome, &self.err, cpu_time);
+        // Which limit ended it, if one did (not when `kill` ended it).
+        let outcome = if by_program || !self.killed {
+            self.limits.classify(outcome, &self.err, cpu_time)
+        } else {
+            outcome
+        };
         Ok(Output {
             outcome,
             stdout: std::mem::take(&mut self.out),

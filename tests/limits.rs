@@ -296,11 +296,18 @@ fn the_memory_limit_covers_the_whole_sandbox_with_cgroups_and_each_process_witho
         &limited().memory_limit(64 << 20),
         r#"
 import os, sys
-mine = b"\x01" * (40 << 20)
+up, down = os.pipe(), os.pipe()
 pid = os.fork()
 if pid == 0:
+    os.close(up[0]); os.close(down[1])
     theirs = b"\x02" * (40 << 20)
+    os.write(up[1], b"x")
+    os.read(down[0], 1)
     os._exit(0)
+os.close(up[1]); os.close(down[0])
+mine = b"\x01" * (40 << 20)
+os.read(up[0], 1)  # both hold their 40 MiB now
+os.write(down[1], b"x")
 _, status = os.waitpid(pid, 0)
 sys.exit(0 if status == 0 else 1)
 "#,
@@ -331,6 +338,45 @@ fn a_program_that_ignores_sigxcpu_is_killed_at_the_hard_limit_and_classified() {
         "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass",
     );
     assert_eq!(out.outcome, Outcome::CpuTimeExceeded, "{out}");
+}
+
+#[test]
+fn a_sandbox_killed_by_its_parent_is_killed_not_over_its_cpu_limit() {
+    // Three processes of 0.8 s CPU each: 2.4 s in all, but none over the 1 s limit; then the
+    // parent kills the sandbox. Its outcome is that kill, whatever CPU time it had used.
+    let mut child = limited()
+        .cpu_time_limit(Duration::from_secs(1))
+        .command(PYTHON)
+        .arg("-c")
+        .arg(
+            r#"
+import os, time
+for i in range(3):
+    if os.fork() == 0:
+        t = time.process_time()
+        while time.process_time() - t < 0.8:
+            pass
+        os._exit(0)
+for i in range(3):
+    os.wait()
+print("ready", flush=True)
+time.sleep(60)
+"#,
+        )
+        .spawn()
+        .unwrap();
+    let first = child.chunks().next().expect("output");
+    assert_eq!(first.data, b"ready\n");
+    child.kill().unwrap();
+    let out = child.wait().unwrap();
+    assert_eq!(
+        out.outcome,
+        Outcome::Signaled {
+            signal: libc::SIGKILL,
+            core_dumped: false
+        },
+        "{out}"
+    );
 }
 
 #[test]
@@ -453,8 +499,8 @@ fn zero_limits_are_errors_that_say_why() {
     );
 }
 
-#[test]
-fn a_bad_sandboxed_cgroup_is_an_error_naming_it() {
+/// What `memory_limit(64 MiB)` says with `SANDBOXED_CGROUP=dir`, from a fresh process.
+fn with_sandboxed_cgroup(dir: &str) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -463,18 +509,52 @@ fn a_bad_sandboxed_cgroup_is_an_error_naming_it() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("SANDBOXED_CGROUP", "/tmp")
+        .env("SANDBOXED_CGROUP", dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(
-            "ERROR cannot apply the limit memory_limit: SANDBOXED_CGROUP=/tmp does not lie in a \
-             cgroup v2 (cgroup2) file system; unset SANDBOXED_CGROUP to use rlimits instead"
-        ),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    match stdout.split_once("ERROR ") {
+        Some((_, e)) => e.lines().next().unwrap().to_owned(),
+        None => panic!("no error\n{stdout}"),
+    }
+}
+
+#[test]
+fn a_bad_sandboxed_cgroup_is_an_error_naming_it() {
+    assert_eq!(
+        with_sandboxed_cgroup("/tmp"),
+        "cannot apply the limit memory_limit: SANDBOXED_CGROUP=/tmp does not lie in a cgroup v2 \
+         (cgroup2) file system; unset SANDBOXED_CGROUP to use rlimits instead"
     );
+}
+
+#[test]
+fn a_sandboxed_cgroup_without_controllers_or_access_is_an_error() {
+    // This host's cgroup2 hierarchy has no controllers (they are all on cgroup v1).
+    let unified = "/sys/fs/cgroup/unified";
+    let controllers = std::fs::read_to_string(format!("{unified}/cgroup.controllers"));
+    if !controllers.is_ok_and(|c| c.trim().is_empty()) {
+        eprintln!("skipped: no controller-less cgroup2 hierarchy at {unified} on this host");
+        return;
+    }
+    let e = with_sandboxed_cgroup(unified);
+    if is_root() {
+        assert_eq!(
+            e,
+            "cannot apply the limit memory_limit: SANDBOXED_CGROUP=/sys/fs/cgroup/unified hands \
+             neither the memory nor the pids controller to its children: enable them with `echo \
+             +memory +pids > /sys/fs/cgroup/unified/cgroup.subtree_control` (possible only when \
+             the directory itself holds no processes); unset SANDBOXED_CGROUP to use rlimits \
+             instead"
+        );
+    } else {
+        assert_eq!(
+            e,
+            "cannot apply the limit memory_limit: SANDBOXED_CGROUP=/sys/fs/cgroup/unified is not \
+             writable by this user: delegate it (chown it, or systemd's Delegate=yes); unset \
+             SANDBOXED_CGROUP to use rlimits instead"
+        );
+    }
 }
 
 #[test]
