@@ -685,3 +685,105 @@ fn helper_limited_run() {
         .unwrap();
     assert!(out.success(), "{out}");
 }
+
+// ---- without cgroups: root (as in a default Docker container) and root of a user namespace --
+
+/// Run `helper_without_cgroups` in a mount namespace whose `/sys/fs/cgroup` is an empty tmpfs —
+/// as root: real root without cgroups; as an ordinary user: root of a user namespace of ours
+/// (like a rootless container), whose uid 0 is the user's to the kernel.
+fn without_cgroups(best_effort: bool) -> (String, String) {
+    let mut cmd = std::process::Command::new("unshare");
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    cmd.args(["--mount", "sh", "-c"])
+        .arg("mount -t tmpfs none /sys/fs/cgroup && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_without_cgroups",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+    if best_effort {
+        cmd.env("SANDBOXED_ISOLATION", "best-effort");
+    } else {
+        cmd.env_remove("SANDBOXED_ISOLATION");
+    }
+    let out = cmd.output().expect("unshare(1) from util-linux");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn without_cgroups_root_cannot_limit_processes_and_says_so_while_a_mapped_root_can() {
+    let (stdout, stderr) = without_cgroups(false);
+    if is_root() {
+        assert!(
+            stdout.contains(
+                "pids: ERROR cannot apply the limit max_pids(4): the sandbox runs as root, which \
+                 RLIMIT_NPROC does not limit, and this process cannot create a cgroup with the \
+                 pids controller"
+            ),
+            "{stdout}\n{stderr}"
+        );
+    } else {
+        assert!(stdout.contains("pids: forked 3\n"), "{stdout}\n{stderr}");
+    }
+    // Memory falls back to RLIMIT_DATA, which holds for root too.
+    assert!(
+        stdout.contains("memory: OutOfMemory\n"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn without_cgroups_best_effort_root_runs_unlimited_with_a_warning() {
+    let (stdout, stderr) = without_cgroups(true);
+    if is_root() {
+        assert!(stdout.contains("pids: forked 10\n"), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("sandboxed: max_pids(4) is NOT enforced"),
+            "{stdout}\n{stderr}"
+        );
+    } else {
+        assert!(stdout.contains("pids: forked 3\n"), "{stdout}\n{stderr}");
+    }
+}
+
+#[test]
+#[ignore = "helper run without cgroups by the tests above"]
+fn helper_without_cgroups() {
+    let forks = Sandbox::new().max_pids(4).command(PYTHON).arg("-c").arg(
+        r#"
+import os, time
+kids = []
+try:
+    while len(kids) < 10:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+except OSError:
+    pass
+print("forked", len(kids))
+for k in kids:
+    os.kill(k, 9)
+"#,
+    );
+    match forks.output() {
+        Ok(out) => print!("pids: {}", out.stdout_str()),
+        Err(e) => println!("pids: ERROR {e}"),
+    }
+    let out = python_in(
+        &limited().memory_limit(64 << 20),
+        "b = bytearray(512 << 20)",
+    );
+    println!("memory: {:?}", out.outcome);
+}

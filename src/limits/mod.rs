@@ -213,8 +213,9 @@ pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits,
 }
 
 const ROOT_WITHOUT_PIDS_CGROUP: &str = "the sandbox runs as root, which RLIMIT_NPROC does not \
-     limit, and this process cannot create a cgroup with the pids controller (none is mounted \
-     writable under /sys/fs/cgroup)";
+     limit, and this process cannot create a cgroup with the pids controller (cgroup v1: no \
+     writable pids hierarchy under /sys/fs/cgroup; cgroup v2: the hierarchy's root does not hand \
+     pids down, and SANDBOXED_CGROUP names no delegated subtree)";
 
 fn warn_once(text: &str) {
     static WARNED: std::sync::Once = std::sync::Once::new();
