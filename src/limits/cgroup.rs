@@ -347,7 +347,7 @@ fn sweep(parent: &Path, own_prefix: &str) {
 /// them to end (the sandbox's pid namespace takes them all down with its init), then, after
 /// `patience`, kill what is left and try once more. Returns whether it is gone.
 fn remove(dir: &Path, patience: Duration) -> bool {
-    let start = Instant::now();
+    let mut deadline = Instant::now() + patience;
     let mut killed = false;
     let mut pause = Duration::from_micros(200);
     loop {
@@ -357,12 +357,13 @@ fn remove(dir: &Path, patience: Duration) -> bool {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
             Err(_) => return false,
         }
-        if start.elapsed() >= patience {
+        if Instant::now() >= deadline {
             if killed {
-                return false;
+                return false; // left for the next process's sweep
             }
             kill_members(dir);
             killed = true;
+            deadline = Instant::now() + patience;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -655,6 +656,27 @@ mod tests {
         assert!(e.contains("does not lie in a cgroup v2"), "{e}");
         let e = delegated(Path::new("/sys/fs/cgroup/no-such-dir-xyz"), &mounts).unwrap_err();
         assert!(e.contains("not a cgroup directory"), "{e}");
+    }
+
+    #[test]
+    fn remove_kills_what_is_left_in_a_cgroup() {
+        use std::os::unix::process::ExitStatusExt;
+        // Root on a cgroup v1 host only: elsewhere there is no hierarchy to try it in.
+        let env = env();
+        let Some(parent) = env.v1_pids.as_ref().or(env.v1_memory.as_ref()) else {
+            eprintln!("skipped: no cgroup v1 hierarchy this process may use");
+            return;
+        };
+        let dir = parent.join(format!("{}unit", env.prefix));
+        fs::create_dir(&dir).unwrap();
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        fs::write(dir.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+        assert!(remove(&dir, Duration::from_millis(100)));
+        assert_eq!(sleeper.wait().unwrap().signal(), Some(libc::SIGKILL));
+        assert!(!dir.exists());
     }
 
     #[test]
