@@ -365,8 +365,14 @@ time.sleep(60)
         )
         .spawn()
         .unwrap();
-    let first = child.chunks().next().expect("output");
-    assert_eq!(first.data, b"ready\n");
+    let mut seen = Vec::new();
+    for chunk in child.chunks() {
+        seen.extend_from_slice(&chunk.data);
+        if seen.ends_with(b"\n") {
+            break;
+        }
+    }
+    assert_eq!(seen, b"ready\n");
     child.kill().unwrap();
     let out = child.wait().unwrap();
     assert_eq!(
@@ -617,10 +623,10 @@ fn a_panic_mid_run_removes_the_cgroups() {
 #[test]
 #[ignore = "helper run in its own process by a_panic_mid_run_removes_the_cgroups"]
 fn helper_panic_mid_run() {
-    let (script, _) = unique_sleep();
+    let script = "sleep 3600"; // not unique_sleep's pattern: other tests look for theirs
     let sandbox = Sandbox::new().memory_limit(32 << 20).max_pids(4);
     let r = std::panic::catch_unwind(|| {
-        let child = sandbox.command("/bin/sh").arg("-c").arg(&script).spawn();
+        let child = sandbox.command("/bin/sh").arg("-c").arg(script).spawn();
         let expected = if cgroups_expected() { 2 } else { 0 };
         assert_eq!(own_cgroups().len(), expected, "while running");
         let _keep = child;
@@ -657,13 +663,13 @@ fn cgroups_of_a_killed_process_are_swept_by_the_next() {
 #[test]
 #[ignore = "helper run in its own process by cgroups_of_a_killed_process_are_swept_by_the_next"]
 fn helper_spawn_and_abort() {
-    let (script, _) = unique_sleep();
+    let script = "sleep 3600"; // not unique_sleep's pattern: other tests look for theirs
     let _child = Sandbox::new()
         .memory_limit(32 << 20)
         .max_pids(4)
         .command("/bin/sh")
         .arg("-c")
-        .arg(&script)
+        .arg(script)
         .spawn()
         .unwrap();
     for p in own_cgroups() {
