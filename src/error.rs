@@ -35,6 +35,10 @@ pub enum Error {
     Unsupported { what: String },
     /// A redaction's regular expression does not compile.
     BadRedaction { pattern: String, reason: String },
+    /// A resource limit is invalid, or cannot be enforced in this environment (see the README's
+    /// "Resource limits"): `limit` names it as the builder does (`max_pids(16)`), `reason` says
+    /// why and what to do.
+    Limit { limit: String, reason: String },
     /// An I/O error in the parent (pipes, reading output, waiting).
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
@@ -158,6 +162,7 @@ impl fmt::Display for Error {
                 "the redaction pattern `{pattern}` is not a valid regular expression; \
                  fix it, or use a literal redaction instead:\n{reason}"
             ),
+            Error::Limit { limit, reason } => write!(f, "cannot apply the limit {limit}: {reason}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Internal(msg) => {
                 write!(f, "internal error in sandboxed (please report it): {msg}")

@@ -40,6 +40,7 @@ mod command;
 mod diagnose;
 mod error;
 mod launch;
+mod limits;
 mod plan;
 mod policy;
 pub mod redact;

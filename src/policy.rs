@@ -164,26 +164,45 @@ impl Sandbox {
         self
     }
 
-    /// Limit the memory of the whole sandbox, in bytes.
+    /// Limit memory, in bytes. A program stopped by it ends as
+    /// [`Outcome::OutOfMemory`](crate::Outcome::OutOfMemory).
+    ///
+    /// Where the caller may create cgroups (root on a cgroup v1 host; root on cgroup v2, or an
+    /// ordinary user given a delegated subtree in `SANDBOXED_CGROUP`), this is the whole
+    /// sandbox's memory, enforced by the kernel's OOM killer, and the outcome is exact.
+    /// Otherwise it is `RLIMIT_DATA` of each process (its heap and private writable mappings):
+    /// allocations beyond it fail, and the outcome is `OutOfMemory` when the program failed
+    /// after printing an allocation failure. The README's "Resource limits" has the details.
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
         self
     }
 
-    /// Limit the number of processes and threads in the sandbox.
+    /// Limit the number of processes and threads of the program (itself and everything it
+    /// starts; the sandbox's own init is not counted). Beyond it, `fork`, `clone` and thread
+    /// creation fail with `EAGAIN`, and the program goes on.
+    ///
+    /// Enforced by a `pids` cgroup where the caller may create one, else by `RLIMIT_NPROC`,
+    /// which the kernel counts per user namespace — the sandbox's own. Root without a cgroup
+    /// cannot be limited (the kernel exempts uid 0 from `RLIMIT_NPROC`): `output()` and
+    /// `spawn()` then return [`Error::Limit`](crate::Error::Limit).
     pub fn max_pids(mut self, pids: u64) -> Self {
         self.max_pids = Some(pids);
         self
     }
 
     /// Limit the CPU time of each process in the sandbox (`RLIMIT_CPU`, whole seconds, rounded
-    /// up); the outcome is [`Outcome::CpuTimeExceeded`](crate::Outcome::CpuTimeExceeded).
+    /// up); the outcome is [`Outcome::CpuTimeExceeded`](crate::Outcome::CpuTimeExceeded), also
+    /// for a program that ignores `SIGXCPU` and is killed a second later.
     pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
         self.cpu_time_limit = Some(limit);
         self
     }
 
-    /// Limit the size of any file a sandboxed process writes (`RLIMIT_FSIZE`), in bytes.
+    /// Limit the size of any file a sandboxed process writes (`RLIMIT_FSIZE`), in bytes. A write
+    /// beyond it kills the process with `SIGXFSZ`, and the outcome is
+    /// [`Outcome::FileSizeExceeded`](crate::Outcome::FileSizeExceeded); a program that ignores
+    /// `SIGXFSZ` (Python does) sees the write fail with `EFBIG` instead.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.file_size_limit = Some(bytes);
         self

@@ -55,6 +55,9 @@ pub struct Child {
     /// For the output: what ran, and what its rendering redacts.
     invocation: Invocation,
     redactions: Redactions,
+    /// Resource limits: the run's cgroups (removed when the `Child` goes) and what tells which
+    /// limit was hit.
+    limits: crate::limits::Run,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -107,11 +110,17 @@ impl Child {
             killed: false,
             invocation: plan.invocation,
             redactions: plan.redactions,
+            limits: crate::limits::Run::default(),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
         }
         child
+    }
+
+    pub(crate) fn with_limits(mut self, limits: crate::limits::Run) -> Child {
+        self.limits = limits;
+        self
     }
 
     /// The host pid of the sandbox (its init, whose death ends everything in it).
@@ -143,6 +152,11 @@ impl Child {
             self.pump()?;
         }
         self.stdin = None;
+        // Resource limits: how much CPU time the sandbox used, when its program ended by itself.
+        let by_program = matches!(self.end, Some(End::Exited(_)));
+        let cpu_time = by_program
+            .then(|| self.limits.cpu_time_before_reap(self.pid))
+            .flatten();
         let status = reap(self.pid);
         self.reaped = Some(status);
         let duration = self.start.elapsed();
@@ -160,6 +174,12 @@ impl Child {
                     "the sandbox ended without reporting how its program ended (init wait status {status:#x})"
                 )));
             }
+        };
+        // Which limit ended it, if one did (not when `kill` ended it).
+        let outcome = if by_program || !self.killed {
+            self.limits.classify(outcome, &self.err, cpu_time)
+        } else {
+            outcome
         };
         Ok(Output {
             outcome,

@@ -83,6 +83,8 @@ pub(crate) struct ChildContext<'a> {
     pub slots: *mut c_int,
     /// The top of the stack the program's process starts on (16-byte aligned).
     pub stack_top: *mut u8,
+    /// `cgroup.procs` descriptors of the run's cgroups, to join first (see `crate::limits`).
+    pub cgroups: &'a [c_int],
 }
 
 type Step<T = ()> = Result<T, (u32, i32)>;
@@ -108,6 +110,17 @@ fn has(flags: u64, ns: c_int) -> bool {
 
 /// The entry point of the cloned child. Never returns.
 pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
+    // Resource limits: into the run's cgroups before anything else, so that every process of
+    // the sandbox is inside them.
+    if let Err(errno) = crate::limits::join(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
+        report(
+            ctx.report,
+            Report::SETUP_FAILED,
+            ctx.plan.limits.step,
+            errno,
+        );
+        sys::exit(EXIT_SETUP_FAILED);
+    }
     if let Err((step, errno)) = arrange_fds(ctx) {
         // The report pipe may not be at REPORT_FD yet; use it where it is.
         report(ctx.report, Report::SETUP_FAILED, step, errno);

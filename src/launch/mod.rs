@@ -127,6 +127,11 @@ pub(crate) fn launch(
     // SAFETY: one past the end of the allocation, the top of a downward-growing stack.
     let stack_top = unsafe { stack.as_mut_ptr().add(stack.len()) }.cast::<u8>();
 
+    // Resource limits: the run's cgroups, created now, joined by the init as its first act and
+    // removed with the `Child` (src/limits).
+    let mut cgroup = crate::limits::Cgroup::create(&plan.limits.cgroup_spec())?;
+    let cgroup_procs: Vec<c_int> = cgroup.as_ref().map(|c| c.procs_fds()).unwrap_or_default();
+
     let mut attempts: Vec<u64> = vec![plan.clone_flags];
     if best_effort() {
         attempts.extend(diagnose::fallbacks(plan.clone_flags));
@@ -154,6 +159,7 @@ pub(crate) fn launch(
             fprog,
             slots: slots.as_mut_ptr(),
             stack_top,
+            cgroups: &cgroup_procs,
         };
         // SAFETY: the child only runs `child::run`, which makes raw system calls on memory
         // prepared above, and never returns.
@@ -180,6 +186,9 @@ pub(crate) fn launch(
     };
     // Our copies of the child's ends: closed, so end-of-file means the sandbox closed them.
     drop((stdin_r, out_w, err_w, rep_w, life_r));
+    if let Some(c) = &mut cgroup {
+        c.close_procs();
+    }
 
     // Wait for the init to say the program started, or which step failed.
     let mut report_file = File::from(rep_r);
@@ -195,6 +204,7 @@ pub(crate) fn launch(
             return Err(setup_error(&plan, other, status, flags));
         }
     }
+    let limits = crate::limits::Run::new(&plan.limits, cgroup);
     Ok(Child::new(
         pid,
         plan,
@@ -206,7 +216,8 @@ pub(crate) fn launch(
         err_r,
         OwnedFd::from(report_file),
         life_w,
-    ))
+    )
+    .with_limits(limits))
 }
 
 /// Wait for `pid` and return its raw status.

@@ -76,6 +76,8 @@ pub(crate) struct Plan {
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
     pub cpu_limited: bool,
     pub fsize_limited: bool,
+    /// Memory and process limits (cgroups or rlimits) and what classifies their outcomes.
+    pub limits: crate::limits::Limits,
     pub seccomp: Option<Compiled>,
     pub timeout: Option<Duration>,
     /// Where to stop closing descriptors one by one when `close_range` is missing.
@@ -202,38 +204,10 @@ impl Plan {
         let fs = fs::plan(sandbox, cmd.cwd.as_deref(), &mut steps)?;
         let cwd = fs::cstr(&fs.cwd, "working directory")?;
 
-        if sandbox.memory_limit.is_some() {
-            return Err(Error::Unsupported {
-                what: "memory limits are not available in this version of sandboxed".into(),
-            });
-        }
-        if sandbox.max_pids.is_some() {
-            return Err(Error::Unsupported {
-                what: "process limits are not available in this version of sandboxed".into(),
-            });
-        }
-        let mut rlimits = Vec::new();
-        if let Some(cpu) = sandbox.cpu_time_limit {
-            let secs = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
-            let secs = secs.max(1);
-            // The hard limit one second above the soft one: SIGXCPU first, SIGKILL after.
-            rlimits.push((
-                libc::RLIMIT_CPU,
-                libc::rlimit {
-                    rlim_cur: secs,
-                    rlim_max: secs + 1,
-                },
-            ));
-        }
-        if let Some(bytes) = sandbox.file_size_limit {
-            rlimits.push((
-                libc::RLIMIT_FSIZE,
-                libc::rlimit {
-                    rlim_cur: bytes,
-                    rlim_max: bytes,
-                },
-            ));
-        }
+        // Resource limits: the mechanism of each in this environment, and the rlimits
+        // (src/limits).
+        let limits = crate::limits::plan(sandbox, &mut steps)?;
+        let rlimits = limits.rlimits.clone();
 
         let seccomp = seccomp::compile(&sandbox.seccomp)?;
         let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;
@@ -274,6 +248,7 @@ impl Plan {
             cpu_limited: sandbox.cpu_time_limit.is_some(),
             fsize_limited: sandbox.file_size_limit.is_some(),
             rlimits,
+            limits,
             seccomp,
             timeout: sandbox.timeout,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,

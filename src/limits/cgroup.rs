@@ -1,0 +1,687 @@
+//! cgroups for the memory and process limits: which hierarchies this process may use (found
+//! once per process), and one cgroup per run — created before the clone, joined by the sandbox's
+//! init as its first act, read and removed after the end.
+//!
+//! Where the cgroups live:
+//! - **cgroup v1** (hybrid hosts): `<mount of the controller>/sandboxed/<run>`, for the `memory`
+//!   and `pids` hierarchies separately. Only root can create them there. The hierarchy's root
+//!   as this process sees it is used, so inside a container it is the container's cgroup.
+//! - **cgroup v2**: `$SANDBOXED_CGROUP/<run>` when that is set (a delegated subtree: a directory
+//!   of the cgroup2 file system that this user may write, whose `cgroup.subtree_control` enables
+//!   `memory` and/or `pids`), otherwise, as root, `<cgroup2 mount>/sandboxed/<run>`.
+//!
+//! `<run>` is `<pid namespace>-<pid>-<start time>-<n>` of the process that created it, so that a
+//! cgroup left behind by a process that was killed (no destructor ran) is recognised and swept
+//! by the next process that uses limits — and a live process's cgroups never are.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// The name of the directory that holds the runs' cgroups, below a hierarchy's root.
+const PARENT: &str = "sandboxed";
+
+/// The environment variable naming a delegated cgroup v2 directory to create runs' cgroups in.
+pub(crate) const ENV_CGROUP: &str = "SANDBOXED_CGROUP";
+
+/// The cgroup hierarchies this process may create cgroups in, found once.
+#[derive(Debug, Default)]
+pub(crate) struct Env {
+    /// `<v1 memory mount>/sandboxed`, when this process may create cgroups there.
+    pub v1_memory: Option<PathBuf>,
+    /// `<v1 pids mount>/sandboxed`, likewise.
+    pub v1_pids: Option<PathBuf>,
+    /// The cgroup v2 directory runs' cgroups are created in, and which of our controllers it
+    /// hands down to them.
+    pub v2: Option<V2Parent>,
+    /// `SANDBOXED_CGROUP` was set but cannot be used: why.
+    pub v2_problem: Option<String>,
+    /// `<pid namespace>-<pid>-<start time>-`: the prefix of this process's runs' cgroups.
+    prefix: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct V2Parent {
+    pub path: PathBuf,
+    pub memory: bool,
+    pub pids: bool,
+}
+
+/// The cgroup hierarchies this process may use (detected on first use, then cached).
+pub(crate) fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let env = detect();
+        // Runs of processes that died without cleaning up (killed by SIGKILL, say).
+        for parent in [&env.v1_memory, &env.v1_pids]
+            .into_iter()
+            .flatten()
+            .chain(env.v2.as_ref().map(|v2| &v2.path))
+        {
+            sweep(parent, &env.prefix);
+        }
+        env
+    })
+}
+
+/// A mounted cgroup hierarchy, from `/proc/self/mountinfo`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Mount {
+    pub path: PathBuf,
+    /// `None` for cgroup2; the v1 controllers otherwise (`["memory"]`, `["cpu", "cpuacct"]`).
+    pub controllers: Option<Vec<String>>,
+}
+
+/// The cgroup mounts listed in a `mountinfo` text, in order.
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    let mut mounts = Vec::new();
+    for line in text.lines() {
+        // id parent major:minor root mount-point options [optional...] - fstype source super
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap_or("");
+        let _source = r.next();
+        let superopts = r.next().unwrap_or("");
+        let path = PathBuf::from(unescape_mountinfo(point));
+        match fstype {
+            "cgroup2" => mounts.push(Mount {
+                path,
+                controllers: None,
+            }),
+            "cgroup" => mounts.push(Mount {
+                path,
+                controllers: Some(
+                    superopts
+                        .split(',')
+                        .filter(|o| {
+                            !o.contains('=')
+                                && !matches!(
+                                    *o,
+                                    "rw" | "ro"
+                                        | "relatime"
+                                        | "noatime"
+                                        | "nosuid"
+                                        | "nodev"
+                                        | "noexec"
+                                        | "clone_children"
+                                        | "noprefix"
+                                        | "xattr"
+                                        | "cpuset_v2_mode"
+                                        | "favordynmods"
+                                )
+                        })
+                        .map(str::to_owned)
+                        .collect(),
+                ),
+            }),
+            _ => {}
+        }
+    }
+    mounts
+}
+
+/// `mountinfo` escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let Some(d) = octal {
+            let v =
+                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0');
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the whitespace-separated list `list` (a `cgroup.controllers` or
+/// `cgroup.subtree_control` text) names `controller`.
+pub(crate) fn lists(list: &str, controller: &str) -> bool {
+    list.split_whitespace().any(|c| c == controller)
+}
+
+fn writable(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is a valid C string.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// `dir`, created if missing, when this process may create cgroups in it.
+fn usable_parent(dir: PathBuf) -> Option<PathBuf> {
+    match fs::create_dir(&dir) {
+        Ok(()) => Some(dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => writable(&dir).then_some(dir),
+        Err(_) => None,
+    }
+}
+
+fn detect() -> Env {
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| parse_mountinfo(&t))
+        .unwrap_or_default();
+    let mut env = Env {
+        prefix: owner_prefix(),
+        ..Env::default()
+    };
+    for (controller, slot) in [("memory", &mut env.v1_memory), ("pids", &mut env.v1_pids)] {
+        let mount = mounts.iter().find(|m| {
+            m.controllers
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|c| c == controller))
+        });
+        if let Some(m) = mount {
+            *slot = usable_parent(m.path.join(PARENT));
+        }
+    }
+    let v2_mount = mounts.iter().find(|m| m.controllers.is_none());
+    match std::env::var_os(ENV_CGROUP) {
+        Some(dir) if !dir.is_empty() => match delegated(Path::new(&dir), &mounts) {
+            Ok(v2) => env.v2 = Some(v2),
+            Err(why) => env.v2_problem = Some(why),
+        },
+        _ => {
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } == 0 {
+                env.v2 = v2_mount.and_then(|m| root_v2(&m.path));
+            }
+        }
+    }
+    env
+}
+
+/// The cgroup v2 parent for root: `<mount>/sandboxed`, with the controllers the hierarchy's
+/// root hands down. The root's own `cgroup.subtree_control` is the host's business: it is read,
+/// never written.
+fn root_v2(mount: &Path) -> Option<V2Parent> {
+    let top = fs::read_to_string(mount.join("cgroup.subtree_control")).ok()?;
+    let (memory, pids) = (lists(&top, "memory"), lists(&top, "pids"));
+    if !memory && !pids {
+        return None;
+    }
+    let path = usable_parent(mount.join(PARENT))?;
+    let (memory, pids) = enable(&path, memory, pids);
+    (memory || pids).then_some(V2Parent { path, memory, pids })
+}
+
+/// Enable `memory` and `pids` (as wanted and available) for the children of `dir`; return which
+/// are enabled.
+fn enable(dir: &Path, memory: bool, pids: bool) -> (bool, bool) {
+    let control = dir.join("cgroup.subtree_control");
+    let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    for (want, name) in [(memory, "memory"), (pids, "pids")] {
+        let enabled = fs::read_to_string(&control).unwrap_or_default();
+        if want && lists(&available, name) && !lists(&enabled, name) {
+            let _ = fs::write(&control, format!("+{name}"));
+        }
+    }
+    let enabled = fs::read_to_string(&control).unwrap_or_default();
+    (
+        memory && lists(&enabled, "memory"),
+        pids && lists(&enabled, "pids"),
+    )
+}
+
+/// Check a delegated cgroup v2 directory named by `SANDBOXED_CGROUP`.
+fn delegated(dir: &Path, mounts: &[Mount]) -> Result<V2Parent, String> {
+    let shown = dir.display();
+    if !dir.is_absolute() {
+        return Err(format!("{ENV_CGROUP}={shown} is not an absolute path"));
+    }
+    if !mounts
+        .iter()
+        .any(|m| m.controllers.is_none() && dir.starts_with(&m.path))
+    {
+        return Err(format!(
+            "{ENV_CGROUP}={shown} does not lie in a cgroup v2 (cgroup2) file system"
+        ));
+    }
+    if !dir.join("cgroup.procs").exists() {
+        return Err(format!(
+            "{ENV_CGROUP}={shown} is not a cgroup directory (it has no cgroup.procs)"
+        ));
+    }
+    if !writable(dir) {
+        return Err(format!(
+            "{ENV_CGROUP}={shown} is not writable by this user: delegate it (chown it, or \
+             systemd's Delegate=yes)"
+        ));
+    }
+    let (memory, pids) = enable(dir, true, true);
+    if !memory && !pids {
+        return Err(format!(
+            "{ENV_CGROUP}={shown} hands neither the memory nor the pids controller to its \
+             children: enable them with `echo +memory +pids > {shown}/cgroup.subtree_control` \
+             (possible only when the directory itself holds no processes)"
+        ));
+    }
+    Ok(V2Parent {
+        path: dir.to_owned(),
+        memory,
+        pids,
+    })
+}
+
+/// `<pid namespace inode>-<pid>-<start time>-` of this process.
+fn owner_prefix() -> String {
+    let pid = std::process::id();
+    format!(
+        "{}-{pid}-{}-",
+        pid_namespace(),
+        start_time(pid).unwrap_or(0)
+    )
+}
+
+fn pid_namespace() -> u64 {
+    // "pid:[4026531836]"
+    fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|l| {
+            let s = l.to_string_lossy().into_owned();
+            s.trim_start_matches("pid:[")
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Field 22 of `/proc/<pid>/stat`: the start time in clock ticks since boot.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    // After the command: state (field 3) ... starttime (field 22).
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Remove the cgroups in `parent` left by dead processes of our pid namespace.
+fn sweep(parent: &Path, own_prefix: &str) {
+    let Some(ns) = own_prefix.split('-').next() else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut parts = name.split('-');
+        let (Some(n), Some(pid), Some(start), Some(_seq), None) = (
+            parts.next(),
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+            parts.next().and_then(|s| s.parse::<u64>().ok()),
+            parts.next(),
+            parts.next(),
+        ) else {
+            continue;
+        };
+        if n != ns || start_time(pid) == Some(start) {
+            continue; // another pid namespace's, or its owner lives
+        }
+        remove(&entry.path(), Duration::from_millis(500));
+    }
+}
+
+/// Remove the cgroup `dir`. A cgroup that still holds processes cannot be removed: wait for
+/// them to end (the sandbox's pid namespace takes them all down with its init), then, after
+/// `patience`, kill what is left and try once more. Returns whether it is gone.
+fn remove(dir: &Path, patience: Duration) -> bool {
+    let mut deadline = Instant::now() + patience;
+    let mut killed = false;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(_) => return false,
+        }
+        if Instant::now() >= deadline {
+            if killed {
+                return false; // left for the next process's sweep
+            }
+            kill_members(dir);
+            killed = true;
+            deadline = Instant::now() + patience;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Kill every process in the cgroup `dir`, without ever signalling a process outside it (a pid
+/// read from `cgroup.procs` may be reused by the time we signal it): `cgroup.kill` on v2, else a
+/// pidfd whose process is checked to be in the cgroup before it is signalled.
+fn kill_members(dir: &Path) {
+    if fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        // SAFETY: pidfd_open takes plain integers.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // The pid now names the pidfd's process for as long as the pidfd is open and the
+        // process lives: check that it is ours.
+        let ours = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .is_ok_and(|c| c.lines().any(|l| l.ends_with(&format!("/{name}"))));
+        if ours {
+            // SAFETY: plain pidfd_send_signal on our descriptor.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+        }
+    }
+}
+
+/// Which kind of cgroup a [`Dir`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    V1Memory,
+    V1Pids,
+    V2,
+}
+
+#[derive(Debug)]
+struct Dir {
+    kind: Kind,
+    path: PathBuf,
+    /// `cgroup.procs`, opened for writing by this process (whose credentials the kernel checks
+    /// when the sandbox's init writes to it), until the init has joined.
+    procs: Option<OwnedFd>,
+}
+
+/// The cgroups of one run. Dropping it removes them (after the sandbox is gone).
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    dirs: Vec<Dir>,
+}
+
+/// What a run's cgroups should hold.
+pub(crate) struct Spec {
+    pub memory: Option<(super::Mechanism, u64)>,
+    pub pids: Option<(super::Mechanism, u64)>,
+}
+
+/// The largest value `pids.max` accepts (`PID_MAX_LIMIT`); above it, "max".
+const PIDS_MAX: u64 = 4 * 1024 * 1024;
+
+impl Cgroup {
+    /// Create the cgroups `spec` asks for (none: `Ok(None)`), with their limits set.
+    pub(crate) fn create(spec: &Spec) -> Result<Option<Cgroup>, Error> {
+        use super::Mechanism::{CgroupV1, CgroupV2};
+        let wants = |m: Option<(super::Mechanism, u64)>, k| m.filter(|(mech, _)| *mech == k);
+        let (v1_memory, v1_pids) = (wants(spec.memory, CgroupV1), wants(spec.pids, CgroupV1));
+        let (v2_memory, v2_pids) = (wants(spec.memory, CgroupV2), wants(spec.pids, CgroupV2));
+        if v1_memory.is_none() && v1_pids.is_none() && v2_memory.is_none() && v2_pids.is_none() {
+            return Ok(None);
+        }
+        let env = env();
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = format!("{}{}", env.prefix, SEQ.fetch_add(1, Ordering::Relaxed));
+        let mut cgroup = Cgroup { dirs: Vec::new() };
+
+        let parent = |p: &Option<PathBuf>| {
+            p.clone().ok_or_else(|| {
+                Error::Internal("a cgroup mechanism was chosen without its hierarchy".into())
+            })
+        };
+        if let Some((_, bytes)) = v1_memory {
+            let dir = cgroup.make(Kind::V1Memory, parent(&env.v1_memory)?.join(&name))?;
+            set(&dir, "memory.limit_in_bytes", bytes)?;
+            // With swap accounting, memory+swap too: the limit is not dodged by swapping.
+            if dir.join("memory.memsw.limit_in_bytes").exists() {
+                set(&dir, "memory.memsw.limit_in_bytes", bytes)?;
+            }
+        }
+        if let Some((_, n)) = v1_pids {
+            let dir = cgroup.make(Kind::V1Pids, parent(&env.v1_pids)?.join(&name))?;
+            set_pids(&dir, n)?;
+        }
+        if v2_memory.is_some() || v2_pids.is_some() {
+            let v2 = env.v2.as_ref().map(|v| v.path.clone());
+            let dir = cgroup.make(Kind::V2, parent(&v2)?.join(&name))?;
+            if let Some((_, bytes)) = v2_memory {
+                set(&dir, "memory.max", bytes)?;
+                if dir.join("memory.swap.max").exists() {
+                    set(&dir, "memory.swap.max", 0)?;
+                }
+            }
+            if let Some((_, n)) = v2_pids {
+                set_pids(&dir, n)?;
+            }
+        }
+        for d in &mut cgroup.dirs {
+            let procs = d.path.join("cgroup.procs");
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(&procs)
+                .map_err(|e| Error::io(format!("opening {}", procs.display()), e))?;
+            d.procs = Some(OwnedFd::from(file));
+        }
+        Ok(Some(cgroup))
+    }
+
+    /// Create the directory of one cgroup (removed with `self`).
+    fn make(&mut self, kind: Kind, path: PathBuf) -> Result<PathBuf, Error> {
+        fs::create_dir(&path).map_err(|e| {
+            Error::io(
+                format!("creating the sandbox's cgroup {}", path.display()),
+                e,
+            )
+        })?;
+        self.dirs.push(Dir {
+            kind,
+            path: path.clone(),
+            procs: None,
+        });
+        Ok(path)
+    }
+
+    /// The descriptors the sandbox's init writes `0` to, to join.
+    pub(crate) fn procs_fds(&self) -> Vec<libc::c_int> {
+        self.dirs
+            .iter()
+            .filter_map(|d| d.procs.as_ref().map(AsRawFd::as_raw_fd))
+            .collect()
+    }
+
+    /// Close the `cgroup.procs` descriptors (the init has its own copies).
+    pub(crate) fn close_procs(&mut self) {
+        for d in &mut self.dirs {
+            d.procs = None;
+        }
+    }
+
+    /// How many processes the kernel's OOM killer killed in the run's memory cgroup.
+    pub(crate) fn oom_kills(&self) -> u64 {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let file = match d.kind {
+                    Kind::V1Memory => "memory.oom_control",
+                    Kind::V2 => "memory.events",
+                    Kind::V1Pids => return 0,
+                };
+                fs::read_to_string(d.path.join(file))
+                    .map(|t| counter(&t, "oom_kill"))
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// The directories of this run's cgroups (for tests and messages).
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(|d| d.path.as_path())
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        self.close_procs();
+        for d in self.dirs.iter().rev() {
+            remove(&d.path, Duration::from_secs(2));
+        }
+    }
+}
+
+/// The value of `key` in a flat-keyed cgroup file (`oom_kill 1`).
+pub(crate) fn counter(text: &str, key: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn set(dir: &Path, file: &str, value: u64) -> Result<(), Error> {
+    set_text(dir, file, &value.to_string())
+}
+
+fn set_text(dir: &Path, file: &str, value: &str) -> Result<(), Error> {
+    let path = dir.join(file);
+    fs::write(&path, value)
+        .map_err(|e| Error::io(format!("writing {value} to {}", path.display()), e))
+}
+
+/// `pids.max`: the program's `n` plus the sandbox's init.
+fn set_pids(dir: &Path, n: u64) -> Result<(), Error> {
+    let total = n.saturating_add(1);
+    if total >= PIDS_MAX {
+        set_text(dir, "pids.max", "max")
+    } else {
+        set(dir, "pids.max", total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_of_a_hybrid_host() {
+        let text = "\
+35 24 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
+39 35 0:34 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory
+40 35 0:35 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:15 - cgroup cgroup rw,cpu,cpuacct
+41 35 0:36 / /sys/fs/cgroup/systemd rw,relatime shared:16 - cgroup cgroup rw,xattr,name=systemd
+42 35 0:37 / /sys/fs/cgroup/my\\040dir rw,relatime - cgroup cgroup rw,pids
+";
+        let m = parse_mountinfo(text);
+        assert_eq!(
+            m,
+            vec![
+                Mount {
+                    path: "/sys/fs/cgroup/unified".into(),
+                    controllers: None
+                },
+                Mount {
+                    path: "/sys/fs/cgroup/memory".into(),
+                    controllers: Some(vec!["memory".into()])
+                },
+                Mount {
+                    path: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                    controllers: Some(vec!["cpu".into(), "cpuacct".into()])
+                },
+                Mount {
+                    path: "/sys/fs/cgroup/systemd".into(),
+                    controllers: Some(vec![])
+                },
+                Mount {
+                    path: "/sys/fs/cgroup/my dir".into(),
+                    controllers: Some(vec!["pids".into()])
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn flat_keyed_counters() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(counter(v1, "oom_kill"), 3);
+        let v2 = "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(counter(v2, "oom_kill"), 1);
+        assert_eq!(counter(v2, "oom"), 1);
+        assert_eq!(counter("", "oom_kill"), 0);
+        assert!(lists("cpu memory pids", "pids"));
+        assert!(!lists("cpu memory", "pids"));
+    }
+
+    #[test]
+    fn delegated_directory_problems_are_explained() {
+        let mounts = vec![Mount {
+            path: "/sys/fs/cgroup".into(),
+            controllers: None,
+        }];
+        let e = delegated(Path::new("relative"), &mounts).unwrap_err();
+        assert!(e.contains("not an absolute path"), "{e}");
+        let e = delegated(Path::new("/tmp"), &mounts).unwrap_err();
+        assert!(e.contains("does not lie in a cgroup v2"), "{e}");
+        let e = delegated(Path::new("/sys/fs/cgroup/no-such-dir-xyz"), &mounts).unwrap_err();
+        assert!(e.contains("not a cgroup directory"), "{e}");
+    }
+
+    #[test]
+    fn remove_kills_what_is_left_in_a_cgroup() {
+        use std::os::unix::process::ExitStatusExt;
+        // Root on a cgroup v1 host only: elsewhere there is no hierarchy to try it in.
+        let env = env();
+        let Some(parent) = env.v1_pids.as_ref().or(env.v1_memory.as_ref()) else {
+            eprintln!("skipped: no cgroup v1 hierarchy this process may use");
+            return;
+        };
+        let dir = parent.join(format!("{}unit", env.prefix));
+        fs::create_dir(&dir).unwrap();
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        fs::write(dir.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+        assert!(remove(&dir, Duration::from_millis(100)));
+        assert_eq!(sleeper.wait().unwrap().signal(), Some(libc::SIGKILL));
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn own_start_time_is_found() {
+        assert!(start_time(std::process::id()).is_some_and(|t| t > 0));
+        assert!(owner_prefix().ends_with('-'));
+    }
+}

@@ -1,0 +1,434 @@
+//! Resource limits: memory, processes, CPU time and file size — which mechanism enforces each
+//! here, setting it up, and saying afterwards which limit a program hit.
+//!
+//! | limit | root on cgroup v1/hybrid | delegated cgroup v2 (or root on v2) | otherwise |
+//! |---|---|---|---|
+//! | memory | `memory` cgroup: the whole sandbox, resident memory; OOM kill counted | `memory.max`, `memory.swap.max = 0` | `RLIMIT_DATA`, per process, heap and private mappings |
+//! | processes | `pids` cgroup: the whole sandbox | `pids.max` | `RLIMIT_NPROC`, counted per user namespace: the whole sandbox |
+//! | CPU time | `RLIMIT_CPU`, per process | same | same |
+//! | file size | `RLIMIT_FSIZE`, per file | same | same |
+//!
+//! Why: a cgroup limits the sandbox as a whole and tells precisely whether the OOM killer
+//! struck, but only root (v1) or a user given a delegated subtree (v2) may create one. Without
+//! one, `RLIMIT_DATA` stands in for memory (`RLIMIT_AS` would count reserved address space: a
+//! multi-threaded program reserves 64 MiB per malloc arena and fails under a modest limit), and
+//! `RLIMIT_NPROC` for processes: the kernel counts it per user *namespace* (ucounts), and each
+//! sandbox has its own, so it holds for exactly the sandbox's processes — except for a real uid
+//! 0 of the initial user namespace, which `RLIMIT_NPROC` exempts: root without a cgroup cannot
+//! limit processes, and says so. CPU time and file size are rlimits everywhere: they hold for
+//! every uid, and their signals (`SIGXCPU`, `SIGXFSZ`) say which limit was hit; a cgroup has no
+//! total-CPU-time budget (only a rate) and no file size.
+//!
+//! The sequence: [`plan`] chooses the mechanisms (in the parent, once per process for the
+//! environment); [`Cgroup::create`] makes the run's cgroups before the clone; the sandbox's init
+//! joins them as its first act ([`join`]), so everything it starts is inside; after the end,
+//! [`Run::classify`] says which limit ended the program, and dropping the [`Run`] (with its
+//! `Child`, also while unwinding from a panic) removes the cgroups. A process killed before that
+//! leaves its cgroups behind; the next process to use limits removes them.
+
+pub(crate) mod cgroup;
+
+use std::time::Duration;
+
+use libc::c_int;
+
+use crate::error::Error;
+use crate::launch::sys;
+use crate::policy::Sandbox;
+use crate::report::Outcome;
+
+pub(crate) use cgroup::Cgroup;
+
+/// How a limit is enforced in this environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mechanism {
+    /// A cgroup in a cgroup v1 hierarchy (its `memory` or `pids` controller).
+    CgroupV1,
+    /// A cgroup in the cgroup v2 hierarchy.
+    CgroupV2,
+    /// A resource limit of the program's process, inherited by its children.
+    Rlimit,
+    /// Not at all: `SANDBOXED_ISOLATION=best-effort` allowed running without it.
+    Unenforced,
+}
+
+/// The limits of a plan: what is limited, by which mechanism, and the rlimits to set.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Limits {
+    /// Bytes, and how.
+    pub memory: Option<(Mechanism, u64)>,
+    /// Processes and threads of the program (the sandbox's init not counted), and how.
+    pub pids: Option<(Mechanism, u64)>,
+    /// The hard `RLIMIT_CPU` in seconds (the soft one is a second less).
+    pub cpu_hard_secs: Option<u64>,
+    /// Set in the program's process before `execve`.
+    pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    /// The step id of joining the cgroups, for a set-up error.
+    pub step: u32,
+}
+
+impl Limits {
+    /// What the run's cgroups must hold.
+    pub(crate) fn cgroup_spec(&self) -> cgroup::Spec {
+        cgroup::Spec {
+            memory: self.memory,
+            pids: self.pids,
+        }
+    }
+}
+
+fn bad(limit: String, reason: impl Into<String>) -> Error {
+    Error::Limit {
+        limit,
+        reason: reason.into(),
+    }
+}
+
+fn rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> (u32, libc::rlimit) {
+    (
+        resource,
+        libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        },
+    )
+}
+
+/// Whether the user allowed running with less than asked for.
+fn best_effort() -> bool {
+    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
+}
+
+/// Whether `RLIMIT_NPROC` would not hold for the sandbox's program: its real uid is the
+/// caller's, and the kernel exempts uid 0 of the initial user namespace (the `INIT_USER`
+/// check in `copy_process`). Root inside a user namespace that maps it elsewhere (a rootless
+/// container) is an ordinary user to the kernel, and limited.
+fn nproc_exempt() -> bool {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        return false;
+    }
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.first() == Some(&"0") && f.get(1) == Some(&"0")
+    })
+}
+
+/// Choose the mechanism of each limit of `sandbox` and prepare its rlimits; `steps` gets the
+/// description of the cgroup-joining step.
+pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits, Error> {
+    let mut limits = Limits {
+        step: steps.len() as u32,
+        ..Limits::default()
+    };
+    steps.push("joining the sandbox's cgroups".into());
+
+    if sandbox.memory_limit == Some(0) {
+        return Err(bad(
+            "memory_limit(0)".into(),
+            "a memory limit must be at least one byte; the program needs memory to start",
+        ));
+    }
+    if sandbox.max_pids == Some(0) {
+        return Err(bad(
+            "max_pids(0)".into(),
+            "the program itself is a process: the limit must be at least 1",
+        ));
+    }
+    if sandbox.memory_limit.is_some() || sandbox.max_pids.is_some() {
+        let env = cgroup::env();
+        if let Some(problem) = &env.v2_problem {
+            let which = if sandbox.memory_limit.is_some() {
+                "memory_limit"
+            } else {
+                "max_pids"
+            };
+            return Err(bad(
+                which.into(),
+                format!(
+                    "{problem}; unset {} to use rlimits instead",
+                    cgroup::ENV_CGROUP
+                ),
+            ));
+        }
+        if let Some(bytes) = sandbox.memory_limit {
+            let mechanism = if env.v2.as_ref().is_some_and(|v| v.memory) {
+                Mechanism::CgroupV2
+            } else if env.v1_memory.is_some() {
+                Mechanism::CgroupV1
+            } else {
+                limits.rlimits.push(rlimit(libc::RLIMIT_DATA, bytes, bytes));
+                Mechanism::Rlimit
+            };
+            limits.memory = Some((mechanism, bytes));
+        }
+        if let Some(n) = sandbox.max_pids {
+            let mechanism = if env.v2.as_ref().is_some_and(|v| v.pids) {
+                Mechanism::CgroupV2
+            } else if env.v1_pids.is_some() {
+                Mechanism::CgroupV1
+            } else if !nproc_exempt() {
+                // Counted in the sandbox's own user namespace: its init and the program's
+                // processes and threads. The init is not the program's: one more.
+                let total = n.saturating_add(1);
+                limits
+                    .rlimits
+                    .push(rlimit(libc::RLIMIT_NPROC, total, total));
+                Mechanism::Rlimit
+            } else if best_effort() {
+                warn_once(&format!(
+                    "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
+                     {ROOT_WITHOUT_PIDS_CGROUP}"
+                ));
+                Mechanism::Unenforced
+            } else {
+                return Err(bad(
+                    format!("max_pids({n})"),
+                    format!(
+                        "{ROOT_WITHOUT_PIDS_CGROUP}. Give root a writable cgroup file system, run \
+                         as an ordinary user, or set SANDBOXED_ISOLATION=best-effort to run \
+                         without the limit"
+                    ),
+                ));
+            };
+            limits.pids = Some((mechanism, n));
+        }
+    }
+    if let Some(cpu) = sandbox.cpu_time_limit {
+        let secs = (cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0)).max(1);
+        // SIGXCPU at the soft limit (it kills, and names the limit); a program that catches or
+        // ignores it is killed by SIGKILL at the hard limit, a second later.
+        limits
+            .rlimits
+            .push(rlimit(libc::RLIMIT_CPU, secs, secs + 1));
+        limits.cpu_hard_secs = Some(secs + 1);
+    }
+    if let Some(bytes) = sandbox.file_size_limit {
+        limits
+            .rlimits
+            .push(rlimit(libc::RLIMIT_FSIZE, bytes, bytes));
+    }
+    Ok(limits)
+}
+
+const ROOT_WITHOUT_PIDS_CGROUP: &str = "the sandbox runs as root, which RLIMIT_NPROC does not \
+     limit, and this process cannot create a cgroup with the pids controller (cgroup v1: no \
+     writable pids hierarchy under /sys/fs/cgroup; cgroup v2: the hierarchy's root does not hand \
+     pids down, and SANDBOXED_CGROUP names no delegated subtree)";
+
+fn warn_once(text: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| eprintln!("{text}"));
+}
+
+/// In the sandbox's init, first of all (async-signal-safe: raw system calls on memory the
+/// parent prepared): join the run's cgroups by writing `0` — "the writing process" — to each
+/// `cgroup.procs` the parent opened (the kernel checks the opener's credentials), then, when
+/// the sandbox has a cgroup namespace, enter a new one rooted at the run's cgroup, so that the
+/// program sees `/` as its cgroup.
+pub(crate) fn join(procs: &[c_int], cgroup_namespace: bool) -> Result<(), i32> {
+    for &fd in procs {
+        sys::write_all(fd, b"0")?;
+    }
+    if !procs.is_empty() && cgroup_namespace {
+        // SAFETY: plain unshare.
+        sys::check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } as libc::c_long)?;
+    }
+    Ok(())
+}
+
+/// The limits of a running sandbox, held by its `Child`: its cgroups (removed on drop) and what
+/// is needed to classify its end.
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    memory: Option<Mechanism>,
+    cpu_hard_secs: Option<u64>,
+    cgroup: Option<Cgroup>,
+}
+
+/// The last bytes of stderr searched for an allocation failure's message.
+const STDERR_TAIL: usize = 8 * 1024;
+
+/// What programs and runtimes print when an allocation fails (with `RLIMIT_DATA`, the failure
+/// is a plain `ENOMEM` from `mmap` or `brk`; no signal and no counter tells it apart).
+const ALLOCATION_FAILURES: &[&str] = &[
+    "memory allocation of ", // Rust's alloc error handler: "... of N bytes failed"
+    "MemoryError",           // Python
+    "std::bad_alloc",        // C++
+    "out of memory",         // Go, glib, bash, many C programs ("Out of memory")
+    "Out of memory",         //
+    "OutOfMemoryError",      // Java
+    "Cannot allocate memory", // strerror(ENOMEM)
+    "cannot allocate memory", //
+    "failed to allocate",    //
+    "JavaScript heap out of ", // node
+];
+
+impl Run {
+    pub(crate) fn new(limits: &Limits, cgroup: Option<Cgroup>) -> Run {
+        Run {
+            memory: limits.memory.map(|(m, _)| m),
+            cpu_hard_secs: limits.cpu_hard_secs,
+            cgroup,
+        }
+    }
+
+    /// The CPU time of the whole sandbox (its init and every process it reaped), read from the
+    /// ended init before it is reaped (`waitid(WNOWAIT)` with the kernel's rusage argument).
+    /// Only when a CPU limit is set.
+    pub(crate) fn cpu_time_before_reap(&self, init: libc::pid_t) -> Option<Duration> {
+        self.cpu_hard_secs?;
+        // SAFETY: zeroed siginfo_t and rusage are valid; the raw waitid takes a fifth argument,
+        // the rusage, which glibc's wrapper does not pass.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let mut usage: libc::rusage = std::mem::zeroed();
+            loop {
+                let r = libc::syscall(
+                    libc::SYS_waitid,
+                    libc::P_PID,
+                    init,
+                    &mut info as *mut libc::siginfo_t,
+                    libc::WEXITED | libc::WNOWAIT | libc::__WALL,
+                    &mut usage as *mut libc::rusage,
+                );
+                if r == 0 {
+                    break;
+                }
+                if sys::errno() != libc::EINTR {
+                    return None;
+                }
+            }
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec.max(0) as u64)
+                    + Duration::from_micros(t.tv_usec.max(0) as u64)
+            };
+            Some(tv(usage.ru_utime) + tv(usage.ru_stime))
+        }
+    }
+
+    /// Say which limit ended the program, where the wait status alone does not:
+    /// - memory, with a cgroup: the program did not succeed and the OOM killer killed a
+    ///   process of the sandbox (exact);
+    /// - memory, with `RLIMIT_DATA`: the program did not succeed and the end of its stderr has
+    ///   an allocation failure's message (the documented heuristic: nothing else tells);
+    /// - CPU time: killed by `SIGKILL` (a program that ignores `SIGXCPU` gets it at the hard
+    ///   limit) after the sandbox used at least the soft limit plus half a second of CPU time.
+    ///
+    /// `SIGXCPU` and `SIGXFSZ` were already classified from the wait status.
+    pub(crate) fn classify(
+        &self,
+        outcome: Outcome,
+        stderr: &[u8],
+        cpu_time: Option<Duration>,
+    ) -> Outcome {
+        match &outcome {
+            Outcome::Exited(code) if *code != 0 => {}
+            Outcome::Signaled { .. } => {}
+            _ => return outcome,
+        }
+        match self.memory {
+            Some(Mechanism::CgroupV1 | Mechanism::CgroupV2) => {
+                if self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0) {
+                    return Outcome::OutOfMemory;
+                }
+            }
+            Some(Mechanism::Rlimit) => {
+                let tail = &stderr[stderr.len().saturating_sub(STDERR_TAIL)..];
+                let tail = String::from_utf8_lossy(tail);
+                if ALLOCATION_FAILURES.iter().any(|m| tail.contains(m)) {
+                    return Outcome::OutOfMemory;
+                }
+            }
+            Some(Mechanism::Unenforced) | None => {}
+        }
+        let killed = matches!(
+            outcome,
+            Outcome::Signaled {
+                signal: libc::SIGKILL,
+                ..
+            }
+        );
+        match (self.cpu_hard_secs, cpu_time) {
+            // Halfway between the soft and the hard limit: the rusage the kernel reports is
+            // sampled and trails the exact runtime it kills by (by ~5% here).
+            (Some(hard), Some(used))
+                if killed && used + Duration::from_millis(500) >= Duration::from_secs(hard) =>
+            {
+                Outcome::CpuTimeExceeded
+            }
+            _ => outcome,
+        }
+    }
+
+    /// The directories of the run's cgroups.
+    #[allow(dead_code)]
+    pub(crate) fn cgroup_paths(&self) -> Vec<std::path::PathBuf> {
+        self.cgroup
+            .as_ref()
+            .map(|c| c.paths().map(ToOwned::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(memory: Option<Mechanism>, cpu: Option<u64>) -> Run {
+        Run {
+            memory,
+            cpu_hard_secs: cpu,
+            cgroup: None,
+        }
+    }
+
+    #[test]
+    fn allocation_failures_under_rlimit() {
+        let r = run(Some(Mechanism::Rlimit), None);
+        let failed = Outcome::Exited(1);
+        let py = b"Traceback (most recent call last):\n  File \"<string>\", line 1\nMemoryError\n";
+        assert_eq!(r.classify(failed.clone(), py, None), Outcome::OutOfMemory);
+        let rust = b"memory allocation of 536870912 bytes failed\n";
+        let abort = Outcome::Signaled {
+            signal: libc::SIGABRT,
+            core_dumped: false,
+        };
+        assert_eq!(r.classify(abort.clone(), rust, None), Outcome::OutOfMemory);
+        // No message, or a success: not a memory failure.
+        assert_eq!(r.classify(abort.clone(), b"assertion failed", None), abort);
+        assert_eq!(r.classify(Outcome::Exited(0), py, None), Outcome::Exited(0));
+        // Without a memory limit, the message means nothing.
+        assert_eq!(run(None, None).classify(failed.clone(), py, None), failed);
+    }
+
+    #[test]
+    fn sigkill_at_the_hard_cpu_limit() {
+        let r = run(None, Some(2));
+        let killed = Outcome::Signaled {
+            signal: libc::SIGKILL,
+            core_dumped: false,
+        };
+        assert_eq!(
+            r.classify(killed.clone(), b"", Some(Duration::from_millis(1907))),
+            Outcome::CpuTimeExceeded
+        );
+        assert_eq!(
+            r.classify(killed.clone(), b"", Some(Duration::from_millis(300))),
+            killed
+        );
+        assert_eq!(run(None, None).classify(killed.clone(), b"", None), killed);
+    }
+
+    #[test]
+    fn timeouts_and_blocked_syscalls_stay() {
+        let r = run(Some(Mechanism::Rlimit), Some(2));
+        let t = Outcome::TimedOut(Duration::from_secs(1));
+        assert_eq!(r.classify(t.clone(), b"MemoryError", None), t);
+        assert_eq!(
+            r.classify(Outcome::CpuTimeExceeded, b"MemoryError", None),
+            Outcome::CpuTimeExceeded
+        );
+    }
+}
