@@ -500,3 +500,88 @@ fn verdict_a_single_threaded_run_sandboxes_each_test() {
     );
     assert!(text.contains("test tokio_test_below ... ok"), "{text}");
 }
+
+// ---- resource limits through the attribute ---------------------------------------------------
+
+#[test]
+#[sandboxed(pids = 16)]
+fn pids_limit_makes_fork_fail_with_eagain() {
+    // Bounded: at most 40 children, each waiting to be killed.
+    let mut children = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        // SAFETY: the child only pauses and exits (async-signal-safe calls).
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                libc::pause();
+                libc::_exit(0)
+            },
+            -1 => {
+                assert_eq!(
+                    std::io::Error::last_os_error().raw_os_error(),
+                    Some(libc::EAGAIN)
+                );
+                refused += 1;
+            }
+            pid => children.push(pid),
+        }
+    }
+    assert!(children.len() < 16, "forked {}", children.len());
+    assert!(refused > 0);
+    // The sandbox keeps working: once the children are gone, processes start again.
+    for pid in children {
+        // SAFETY: our own children.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+    assert!(
+        std::process::Command::new("true")
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(memory = "64M")]
+fn fails_by_memory_limit() {
+    // 512 MiB, touched page by page.
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..512 {
+        blocks.push(vec![1u8; 1 << 20]);
+    }
+    println!("allocated {}", blocks.len());
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(cpu = "1s", timeout = "60s")]
+fn fails_by_cpu_limit() {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+#[test]
+fn verdict_limits_are_named() {
+    let run = run_ignored("fails_by_memory_limit", &[]);
+    assert_failed(&run, "fails_by_memory_limit");
+    assert!(
+        run.stdout
+            .contains("sandboxed test `fails_by_memory_limit` ran out of memory"),
+        "{}",
+        run.stdout
+    );
+    let run = run_ignored("fails_by_cpu_limit", &[]);
+    assert_failed(&run, "fails_by_cpu_limit");
+    assert!(
+        run.stdout
+            .contains("sandboxed test `fails_by_cpu_limit` exceeded its CPU-time limit"),
+        "{}",
+        run.stdout
+    );
+}
