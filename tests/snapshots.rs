@@ -359,3 +359,29 @@ fn readme_shows_the_committed_snapshot() {
         "README.md's Snapshots section must show tests/snapshots/snapshots__redactions.snap as it is"
     );
 }
+
+#[test]
+fn cpu_time_limit() {
+    let output = Sandbox::new()
+        .cpu_time_limit(Duration::from_secs(1))
+        .command("sh")
+        .arg("-c")
+        .arg("echo spinning; while :; do :; done")
+        .output()
+        .unwrap();
+    assert_eq!(output.outcome, Outcome::CpuTimeExceeded);
+    assert_output_snapshot!(output);
+}
+
+#[test]
+fn file_size_limit() {
+    let output = Sandbox::new()
+        .file_size_limit(1 << 20)
+        .command("sh")
+        .arg("-c")
+        .arg("echo writing; exec head -c 2000000 /dev/zero > /tmp/big")
+        .output()
+        .unwrap();
+    assert_eq!(output.outcome, Outcome::FileSizeExceeded);
+    assert_output_snapshot!(output);
+}
