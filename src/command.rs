@@ -117,7 +117,19 @@ impl Command {
     /// so a missing program or a failed set-up step is an `Err` here.
     pub fn spawn(&self) -> Result<Child, Error> {
         let plan = crate::plan::Plan::new(self)?;
-        crate::launch::launch(plan, self.stdin.clone())
+        // A fixture overlay the kernel refuses: note it, and run again with a copy.
+        let overlay_step = plan
+            .fs
+            .overlay_fallback
+            .and_then(|s| plan.steps.get(s as usize).cloned());
+        match crate::launch::launch(plan, self.stdin.clone()) {
+            Err(Error::Setup { step, .. }) if Some(&step) == overlay_step.as_ref() => {
+                crate::fixture::OVERLAY_UNAVAILABLE
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                crate::launch::launch(crate::plan::Plan::new(self)?, self.stdin.clone())
+            }
+            other => other,
+        }
     }
 
     /// The program as given.

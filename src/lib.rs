@@ -35,6 +35,7 @@ compile_error!("sandboxed runs programs in Linux namespaces and only builds on L
 mod command;
 mod diagnose;
 mod error;
+mod fixture;
 mod launch;
 mod plan;
 mod policy;
@@ -44,7 +45,8 @@ mod supervise;
 
 pub use command::Command;
 pub use error::Error;
-pub use policy::{Net, Sandbox};
+pub use fixture::{Change, ChangeKind, Changes};
+pub use policy::{FixtureMode, Net, Sandbox};
 pub use report::{Chunk, Outcome, Output, Stream, signal_name, signal_number};
 pub use seccomp::Seccomp;
 pub use supervise::{Child, Chunks};

@@ -50,6 +50,8 @@ pub struct Child {
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
     killed: bool,
+    /// The fixture root of the run, handed to the `Output` (removed with it).
+    fixture: crate::fixture::FixtureHandle,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +64,7 @@ impl Child {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         pid: libc::pid_t,
-        plan: Plan,
+        mut plan: Plan,
         _flags: u64,
         start: Instant,
         stdin_data: Option<Vec<u8>>,
@@ -100,6 +102,7 @@ impl Child {
             end: None,
             reaped: None,
             killed: false,
+            fixture: crate::fixture::FixtureHandle(plan.fs.fixture.take()),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -154,7 +157,13 @@ impl Child {
                 )));
             }
         };
+        if outcome != Outcome::Exited(0) {
+            if let Some(root) = &self.fixture.0 {
+                root.mark_failed();
+            }
+        }
         Ok(Output {
+            fixture: std::mem::take(&mut self.fixture),
             outcome,
             stdout: std::mem::take(&mut self.out),
             stderr: std::mem::take(&mut self.err),

@@ -163,6 +163,8 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
 
     if has(ctx.flags, libc::CLONE_NEWNS) {
         build_root(ctx)?;
+    } else if let Some(step) = plan.fs.needs_mount_ns {
+        return Err((step, libc::EPERM)); // a fixture root needs a mount namespace
     }
 
     // 2. The network: only `lo`, up (or down for Net::None, which is how a new namespace starts).
@@ -299,6 +301,14 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                     sys::close(fd);
                 }
             }
+            FsOp::OverlayRoot {
+                lower,
+                upper,
+                work,
+                open_step,
+                mount_step,
+            } => root = overlay_root(lower, upper, work, *open_step, *mount_step)?,
+            FsOp::BindRoot { dir, step } => root = bind_root(dir, *step)?,
             FsOp::ReadOnly { slot, step } => {
                 let attr = MountAttr {
                     attr_set: sys::MOUNT_ATTR_RDONLY,
@@ -741,4 +751,92 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
             while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
         }
     }
+}
+
+// ---- fixture roots ----------------------------------------------------------------------------
+
+/// Mount an overlay of the fixture template (`lower`) and the run's fresh `upper`/`work`
+/// directories, attach it on `/`, and return it as the new root. Each directory is opened
+/// without following any symbolic link and handed to overlayfs as `/proc/self/fd/N`, so no
+/// path is looked up twice. `userxattr`: overlay metadata in `user.overlay.*`, as a mount
+/// inside a user namespace must keep it.
+fn overlay_root(
+    lower: &CStr,
+    upper: &CStr,
+    work: &CStr,
+    open_step: u32,
+    mount_step: u32,
+) -> Step<c_int> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    let mut fds: [c_int; 3] = [-1; 3];
+    let mut r = Ok(());
+    for (fd, path) in fds.iter_mut().zip([lower, upper, work]) {
+        match sys::open_no_symlinks(path, flags) {
+            Ok(f) => *fd = f,
+            Err(e) => {
+                r = Err((open_step, e));
+                break;
+            }
+        }
+    }
+    let mounted = r.and_then(|()| at(mount_step, overlay_mount(&fds)));
+    for fd in fds {
+        if fd >= 0 {
+            sys::close(fd);
+        }
+    }
+    let fd = mounted?;
+    at(
+        mount_step,
+        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+    )?;
+    Ok(fd)
+}
+
+fn overlay_mount(fds: &[c_int; 3]) -> Result<c_int, i32> {
+    let [lower, upper, work] = *fds;
+    let mut bufs = [[0u8; 32]; 3];
+    let [lb, ub, wb] = &mut bufs;
+    let fsfd = sys::fsopen(c"overlay")?;
+    let r = sys::fd_path(lower, lb)
+        .and_then(|p| sys::fsconfig_string(fsfd, c"lowerdir", p))
+        .and_then(|()| sys::fd_path(upper, ub))
+        .and_then(|p| sys::fsconfig_string(fsfd, c"upperdir", p))
+        .and_then(|()| sys::fd_path(work, wb))
+        .and_then(|p| sys::fsconfig_string(fsfd, c"workdir", p))
+        .and_then(|()| sys::fsconfig_flag(fsfd, c"userxattr"))
+        .and_then(|()| sys::fsconfig_create(fsfd))
+        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    sys::close(fsfd);
+    r
+}
+
+/// Bind the run's fresh copy of the fixture (opened without following a symbolic link) on `/`,
+/// `nosuid,nodev`, and return it as the new root.
+fn bind_root(dir: &CStr, step: u32) -> Step<c_int> {
+    let dirfd = at(
+        step,
+        sys::open_no_symlinks(dir, libc::O_PATH | libc::O_DIRECTORY),
+    )?;
+    let fd = sys::open_tree(
+        dirfd,
+        c"",
+        sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as c_uint,
+    );
+    sys::close(dirfd);
+    let fd = at(step, fd)?;
+    let attr = MountAttr {
+        attr_set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        propagation: libc::MS_PRIVATE,
+        ..Default::default()
+    };
+    at(
+        step,
+        sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr),
+    )?;
+    at(
+        step,
+        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+    )?;
+    Ok(fd)
 }
