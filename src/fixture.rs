@@ -70,15 +70,27 @@ impl FixtureRoot {
         // SAFETY: getuid/getgid cannot fail.
         let ids = unsafe { (libc::getuid(), libc::getgid()) };
         let mut overlay_ok = overlay;
-        let template_fd = open_dir_at(libc::AT_FDCWD, &c_path(&template)?)
-            .map_err(|e| Error::io(format!("opening the fixture {}", template.display()), e))?;
+        // No component of the (canonical) path may be a link: one swapped in since cannot
+        // redirect us.
+        let template_fd = crate::launch::sys::open_no_symlinks(
+            &c_path(&template)?,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )
+        .map(|fd| {
+            // SAFETY: a fresh descriptor we own.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        })
+        .map_err(|e| {
+            Error::io(
+                format!("opening the fixture {}", template.display()),
+                io::Error::from_raw_os_error(e),
+            )
+        })?;
         if overlay {
             // An overlay shows the template itself: refuse special files now, and check that
             // the sandbox's user owns everything (an unmapped owner shows as `nobody`, and the
             // overlay could not copy such a file up to modify it).
-            let mut foreign = None;
-            check_tree(&template_fd, &template, ids, &mut foreign)?;
-            if let Some((path, uid, gid)) = foreign {
+            if let Some((path, uid, gid)) = validate(&template_fd, &template, ids)? {
                 if !auto {
                     return Err(Error::BadPath {
                         path,
@@ -927,7 +939,8 @@ fn read_names(fd: RawFd) -> io::Result<Vec<CString>> {
 enum Seen {
     Dir(OwnedFd, libc::stat),
     File(Option<OwnedFd>, libc::stat),
-    Link,
+    /// A symbolic link and its target.
+    Link(CString),
     Special(&'static str),
 }
 
@@ -961,7 +974,11 @@ fn inspect(dirfd: RawFd, name: &CStr, open_files: bool) -> io::Result<Seen> {
                     Err(e) => return Err(e),
                 }
             }
-            libc::S_IFLNK => return Ok(Seen::Link),
+            libc::S_IFLNK => match read_link_at(dirfd, name) {
+                Ok(target) => return Ok(Seen::Link(target)),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue, // not a link now
+                Err(e) => return Err(e),
+            },
             libc::S_IFIFO => return Ok(Seen::Special("FIFO")),
             libc::S_IFSOCK => return Ok(Seen::Special("socket")),
             libc::S_IFCHR => return Ok(Seen::Special("character device")),
@@ -991,27 +1008,90 @@ fn entry_error(path: &Path, e: io::Error) -> Error {
     }
 }
 
-/// Walk a template: refuse special files; find the first entry not owned by `ids`.
-fn check_tree(
+/// A directory's identity and last change: any entry added, removed or renamed in it changes
+/// its mtime and ctime.
+type Stamp = (u64, u64, i64, i64, i64, i64);
+
+fn stamp(st: &libc::stat) -> Stamp {
+    (
+        st.st_dev,
+        st.st_ino,
+        st.st_mtime,
+        st.st_mtime_nsec,
+        st.st_ctime,
+        st.st_ctime_nsec,
+    )
+}
+
+/// What a walk of a template found, and the directories it saw.
+struct Validation {
+    ids: (u32, u32),
+    dirs: Vec<(PathBuf, Stamp)>,
+    foreign: Option<(PathBuf, u32, u32)>,
+}
+
+/// Walk the template `dir` for an overlay: refuse special files, and return the first entry
+/// not owned by `ids`. The result is remembered for this process while none of the template's
+/// directories changes (a special file can only appear by an entry being added to one), so that
+/// repeated runs of one fixture stat a few directories rather than every file. Only a `chown` of
+/// an existing file in the meantime goes unseen: the overlay would then show that file owned by
+/// `nobody`.
+fn validate(
     dir: &OwnedFd,
     path: &Path,
     ids: (u32, u32),
-    foreign: &mut Option<(PathBuf, u32, u32)>,
-) -> Result<(), Error> {
+) -> Result<Option<(PathBuf, u32, u32)>, Error> {
+    static CACHE: std::sync::Mutex<BTreeMap<PathBuf, Arc<Validation>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let cached = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(path)
+        .cloned();
+    if let Some(v) = cached {
+        let unchanged = v.ids == ids
+            && v.dirs.iter().all(|(d, st)| {
+                c_path(d)
+                    .ok()
+                    .and_then(|c| lstat_at(libc::AT_FDCWD, &c).ok())
+                    .is_some_and(|now| stamp(&now) == *st)
+            });
+        if unchanged {
+            return Ok(v.foreign.clone());
+        }
+    }
+    let mut v = Validation {
+        ids,
+        dirs: Vec::new(),
+        foreign: None,
+    };
+    check_tree(dir, path, &mut v)?;
+    let foreign = v.foreign.clone();
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned(), Arc::new(v));
+    Ok(foreign)
+}
+
+/// Walk a template: refuse special files; find the first entry not owned by `ids`.
+fn check_tree(dir: &OwnedFd, path: &Path, v: &mut Validation) -> Result<(), Error> {
     let top = fstat(dir.as_raw_fd()).map_err(|e| entry_error(path, e))?;
-    if foreign.is_none() && (top.st_uid, top.st_gid) != ids {
-        *foreign = Some((path.to_owned(), top.st_uid, top.st_gid));
+    v.dirs.push((path.to_owned(), stamp(&top)));
+    let ids = v.ids;
+    if v.foreign.is_none() && (top.st_uid, top.st_gid) != ids {
+        v.foreign = Some((path.to_owned(), top.st_uid, top.st_gid));
     }
     for name in read_names(dir.as_raw_fd()).map_err(|e| entry_error(path, e))? {
         let entry = path.join(OsStr::from_bytes(name.to_bytes()));
         match inspect(dir.as_raw_fd(), &name, false).map_err(|e| entry_error(&entry, e))? {
-            Seen::Dir(fd, _) => check_tree(&fd, &entry, ids, foreign)?,
+            Seen::Dir(fd, _) => check_tree(&fd, &entry, v)?,
             Seen::File(_, st) => {
-                if foreign.is_none() && (st.st_uid, st.st_gid) != ids {
-                    *foreign = Some((entry, st.st_uid, st.st_gid));
+                if v.foreign.is_none() && (st.st_uid, st.st_gid) != ids {
+                    v.foreign = Some((entry, st.st_uid, st.st_gid));
                 }
             }
-            Seen::Link => {
+            Seen::Link(_) => {
                 // A link's owner shows but grants nothing; only its target matters.
             }
             Seen::Special(what) => return Err(special(entry, what)),
@@ -1078,8 +1158,7 @@ fn copy_tree(src: &OwnedFd, dst: &OwnedFd, path: &Path) -> Result<(), Error> {
                 }
                 set_mode_and_times(dfd.as_raw_fd(), &st, FILE_MODE_MASK).map_err(copy_err)?;
             }
-            Seen::Link => {
-                let target = read_link_at(src.as_raw_fd(), &name).map_err(copy_err)?;
+            Seen::Link(target) => {
                 // SAFETY: both valid C strings.
                 if unsafe { libc::symlinkat(target.as_ptr(), dst.as_raw_fd(), name.as_ptr()) } < 0 {
                     return Err(copy_err(io::Error::last_os_error()));

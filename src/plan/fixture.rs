@@ -78,11 +78,15 @@ pub(super) fn plan_root(
             });
         }
     }
+    // Look at what the sandbox will see: the copy (private to this run, so it cannot change
+    // under us), or the template under an empty upper layer.
+    let shown = match &root.kind {
+        RootKind::Copy { root: copy } => copy.clone(),
+        RootKind::Overlay { .. } => template.clone(),
+    };
     p.layers.push(Layer {
         target: "/".into(),
-        kind: LayerKind::Fixture {
-            template: template.clone(),
-        },
+        kind: LayerKind::Fixture { template: shown },
         order: (0, 0),
     });
 
@@ -117,7 +121,9 @@ fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
     let Ok(meta) = std::fs::symlink_metadata(host) else {
         return Ok(()); // not on this host
     };
-    let inside = p.resolve(host)?;
+    let Ok(inside) = p.resolve(host) else {
+        return Ok(()); // the fixture's own entry there leads nowhere (a link loop): it wins
+    };
     match p.lookup(&inside) {
         Node::Missing => {
             if meta.file_type().is_symlink() {
