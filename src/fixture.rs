@@ -54,6 +54,8 @@ pub(crate) struct FixtureRoot {
     /// Paths inside (absolute) that the sandbox itself created in the root — mount points and
     /// their parents, system symlinks — which are not the program's changes.
     pub created: BTreeSet<PathBuf>,
+    /// For a copy: the ctime of its top once complete (see [`Diff`]).
+    copied: Option<(i64, i64)>,
     failed: AtomicBool,
 }
 
@@ -116,12 +118,13 @@ impl FixtureRoot {
                 root: dir.join("root"),
             }
         };
-        let root = FixtureRoot {
+        let mut root = FixtureRoot {
             template,
             dir,
             kind,
             auto,
             created: BTreeSet::new(),
+            copied: None,
             failed: AtomicBool::new(false),
         };
         // From here on, dropping `root` removes the directory, also on error.
@@ -133,6 +136,7 @@ impl FixtureRoot {
                 e,
             )
         };
+        let mut copied = None;
         match &root.kind {
             RootKind::Overlay { upper, work } => {
                 std::fs::create_dir(upper).map_err(io_err)?;
@@ -147,8 +151,11 @@ impl FixtureRoot {
                 let copy_fd = open_dir_at(libc::AT_FDCWD, &c_path(copy)?).map_err(io_err)?;
                 copy_tree(&template_fd, &copy_fd, &root.template)?;
                 set_mode_and_times(copy_fd.as_raw_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
+                let done = fstat(copy_fd.as_raw_fd()).map_err(io_err)?;
+                copied = Some((done.st_ctime, done.st_ctime_nsec));
             }
         }
+        root.copied = copied;
         Ok(root)
     }
 
@@ -190,18 +197,17 @@ impl FixtureRoot {
     }
 
     fn changes(&self) -> io::Result<Changes> {
-        let mut out = Vec::new();
         let template = Node {
             upper: None,
             lower: Some(self.template.clone()),
         };
-        diff_dirs(
-            Some(&template),
-            Some(&self.final_root()),
-            Path::new(""),
-            &self.created,
-            &mut out,
-        )?;
+        let mut diff = Diff {
+            created: &self.created,
+            copied: self.copied,
+            out: Vec::new(),
+        };
+        diff.dirs(Some(&template), Some(&self.final_root()), Path::new(""))?;
+        let mut out = diff.out;
         out.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
         Ok(Changes(out))
     }
@@ -532,44 +538,16 @@ fn kind_of(meta: &std::fs::Metadata) -> Kind {
 const FILE_MODE_MASK: u32 = 0o777;
 const DIR_MODE_MASK: u32 = 0o1777;
 
-/// Whether two non-directory entries differ: kind, permissions, link target or content.
-fn entries_differ(
-    a: &Path,
-    am: &std::fs::Metadata,
-    b: &Path,
-    bm: &std::fs::Metadata,
-) -> io::Result<bool> {
-    let kind = kind_of(am);
-    if kind != kind_of(bm) {
-        return Ok(true);
-    }
-    match kind {
-        Kind::Link => Ok(std::fs::read_link(a)? != std::fs::read_link(b)?),
-        Kind::File => {
-            if am.mode() & FILE_MODE_MASK != bm.mode() & FILE_MODE_MASK || am.len() != bm.len() {
-                return Ok(true);
-            }
-            if am.dev() == bm.dev() && am.ino() == bm.ino() {
-                return Ok(false);
-            }
-            files_differ(a, b)
-        }
-        Kind::Dir => Ok(am.mode() & DIR_MODE_MASK != bm.mode() & DIR_MODE_MASK),
-        Kind::Other => Ok(am.mode() != bm.mode() || am.rdev() != bm.rdev()),
-    }
-}
-
 fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
     use std::io::Read;
-    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let mut fa = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags_nofollow(flags)
-        .open(a)?;
-    let mut fb = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags_nofollow(flags)
-        .open(b)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(p)
+    };
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
     let mut ba = vec![0u8; 64 * 1024];
     let mut bb = vec![0u8; 64 * 1024];
     loop {
@@ -594,121 +572,142 @@ fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
     }
 }
 
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self, flags: i32) -> &mut Self;
+/// A comparison of the template with the final tree.
+struct Diff<'a> {
+    /// Paths the sandbox created (not changes).
+    created: &'a BTreeSet<PathBuf>,
+    /// For a copy: the ctime of the copy's top once it was complete. A copied file whose ctime
+    /// is older has not been touched since (no program can set a ctime), so its content need
+    /// not be compared.
+    copied: Option<(i64, i64)>,
+    out: Vec<Change>,
 }
 
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self, flags: i32) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(self, flags)
+impl Diff<'_> {
+    /// Whether two entries of the same path differ: kind, permissions, link target or content.
+    fn differ(
+        &self,
+        a: &Path,
+        am: &std::fs::Metadata,
+        b: &Path,
+        bm: &std::fs::Metadata,
+    ) -> io::Result<bool> {
+        let kind = kind_of(am);
+        if kind != kind_of(bm) {
+            return Ok(true);
+        }
+        match kind {
+            Kind::Link => Ok(std::fs::read_link(a)? != std::fs::read_link(b)?),
+            Kind::File => {
+                if am.mode() & FILE_MODE_MASK != bm.mode() & FILE_MODE_MASK || am.len() != bm.len()
+                {
+                    return Ok(true);
+                }
+                if am.dev() == bm.dev() && am.ino() == bm.ino() {
+                    return Ok(false);
+                }
+                if self
+                    .copied
+                    .is_some_and(|copied| (bm.ctime(), bm.ctime_nsec()) < copied)
+                {
+                    return Ok(false);
+                }
+                files_differ(a, b)
+            }
+            Kind::Dir => Ok(am.mode() & DIR_MODE_MASK != bm.mode() & DIR_MODE_MASK),
+            Kind::Other => Ok(am.mode() != bm.mode() || am.rdev() != bm.rdev()),
+        }
     }
-}
 
-/// Record `node` (and, for a directory, everything in it) as `kind` at `rel`.
-fn whole(
-    kind: ChangeKind,
-    node: &Node,
-    rel: &Path,
-    created: &BTreeSet<PathBuf>,
-    out: &mut Vec<Change>,
-) -> io::Result<()> {
-    let Some(path) = node.effective() else {
-        return Ok(());
-    };
-    let meta = lstat(path)?;
-    let is_dir = meta.is_dir();
-    if !(kind == ChangeKind::Added && created.contains(&Path::new("/").join(rel))) {
-        out.push(Change {
+    fn push(&mut self, kind: ChangeKind, rel: &Path, is_dir: bool) {
+        self.out.push(Change {
             kind,
             path: rel.to_owned(),
             is_dir,
         });
     }
-    if is_dir {
-        for (name, c) in children(node)? {
-            whole(kind, &c, &rel.join(name), created, out)?;
-        }
-    }
-    Ok(())
-}
 
-/// Compare the directory `t` of the template with `f` of the final tree, at `rel`.
-fn diff_dirs(
-    t: Option<&Node>,
-    f: Option<&Node>,
-    rel: &Path,
-    created: &BTreeSet<PathBuf>,
-    out: &mut Vec<Change>,
-) -> io::Result<()> {
-    // A directory the overlay never wrote to is the template's own: nothing changed below.
-    if let (Some(t), Some(f)) = (t, f) {
-        if f.upper.is_none() && f.lower == t.lower {
+    /// Record `node` (and, for a directory, everything in it) as `kind` at `rel`.
+    fn whole(&mut self, kind: ChangeKind, node: &Node, rel: &Path) -> io::Result<()> {
+        let Some(path) = node.effective() else {
             return Ok(());
+        };
+        let meta = lstat(path)?;
+        let is_dir = meta.is_dir();
+        if !(kind == ChangeKind::Added && self.created.contains(&Path::new("/").join(rel))) {
+            self.push(kind, rel, is_dir);
         }
-    }
-    let tc = match t {
-        Some(t) => children(t)?,
-        None => BTreeMap::new(),
-    };
-    let fc = match f {
-        Some(f) => children(f)?,
-        None => BTreeMap::new(),
-    };
-    let names: BTreeSet<&OsString> = tc.keys().chain(fc.keys()).collect();
-    for name in names {
-        let rel = rel.join(name);
-        match (tc.get(name), fc.get(name)) {
-            (Some(tn), None) => whole(ChangeKind::Deleted, tn, &rel, created, out)?,
-            (None, Some(fnode)) => {
-                let inside = Path::new("/").join(&rel);
-                if created.contains(&inside) {
-                    // Made by the sandbox (a mount point or its parent): only what the program
-                    // put in it is a change.
-                    let is_dir = fnode
-                        .effective()
-                        .is_some_and(|p| lstat(p).is_ok_and(|m| m.is_dir()));
-                    if is_dir {
-                        diff_dirs(None, Some(fnode), &rel, created, out)?;
-                    }
-                } else {
-                    whole(ChangeKind::Added, fnode, &rel, created, out)?;
-                }
+        if is_dir {
+            for (name, c) in children(node)? {
+                self.whole(kind, &c, &rel.join(name))?;
             }
-            (Some(tn), Some(fnode)) => {
-                let (Some(tp), Some(fp)) = (tn.effective(), fnode.effective()) else {
-                    continue;
-                };
-                let (tm, fm) = (lstat(tp)?, lstat(fp)?);
-                match (tm.is_dir(), fm.is_dir()) {
-                    (true, true) => {
-                        if entries_differ(tp, &tm, fp, &fm)? {
-                            out.push(Change {
-                                kind: ChangeKind::Modified,
-                                path: rel.clone(),
-                                is_dir: true,
-                            });
+        }
+        Ok(())
+    }
+
+    /// Compare the directory `t` of the template with `f` of the final tree, at `rel`.
+    fn dirs(&mut self, t: Option<&Node>, f: Option<&Node>, rel: &Path) -> io::Result<()> {
+        // A directory the overlay never wrote to is the template's own: nothing changed below.
+        if let (Some(t), Some(f)) = (t, f) {
+            if f.upper.is_none() && f.lower == t.lower {
+                return Ok(());
+            }
+        }
+        let tc = match t {
+            Some(t) => children(t)?,
+            None => BTreeMap::new(),
+        };
+        let fc = match f {
+            Some(f) => children(f)?,
+            None => BTreeMap::new(),
+        };
+        let names: BTreeSet<&OsString> = tc.keys().chain(fc.keys()).collect();
+        for name in names {
+            let rel = rel.join(name);
+            match (tc.get(name), fc.get(name)) {
+                (Some(tn), None) => self.whole(ChangeKind::Deleted, tn, &rel)?,
+                (None, Some(fnode)) => {
+                    if self.created.contains(&Path::new("/").join(&rel)) {
+                        // Made by the sandbox (a mount point or its parent): only what the
+                        // program put in it is a change.
+                        let is_dir = fnode
+                            .effective()
+                            .is_some_and(|p| lstat(p).is_ok_and(|m| m.is_dir()));
+                        if is_dir {
+                            self.dirs(None, Some(fnode), &rel)?;
                         }
-                        diff_dirs(Some(tn), Some(fnode), &rel, created, out)?;
-                    }
-                    (false, false) => {
-                        if entries_differ(tp, &tm, fp, &fm)? {
-                            out.push(Change {
-                                kind: ChangeKind::Modified,
-                                path: rel.clone(),
-                                is_dir: false,
-                            });
-                        }
-                    }
-                    _ => {
-                        whole(ChangeKind::Deleted, tn, &rel, created, out)?;
-                        whole(ChangeKind::Added, fnode, &rel, created, out)?;
+                    } else {
+                        self.whole(ChangeKind::Added, fnode, &rel)?;
                     }
                 }
+                (Some(tn), Some(fnode)) => {
+                    let (Some(tp), Some(fp)) = (tn.effective(), fnode.effective()) else {
+                        continue;
+                    };
+                    let (tm, fm) = (lstat(tp)?, lstat(fp)?);
+                    match (tm.is_dir(), fm.is_dir()) {
+                        (true, true) => {
+                            if self.differ(tp, &tm, fp, &fm)? {
+                                self.push(ChangeKind::Modified, &rel, true);
+                            }
+                            self.dirs(Some(tn), Some(fnode), &rel)?;
+                        }
+                        (false, false) => {
+                            if self.differ(tp, &tm, fp, &fm)? {
+                                self.push(ChangeKind::Modified, &rel, false);
+                            }
+                        }
+                        _ => {
+                            self.whole(ChangeKind::Deleted, tn, &rel)?;
+                            self.whole(ChangeKind::Added, fnode, &rel)?;
+                        }
+                    }
+                }
+                (None, None) => {}
             }
-            (None, None) => {}
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Resolve `path` (inside the sandbox) in the tree `root`, following symbolic links inside it.

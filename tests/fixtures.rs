@@ -171,6 +171,29 @@ fn the_committed_hello_fixture_runs_in_the_default_mode() {
 }
 
 #[test]
+fn the_readme_example() {
+    // README.md, "Fixtures" (tests run in the crate's directory).
+    let output = Sandbox::new()
+        .fixture("fixtures/hello")
+        .command("sh")
+        .arg("-c")
+        .arg("cat greeting.txt; echo bye > greeting.txt; rm notes/old.txt; mkdir out; echo 42 > out/answer")
+        .output()
+        .unwrap();
+    assert_eq!(output.stdout_str(), "hello from the fixture\n");
+    assert_eq!(
+        output.changes().unwrap().to_string(),
+        "\
+modified greeting.txt
+deleted  notes/old.txt
+added    out/
+added    out/answer
+"
+    );
+    assert_eq!(output.read_to_string("out/answer").unwrap(), "42\n");
+}
+
+#[test]
 fn python_edits_and_the_changes_listing() {
     let (_tmp, template) = own_copy("project");
     let before = tree(&template);

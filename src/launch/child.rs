@@ -305,9 +305,10 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                 lower,
                 upper,
                 work,
+                skeleton,
                 open_step,
                 mount_step,
-            } => root = overlay_root(lower, upper, work, *open_step, *mount_step)?,
+            } => root = overlay_root(lower, upper, work, skeleton, *open_step, *mount_step)?,
             FsOp::BindRoot { dir, step } => root = bind_root(dir, *step)?,
             FsOp::ReadOnly { slot, step } => {
                 let attr = MountAttr {
@@ -759,16 +760,20 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
 /// directories, attach it on `/`, and return it as the new root. Each directory is opened
 /// without following any symbolic link and handed to overlayfs as `/proc/self/fd/N`, so no
 /// path is looked up twice. `userxattr`: overlay metadata in `user.overlay.*`, as a mount
-/// inside a user namespace must keep it.
+/// inside a user namespace must keep it. The sandbox's own mount points (`skeleton`) are made
+/// in a small tmpfs that becomes the top lower layer: the upper directory only ever holds what
+/// the program changed.
 fn overlay_root(
     lower: &CStr,
     upper: &CStr,
     work: &CStr,
+    skeleton: &[FsOp],
     open_step: u32,
     mount_step: u32,
 ) -> Step<c_int> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
-    let mut fds: [c_int; 3] = [-1; 3];
+    // lower, upper, work, skeleton
+    let mut fds: [c_int; 4] = [-1; 4];
     let mut r = Ok(());
     for (fd, path) in fds.iter_mut().zip([lower, upper, work]) {
         match sys::open_no_symlinks(path, flags) {
@@ -778,6 +783,9 @@ fn overlay_root(
                 break;
             }
         }
+    }
+    if r.is_ok() && !skeleton.is_empty() {
+        r = make_skeleton(skeleton, mount_step).map(|fd| fds[3] = fd);
     }
     let mounted = r.and_then(|()| at(mount_step, overlay_mount(&fds)));
     for fd in fds {
@@ -793,13 +801,69 @@ fn overlay_root(
     Ok(fd)
 }
 
-fn overlay_mount(fds: &[c_int; 3]) -> Result<c_int, i32> {
-    let [lower, upper, work] = *fds;
-    let mut bufs = [[0u8; 32]; 3];
-    let [lb, ub, wb] = &mut bufs;
+/// A detached tmpfs holding the skeleton's directories, files and links.
+fn make_skeleton(ops: &[FsOp], step: u32) -> Step<c_int> {
+    let fsfd = at(step, sys::fsopen(c"tmpfs"))?;
+    let r = sys::fsconfig_string(fsfd, c"mode", c"0755")
+        .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"1m"))
+        .and_then(|()| sys::fsconfig_create(fsfd))
+        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    sys::close(fsfd);
+    let skel = at(step, r)?;
+    for op in ops {
+        let (a, step) = match op {
+            FsOp::Mkdir { at, step, .. }
+            | FsOp::Mkfile { at, step }
+            | FsOp::Symlink { at, step, .. } => (at, *step),
+            _ => continue,
+        };
+        let dir = match sys::open_in_root(skel, &a.parent, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(d) => d,
+            Err(e) => {
+                sys::close(skel);
+                return Err((step, e));
+            }
+        };
+        let r = match op {
+            FsOp::Mkdir { mode, .. } => sys::mkdirat(dir, &a.name, *mode),
+            FsOp::Mkfile { .. } => sys::mkfileat(dir, &a.name),
+            FsOp::Symlink { target, .. } => sys::symlinkat(target, dir, &a.name),
+            _ => Ok(()),
+        };
+        sys::close(dir);
+        if let Err(e) = r {
+            sys::close(skel);
+            return Err((step, e));
+        }
+    }
+    Ok(skel)
+}
+
+fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
+    let [lower, upper, work, skeleton] = *fds;
+    // "/proc/self/fd/S:/proc/self/fd/L": the skeleton above the template.
+    let mut lowers = [0u8; 64];
+    let mut len = 0usize;
+    let mut buf = [0u8; 32];
+    for fd in [skeleton, lower] {
+        if fd < 0 {
+            continue;
+        }
+        if len > 0 {
+            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b':';
+            len = len.wrapping_add(1);
+        }
+        for &b in sys::fd_path(fd, &mut buf)?.to_bytes() {
+            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b;
+            len = len.wrapping_add(1);
+        }
+    }
+    *lowers.get_mut(len).ok_or(libc::EINVAL)? = 0;
+    let lowers = CStr::from_bytes_until_nul(&lowers).map_err(|_| libc::EINVAL)?;
+    let mut bufs = [[0u8; 32]; 2];
+    let [ub, wb] = &mut bufs;
     let fsfd = sys::fsopen(c"overlay")?;
-    let r = sys::fd_path(lower, lb)
-        .and_then(|p| sys::fsconfig_string(fsfd, c"lowerdir", p))
+    let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
         .and_then(|()| sys::fd_path(upper, ub))
         .and_then(|p| sys::fsconfig_string(fsfd, c"upperdir", p))
         .and_then(|()| sys::fd_path(work, wb))

@@ -59,6 +59,7 @@ pub(super) fn plan_root(
                 lower: cstr(template, "fixture")?,
                 upper: cstr(upper, "fixture root")?,
                 work: cstr(work, "fixture root")?,
+                skeleton: Vec::new(),
                 open_step,
                 mount_step,
             });
@@ -179,6 +180,63 @@ fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
         _ => {} // the fixture's own entry (or something already bound there) wins
     }
     Ok(())
+}
+
+/// In an overlay root, make what the sandbox creates in the fixture (`created`) in the
+/// skeleton layer rather than in the upper directory: move those operations into the
+/// [`FsOp::OverlayRoot`], each preceded by its missing parent directories (which merge with the
+/// template's).
+pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>) {
+    let Some(FsOp::OverlayRoot { .. }) = plan.ops.first() else {
+        return;
+    };
+    let inside = |a: &At| {
+        let parent =
+            Path::new("/").join(Path::new(std::ffi::OsStr::from_bytes(a.parent.to_bytes())));
+        parent.join(std::ffi::OsStr::from_bytes(a.name.to_bytes()))
+    };
+    let mut skeleton = Vec::new();
+    let mut made: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut rest = Vec::with_capacity(plan.ops.len());
+    for op in std::mem::take(&mut plan.ops) {
+        let target = match &op {
+            FsOp::Mkdir { at, .. } | FsOp::Mkfile { at, .. } | FsOp::Symlink { at, .. } => {
+                Some(inside(at))
+            }
+            _ => None,
+        };
+        match target {
+            Some(path) if created.contains(&path) => {
+                let step = match &op {
+                    FsOp::Mkdir { step, .. }
+                    | FsOp::Mkfile { step, .. }
+                    | FsOp::Symlink { step, .. } => *step,
+                    _ => 0,
+                };
+                let mut parents: Vec<&Path> = path.ancestors().skip(1).collect();
+                parents.reverse();
+                for parent in parents {
+                    if parent == Path::new("/") || !made.insert(parent.to_owned()) {
+                        continue;
+                    }
+                    if let Ok(at) = at(parent) {
+                        skeleton.push(FsOp::Mkdir {
+                            at,
+                            mode: 0o755,
+                            step,
+                        });
+                    }
+                }
+                made.insert(path);
+                skeleton.push(op);
+            }
+            _ => rest.push(op),
+        }
+    }
+    if let Some(FsOp::OverlayRoot { skeleton: s, .. }) = rest.first_mut() {
+        *s = skeleton;
+    }
+    plan.ops = rest;
 }
 
 fn is_fixture(p: &Planner<'_>, path: &Path) -> bool {

@@ -89,6 +89,10 @@ pub(crate) enum FsOp {
         lower: CString,
         upper: CString,
         work: CString,
+        /// What the sandbox itself creates in the root (mount points, their parents, system
+        /// links): made in a small tmpfs that becomes the overlay's top lower layer, so that
+        /// the upper directory holds only the program's changes.
+        skeleton: Vec<FsOp>,
         open_step: u32,
         mount_step: u32,
     },
@@ -929,6 +933,7 @@ fn plan_pass(
 
     let mut plan = p.plan;
     plan.ops.append(&mut p.finish);
+    fixture::move_to_skeleton(&mut plan, &p.fixture_created);
     Ok((plan, p.shadowed, p.fixture_created))
 }
 
