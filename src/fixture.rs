@@ -56,6 +56,8 @@ pub(crate) struct FixtureRoot {
     pub created: BTreeSet<PathBuf>,
     /// For a copy: the ctime of its top once complete (see [`Diff`]).
     copied: Option<(i64, i64)>,
+    /// Set by the first look at the run's tree: the modes of the entries opened up for it.
+    opened: std::sync::OnceLock<BTreeMap<PathBuf, u32>>,
     failed: AtomicBool,
 }
 
@@ -125,6 +127,7 @@ impl FixtureRoot {
             auto,
             created: BTreeSet::new(),
             copied: None,
+            opened: std::sync::OnceLock::new(),
             failed: AtomicBool::new(false),
         };
         // From here on, dropping `root` removes the directory, also on error.
@@ -184,6 +187,7 @@ impl FixtureRoot {
             RootKind::Copy { root } => root.clone(),
             RootKind::Overlay { .. } => {
                 // The upper directory alone is only the changes: materialize the whole tree.
+                self.opened();
                 let merged = self.dir.join("root");
                 if let Err(e) = materialize(&self.final_root(), &merged) {
                     eprintln!(
@@ -196,6 +200,18 @@ impl FixtureRoot {
         }
     }
 
+    /// The run's own tree, made readable to us (once).
+    fn opened(&self) -> &BTreeMap<PathBuf, u32> {
+        self.opened.get_or_init(|| {
+            let mut modes = BTreeMap::new();
+            match &self.kind {
+                RootKind::Overlay { upper, .. } => open_up(upper, &mut modes),
+                RootKind::Copy { root } => open_up(root, &mut modes),
+            }
+            modes
+        })
+    }
+
     fn changes(&self) -> io::Result<Changes> {
         let template = Node {
             upper: None,
@@ -204,6 +220,7 @@ impl FixtureRoot {
         let mut diff = Diff {
             created: &self.created,
             copied: self.copied,
+            modes: self.opened(),
             out: Vec::new(),
         };
         diff.dirs(Some(&template), Some(&self.final_root()), Path::new(""))?;
@@ -213,6 +230,7 @@ impl FixtureRoot {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.opened();
         let node = resolve(&self.final_root(), path)?;
         let file = node
             .effective()
@@ -503,10 +521,14 @@ fn child(node: &Node, name: &OsStr) -> Option<Node> {
 /// The entries of the directory `node`, sorted by name.
 fn children(node: &Node) -> io::Result<BTreeMap<OsString, Node>> {
     let mut names = BTreeSet::new();
-    for dir in [&node.upper, &node.lower].into_iter().flatten() {
-        for entry in std::fs::read_dir(dir)? {
-            names.insert(entry?.file_name());
-        }
+    for dir in [&node.upper, &node.lower] {
+        let Some(dir) = dir else { continue };
+        let read = |dir: &Path| -> io::Result<Vec<OsString>> {
+            std::fs::read_dir(dir)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect()
+        };
+        names.extend(read(dir)?);
     }
     Ok(names
         .into_iter()
@@ -572,6 +594,40 @@ fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
     }
 }
 
+/// Give the owner access to everything in the run's own tree `dir` (the program may have left
+/// entries it cannot read itself, mode 000), and return the modes it had, by path. The sandbox
+/// is gone and the tree is ours.
+fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
+    let Ok(meta) = lstat(dir) else { return };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o700 != 0o700 {
+        if std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700)).is_err() {
+            return;
+        }
+        modes.insert(dir.to_owned(), mode);
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = lstat(&path) else { continue };
+        if meta.is_dir() {
+            open_up(&path, modes);
+        } else if meta.is_file() && meta.mode() & 0o400 == 0 {
+            let mode = meta.mode() & 0o7777;
+            if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))
+                .is_ok()
+            {
+                modes.insert(path, mode);
+            }
+        }
+    }
+}
+
 /// A comparison of the template with the final tree.
 struct Diff<'a> {
     /// Paths the sandbox created (not changes).
@@ -580,6 +636,8 @@ struct Diff<'a> {
     /// is older has not been touched since (no program can set a ctime), so its content need
     /// not be compared.
     copied: Option<(i64, i64)>,
+    /// The modes the program left on entries we had to open up (see [`open_up`]).
+    modes: &'a BTreeMap<PathBuf, u32>,
     out: Vec<Change>,
 }
 
@@ -596,11 +654,11 @@ impl Diff<'_> {
         if kind != kind_of(bm) {
             return Ok(true);
         }
+        let b_mode = self.modes.get(b).copied().unwrap_or(bm.mode());
         match kind {
             Kind::Link => Ok(std::fs::read_link(a)? != std::fs::read_link(b)?),
             Kind::File => {
-                if am.mode() & FILE_MODE_MASK != bm.mode() & FILE_MODE_MASK || am.len() != bm.len()
-                {
+                if am.mode() & FILE_MODE_MASK != b_mode & FILE_MODE_MASK || am.len() != bm.len() {
                     return Ok(true);
                 }
                 if am.dev() == bm.dev() && am.ino() == bm.ino() {
@@ -614,7 +672,7 @@ impl Diff<'_> {
                 }
                 files_differ(a, b)
             }
-            Kind::Dir => Ok(am.mode() & DIR_MODE_MASK != bm.mode() & DIR_MODE_MASK),
+            Kind::Dir => Ok(am.mode() & DIR_MODE_MASK != b_mode & DIR_MODE_MASK),
             Kind::Other => Ok(am.mode() != bm.mode() || am.rdev() != bm.rdev()),
         }
     }

@@ -260,6 +260,24 @@ os.symlink("numbers.csv", "data/points.csv")
 }
 
 #[test]
+fn entries_the_program_left_unreadable_are_listed() {
+    let (_tmp, template) = own_copy("hello");
+    for mode in MODES {
+        let out = run(
+            &in_fixture(&template, mode),
+            "mkdir -p locked/in && echo x > locked/in/f && echo secret > greeting.txt && \
+             chmod 000 greeting.txt locked/in/f locked/in locked",
+        );
+        assert!(out.success(), "{mode:?}: {out}");
+        assert_eq!(
+            out.changes().unwrap().to_string(),
+            "modified greeting.txt\nadded    locked/\nadded    locked/in/\nadded    locked/in/f\n",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn read_stays_inside_the_root() {
     let (_tmp, template) = own_copy("hello");
     for mode in MODES {
