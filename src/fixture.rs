@@ -183,6 +183,10 @@ impl FixtureRoot {
 
     /// The path shown to people for the kept root.
     fn keep(&self) -> PathBuf {
+        let _ = std::fs::write(
+            self.dir.join(KEPT),
+            "kept because SANDBOXED_KEEP was set and the run failed; remove it when done\n",
+        );
         match &self.kind {
             RootKind::Copy { root } => root.clone(),
             RootKind::Overlay { .. } => {
@@ -873,11 +877,18 @@ fn find_template(path: &Path) -> Result<PathBuf, Error> {
     Ok(template)
 }
 
-/// `$TMPDIR/sandboxed-fixture-XXXXXX`, mode 0700, canonical.
+/// The name of a run's directory: `sandboxed-fixture-<pid>-XXXXXX`.
+const PREFIX: &str = "sandboxed-fixture-";
+/// A file in a kept run's directory: never swept.
+const KEPT: &str = "kept-by-SANDBOXED_KEEP";
+
+/// `$TMPDIR/sandboxed-fixture-<pid>-XXXXXX`, mode 0700, canonical.
 fn make_temp_dir() -> Result<PathBuf, Error> {
     let base = std::env::temp_dir();
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| sweep(&base));
     let mut template = base
-        .join("sandboxed-fixture-XXXXXX")
+        .join(format!("{PREFIX}{}-XXXXXX", std::process::id()))
         .into_os_string()
         .into_vec();
     template.push(0);
@@ -892,6 +903,50 @@ fn make_temp_dir() -> Result<PathBuf, Error> {
     template.pop();
     let dir = PathBuf::from(OsString::from_vec(template));
     std::fs::canonicalize(&dir).map_err(|e| Error::io(format!("resolving {}", dir.display()), e))
+}
+
+/// Remove the directories that processes which died without cleaning up (killed by a signal,
+/// or aborting) left in `base`: ours (same owner), not kept, whose process is gone (by pid), and
+/// older than an hour — the last so that a process of another pid namespace sharing this
+/// directory is not mistaken for a dead one while its runs are young.
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let uid = ids_of_caller().0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('-')
+            .and_then(|(p, _)| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = lstat(&path) else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if pid != std::process::id()
+            && meta.is_dir()
+            && meta.uid() == uid
+            && old
+            && !Path::new("/proc").join(pid.to_string()).exists()
+            && !path.join(KEPT).exists()
+        {
+            remove_tree(&path);
+        }
+    }
+}
+
+fn ids_of_caller() -> (u32, u32) {
+    // SAFETY: getuid/getgid cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
 }
 
 /// Remove a run's directory, also where the program (or the overlay's `work/work`) left

@@ -1071,3 +1071,103 @@ fn keep_and_removal_of_fixture_roots() {
         "before-the-panic\n"
     );
 }
+
+#[test]
+#[ignore = "run by roots_left_by_dead_processes_are_swept"]
+fn helper_one_fixture_run() {
+    let out = run(&in_fixture(&helper_template(), FixtureMode::Copy), "true");
+    assert!(out.success());
+}
+
+#[test]
+fn roots_left_by_dead_processes_are_swept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let make = |name: &str, age: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(dir.join("root/sub")).unwrap();
+        std::fs::set_permissions(dir.join("root/sub"), PermissionsExt::from_mode(0o000)).unwrap();
+        let st = std::process::Command::new("touch")
+            .args(["-d", age])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        dir
+    };
+    let me = std::process::id();
+    let stale = make("sandboxed-fixture-999999999-aaaaaa", "2 hours ago");
+    let young = make("sandboxed-fixture-999999998-bbbbbb", "1 minute ago");
+    let alive = make(&format!("sandboxed-fixture-{me}-cccccc"), "2 hours ago");
+    let kept = make("sandboxed-fixture-999999997-dddddd", "2 hours ago");
+    std::fs::write(kept.join("kept-by-SANDBOXED_KEEP"), "").unwrap();
+    let other = make("not-ours-999999996", "2 hours ago");
+    let out = run_helper_env("helper_one_fixture_run", tmp.path(), false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stale.exists());
+    for dir in [&young, &alive, &kept, &other] {
+        assert!(dir.exists(), "{}", dir.display());
+        std::fs::set_permissions(dir.join("root/sub"), PermissionsExt::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "run by the_test_binary_is_reachable_from_under_tmp"]
+fn helper_reexec_in_a_default_sandbox() {
+    let exe = std::env::current_exe().unwrap();
+    let args = [
+        "--exact",
+        "helper_inside_a_fixture",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    // Without it, the sandbox's own /tmp hides the binary.
+    let e = Sandbox::new()
+        .command(&exe)
+        .args(args)
+        .output()
+        .unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+    let out = Sandbox::new()
+        .bind_current_exe()
+        .command(&exe)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.success(), "{out}");
+    print!("{}", out.stdout_str());
+}
+
+#[test]
+fn the_test_binary_is_reachable_from_under_tmp() {
+    // Test binaries may live under /tmp (a nextest archive extracted there, a CARGO_TARGET_DIR),
+    // which every sandbox replaces with a tmpfs of its own.
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let copy = dir.path().join("fixtures-test-binary");
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    let out = std::process::Command::new(&copy)
+        .args([
+            "--exact",
+            "helper_reexec_in_a_default_sandbox",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The default sandbox has no /greeting.txt: the helper says so, from inside.
+    assert!(
+        stdout.contains("inside: No such file or directory"),
+        "{stdout}"
+    );
+}
