@@ -402,6 +402,9 @@ fn fixture_paths_win_over_the_system_dirs() {
         std::fs::set_permissions(template.join(tool), PermissionsExt::from_mode(0o755)).unwrap();
     }
     std::fs::write(template.join("etc/ld.so.cache"), "not a cache").unwrap();
+    // The sandbox makes mount points in this directory: it keeps its permissions.
+    std::fs::set_permissions(template.join("usr/local/bin"), PermissionsExt::from_mode(0o750))
+        .unwrap();
     let before = tree(&template);
     for mode in MODES {
         let out = run_with(
@@ -409,7 +412,8 @@ fn fixture_paths_win_over_the_system_dirs() {
             "/usr/bin/sh",
             "fixture-tool; /bin/hello; test -e /bin/ls || echo 'no /bin/ls'; \
              command -v python3; command -v git; cat /etc/ld.so.cache; echo; \
-             echo mine > /usr/local/bin/new; ls /usr/local/bin | grep -c .",
+             echo mine > /usr/local/bin/new; ls /usr/local/bin | grep -c .; \
+             stat -c %a /usr/local/bin",
         );
         let host_local_bin = std::fs::read_dir("/usr/local/bin").unwrap().count();
         assert!(out.success(), "{mode:?}: {out}");
@@ -417,7 +421,7 @@ fn fixture_paths_win_over_the_system_dirs() {
             out.stdout_str(),
             format!(
                 "/usr/local/bin/fixture-tool from the fixture\n/bin/hello from the fixture\n\
-                 no /bin/ls\n/usr/bin/python3\n/usr/local/bin/git\nnot a cache\n{}\n",
+                 no /bin/ls\n/usr/bin/python3\n/usr/local/bin/git\nnot a cache\n{}\n750\n",
                 host_local_bin + 2
             ),
             "{mode:?}: {out}"

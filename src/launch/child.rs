@@ -810,6 +810,22 @@ fn make_skeleton(ops: &[FsOp], step: u32) -> Step<c_int> {
         .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
     sys::close(fsfd);
     let skel = at(step, r)?;
+    // Modes exactly as planned (the program inherits the umask: restored below).
+    // SAFETY: plain umask.
+    let umask = unsafe { libc::umask(0) };
+    let r = make_skeleton_entries(skel, ops);
+    // SAFETY: plain umask.
+    unsafe { libc::umask(umask) };
+    match r {
+        Ok(()) => Ok(skel),
+        Err(e) => {
+            sys::close(skel);
+            Err(e)
+        }
+    }
+}
+
+fn make_skeleton_entries(skel: c_int, ops: &[FsOp]) -> Step {
     for op in ops {
         let (a, step) = match op {
             FsOp::Mkdir { at, step, .. }
@@ -817,13 +833,10 @@ fn make_skeleton(ops: &[FsOp], step: u32) -> Step<c_int> {
             | FsOp::Symlink { at, step, .. } => (at, *step),
             _ => continue,
         };
-        let dir = match sys::open_in_root(skel, &a.parent, libc::O_PATH | libc::O_DIRECTORY) {
-            Ok(d) => d,
-            Err(e) => {
-                sys::close(skel);
-                return Err((step, e));
-            }
-        };
+        let dir = at(
+            step,
+            sys::open_in_root(skel, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+        )?;
         let r = match op {
             FsOp::Mkdir { mode, .. } => sys::mkdirat(dir, &a.name, *mode),
             FsOp::Mkfile { .. } => sys::mkfileat(dir, &a.name),
@@ -831,12 +844,9 @@ fn make_skeleton(ops: &[FsOp], step: u32) -> Step<c_int> {
             _ => Ok(()),
         };
         sys::close(dir);
-        if let Err(e) = r {
-            sys::close(skel);
-            return Err((step, e));
-        }
+        at(step, r)?;
     }
-    Ok(skel)
+    Ok(())
 }
 
 fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {

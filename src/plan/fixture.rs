@@ -185,8 +185,8 @@ fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
 /// In an overlay root, make what the sandbox creates in the fixture (`created`) in the
 /// skeleton layer rather than in the upper directory: move those operations into the
 /// [`FsOp::OverlayRoot`], each preceded by its missing parent directories (which merge with the
-/// template's).
-pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>) {
+/// template's, and take their permissions).
+pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>, template: &Path) {
     let Some(FsOp::OverlayRoot { .. }) = plan.ops.first() else {
         return;
     };
@@ -219,12 +219,13 @@ pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>) {
                     if parent == Path::new("/") || !made.insert(parent.to_owned()) {
                         continue;
                     }
+                    // A directory of the template: the skeleton's shows over it, with its mode.
+                    let rel = parent.strip_prefix("/").unwrap_or(parent);
+                    let mode = std::fs::symlink_metadata(template.join(rel))
+                        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o1777)
+                        .unwrap_or(0o755);
                     if let Ok(at) = at(parent) {
-                        skeleton.push(FsOp::Mkdir {
-                            at,
-                            mode: 0o755,
-                            step,
-                        });
+                        skeleton.push(FsOp::Mkdir { at, mode, step });
                     }
                 }
                 made.insert(path);

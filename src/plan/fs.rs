@@ -933,7 +933,9 @@ fn plan_pass(
 
     let mut plan = p.plan;
     plan.ops.append(&mut p.finish);
-    fixture::move_to_skeleton(&mut plan, &p.fixture_created);
+    if let Some(root) = fixture_root {
+        fixture::move_to_skeleton(&mut plan, &p.fixture_created, &root.template);
+    }
     Ok((plan, p.shadowed, p.fixture_created))
 }
 
