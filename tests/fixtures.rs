@@ -403,8 +403,11 @@ fn fixture_paths_win_over_the_system_dirs() {
     }
     std::fs::write(template.join("etc/ld.so.cache"), "not a cache").unwrap();
     // The sandbox makes mount points in this directory: it keeps its permissions.
-    std::fs::set_permissions(template.join("usr/local/bin"), PermissionsExt::from_mode(0o750))
-        .unwrap();
+    std::fs::set_permissions(
+        template.join("usr/local/bin"),
+        PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
     let before = tree(&template);
     for mode in MODES {
         let out = run_with(
