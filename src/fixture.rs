@@ -280,36 +280,57 @@ fn keep_requested() -> bool {
     std::env::var_os("SANDBOXED_KEEP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The fixture root a [`Child`](crate::Child) or [`Output`] carries; shared by clones, removed
-/// with the last. Ignored by comparisons of outputs.
-#[derive(Clone, Default)]
-pub(crate) struct FixtureHandle(pub Option<Arc<FixtureRoot>>);
+/// The fresh root of one [fixture](crate::Sandbox::fixture) run, held by the
+/// [`Output`](Output::fixture) (and, before, the [`Child`](crate::Child)): the temporary
+/// directory stays while any clone of it lives, for [`Output::changes`] and [`Output::read`],
+/// and is removed with the last one (kept for a failed run with `SANDBOXED_KEEP=1`).
+///
+/// All `FixtureRun`s compare equal: comparing outputs compares how programs ended and what
+/// they wrote.
+#[derive(Clone)]
+pub struct FixtureRun(pub(crate) Arc<FixtureRoot>);
 
-impl PartialEq for FixtureHandle {
+impl FixtureRun {
+    /// The template the run's root was made from (canonical).
+    pub fn template(&self) -> &Path {
+        &self.0.template
+    }
+
+    /// The run's temporary directory on the host (`$TMPDIR/sandboxed-fixture-<pid>-XXXXXX`).
+    pub fn temp_dir(&self) -> &Path {
+        &self.0.dir
+    }
+
+    pub(crate) fn mark_failed(&self) {
+        self.0.mark_failed();
+    }
+}
+
+impl PartialEq for FixtureRun {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for FixtureHandle {}
+impl Eq for FixtureRun {}
 
-impl fmt::Debug for FixtureHandle {
+impl fmt::Debug for FixtureRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(root) => write!(f, "FixtureHandle({})", root.template.display()),
-            None => write!(f, "FixtureHandle(None)"),
-        }
+        f.debug_struct("FixtureRun")
+            .field("template", &self.0.template)
+            .field("temp_dir", &self.0.dir)
+            .finish()
     }
 }
 
-impl FixtureHandle {
-    fn root(&self, what: &str) -> Result<&FixtureRoot, Error> {
-        self.0.as_deref().ok_or_else(|| Error::Unsupported {
+fn root_of<'a>(run: &'a Option<FixtureRun>, what: &str) -> Result<&'a FixtureRoot, Error> {
+    run.as_ref()
+        .map(|r| &*r.0)
+        .ok_or_else(|| Error::Unsupported {
             what: format!(
                 "{what} needs a run in a fixture root (Sandbox::fixture), and this run had none"
             ),
         })
-    }
 }
 
 impl Output {
@@ -332,7 +353,7 @@ impl Output {
     ///
     /// `Err` when the run had no fixture, or the root could not be read.
     pub fn changes(&self) -> Result<Changes, Error> {
-        let root = self.fixture.root("Output::changes()")?;
+        let root = root_of(&self.fixture, "Output::changes()")?;
         root.changes().map_err(|e| {
             Error::io(
                 format!(
@@ -352,7 +373,7 @@ impl Output {
     /// Available while this `Output` (or a clone) lives.
     pub fn read(&self, path: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
         let path = path.as_ref();
-        let root = self.fixture.root("Output::read()")?;
+        let root = root_of(&self.fixture, "Output::read()")?;
         root.read(path).map_err(|e| {
             Error::io(
                 format!("reading `{}` from the fixture root", path.display()),

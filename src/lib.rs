@@ -45,7 +45,7 @@ mod supervise;
 
 pub use command::Command;
 pub use error::Error;
-pub use fixture::{Change, ChangeKind, Changes};
+pub use fixture::{Change, ChangeKind, Changes, FixtureRun};
 pub use policy::{FixtureMode, Net, Sandbox};
 pub use report::{Chunk, Outcome, Output, Stream, signal_name, signal_number};
 pub use seccomp::Seccomp;

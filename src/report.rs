@@ -182,9 +182,10 @@ pub struct Output {
     pub transcript: Vec<Chunk>,
     /// Wall-clock time from the start of the set-up to the end of the sandbox.
     pub duration: Duration,
-    /// The run's fixture root, if any: kept while the output lives, for
-    /// [`changes`](Output::changes) and [`read`](Output::read) (see `src/fixture.rs`).
-    pub(crate) fixture: crate::fixture::FixtureHandle,
+    /// The fresh root of a [fixture](crate::Sandbox::fixture) run, kept while the output (or a
+    /// clone) lives, for [`changes`](Output::changes) and [`read`](Output::read); `None`
+    /// without a fixture.
+    pub fixture: Option<crate::fixture::FixtureRun>,
 }
 
 impl Output {

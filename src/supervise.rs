@@ -51,7 +51,7 @@ pub struct Child {
     reaped: Option<i32>,
     killed: bool,
     /// The fixture root of the run, handed to the `Output` (removed with it).
-    fixture: crate::fixture::FixtureHandle,
+    fixture: Option<crate::fixture::FixtureRun>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -102,7 +102,7 @@ impl Child {
             end: None,
             reaped: None,
             killed: false,
-            fixture: crate::fixture::FixtureHandle(plan.fs.fixture.take()),
+            fixture: plan.fs.fixture.take().map(crate::fixture::FixtureRun),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -158,12 +158,12 @@ impl Child {
             }
         };
         if outcome != Outcome::Exited(0) {
-            if let Some(root) = &self.fixture.0 {
-                root.mark_failed();
+            if let Some(run) = &self.fixture {
+                run.mark_failed();
             }
         }
         Ok(Output {
-            fixture: std::mem::take(&mut self.fixture),
+            fixture: self.fixture.take(),
             outcome,
             stdout: std::mem::take(&mut self.out),
             stderr: std::mem::take(&mut self.err),

@@ -133,6 +133,16 @@ fn the_fixture_is_the_root_and_its_changes_are_listed() {
             out.read_to_string("settings.ini").unwrap(),
             "[settings]\ncolor = blue\n"
         );
+        let fixture_run = out.fixture.as_ref().expect("a fixture run");
+        assert_eq!(fixture_run.template(), template.canonicalize().unwrap());
+        assert!(fixture_run.temp_dir().is_dir());
+        // A clone keeps the root; the last one removes it.
+        let (clone, dir) = (out.clone(), fixture_run.temp_dir().to_owned());
+        assert_eq!(clone, out);
+        drop(out);
+        assert_eq!(clone.read_to_string("new.txt").unwrap(), "new\n");
+        drop(clone);
+        assert!(!dir.exists());
         // The next run starts from the template again.
         let again = run(
             &sandbox,
@@ -313,6 +323,7 @@ fn read_stays_inside_the_root() {
         assert!(out.read("out").is_err());
     }
     let plain = sh("echo hi");
+    assert!(plain.fixture.is_none());
     let e = plain.changes().unwrap_err();
     assert_eq!(
         e.to_string(),

@@ -240,7 +240,12 @@ fn killing_the_parent_kills_the_sandbox() {
         "the helper starts its sandbox"
     );
     // Poll: while the program is in execve, its command line reads empty.
-    assert_eq!(wait_for(&arg), 1, "the sandboxed sleep runs: {:?}", host_processes_with(&arg));
+    assert_eq!(
+        wait_for(&arg),
+        1,
+        "the sandboxed sleep runs: {:?}",
+        host_processes_with(&arg)
+    );
     parent.kill().unwrap(); // SIGKILL: no destructor, no cleanup code of ours runs in the parent.
     parent.wait().unwrap();
     assert_eq!(
