@@ -133,7 +133,20 @@ impl Command {
     /// so a missing program or a failed set-up step is an `Err` here.
     pub fn spawn(&self) -> Result<Child, Error> {
         let plan = crate::plan::Plan::new(self)?;
-        crate::launch::launch(plan, self.stdin.clone(), self.side_channel.as_deref())
+        // A fixture overlay the kernel refuses: note it, and run again with a copy.
+        let overlay_step = plan
+            .fs
+            .overlay_fallback
+            .and_then(|s| plan.steps.get(s as usize).cloned());
+        let side = self.side_channel.as_deref();
+        match crate::launch::launch(plan, self.stdin.clone(), side) {
+            Err(Error::Setup { step, .. }) if Some(&step) == overlay_step.as_ref() => {
+                crate::fixture::OVERLAY_UNAVAILABLE
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                crate::launch::launch(crate::plan::Plan::new(self)?, self.stdin.clone(), side)
+            }
+            other => other,
+        }
     }
 
     /// Hand `fd` to the program as its descriptor 3 (the only one besides 0, 1 and 2). The

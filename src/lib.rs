@@ -39,6 +39,7 @@ mod attribute;
 mod command;
 mod diagnose;
 mod error;
+mod fixture;
 mod launch;
 mod limits;
 mod plan;
@@ -61,7 +62,8 @@ pub mod __snapshot {
 
 pub use command::Command;
 pub use error::Error;
-pub use policy::{Net, Sandbox};
+pub use fixture::{Change, ChangeKind, Changes, FixtureRun};
+pub use policy::{FixtureMode, Net, Sandbox};
 pub use redact::Redactions;
 pub use report::{
     Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name, signal_number,

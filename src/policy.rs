@@ -41,6 +41,26 @@ pub(crate) enum MountSpec {
     Tmpfs { target: PathBuf },
 }
 
+/// How a fixture's fresh root is made for each run (see [`Sandbox::fixture`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FixtureMode {
+    /// An overlay where the kernel allows it and the template is owned by the caller, a copy
+    /// otherwise. The default.
+    #[default]
+    Auto,
+    /// An overlay filesystem (mounted inside the sandbox's user namespace): the template is the
+    /// read-only lower layer, a fresh directory the upper one. Nearly free per run whatever the
+    /// size of the template. Like any unprivileged overlay, renaming a *directory* that comes
+    /// from the template fails with `EXDEV` (tools such as `mv` fall back to copying; `rename(2)`
+    /// callers see the error). The template must be owned by the caller (user and group), or
+    /// [`spawn`](crate::Command::spawn) fails saying so.
+    Overlay,
+    /// A copy of the template, made by the parent before each run (never following a symbolic
+    /// link). Exact POSIX semantics; costs time proportional to the template.
+    Copy,
+}
+
 /// A sandbox policy: namespaces, filesystem view, network, seccomp filter, limits and timeout.
 ///
 /// `Sandbox::new()` (also `Sandbox::default()`) is full isolation: new user, pid, mount, network,
@@ -63,6 +83,9 @@ pub(crate) enum MountSpec {
 pub struct Sandbox {
     pub(crate) net: Net,
     pub(crate) fixture: Option<PathBuf>,
+    pub(crate) fixture_mode: FixtureMode,
+    pub(crate) system_dirs: bool,
+    pub(crate) bind_current_exe: bool,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) hostname: String,
     pub(crate) seccomp: Seccomp,
@@ -81,6 +104,9 @@ impl Default for Sandbox {
         Sandbox {
             net: Net::Loopback,
             fixture: None,
+            fixture_mode: FixtureMode::Auto,
+            system_dirs: true,
+            bind_current_exe: false,
             mounts: Vec::new(),
             hostname: "sandbox".to_owned(),
             seccomp: Seccomp::recommended(),
@@ -106,10 +132,87 @@ impl Sandbox {
         self
     }
 
-    /// Root the sandbox at a fresh writable copy of the directory tree `path` (relative to the
-    /// current directory).
+    /// Root the sandbox at a fresh, writable copy of the directory tree `path` (relative to the
+    /// current directory): the *template*, which is never modified. Every run gets its own
+    /// pristine tree; afterwards [`Output::changes`](crate::Output::changes) lists what the
+    /// program created, modified and deleted, and [`Output::read`](crate::Output::read) reads
+    /// what it wrote.
+    ///
+    /// - The host's system directories (`/usr`, `/bin`, `/sbin`, `/lib*`, `/etc/ld.so.cache`,
+    ///   `/etc/alternatives`) are bound read-only into the root, so dynamically linked programs
+    ///   run; [`system_dirs(false)`](Self::system_dirs) turns that off for bare fixtures of
+    ///   static programs. Where the fixture has its own entry, the fixture wins: a fixture
+    ///   `usr/share/x` is shown together with the host's other `/usr` entries, and a fixture
+    ///   `bin/` directory replaces the host's `/bin`.
+    /// - `/proc`, `/dev`, `/sys` and `/tmp` are the sandbox's own, as without a fixture (a
+    ///   fixture's entries there are hidden; they must be directories if present).
+    /// - The working directory defaults to `/`, the fixture's top.
+    /// - Symbolic links in the fixture resolve inside the sandbox, never to a host file, also
+    ///   while the root is prepared; set-uid bits grant nothing (the root is `nosuid`, copies
+    ///   drop them); a device node, FIFO or socket in the template is an error; everything
+    ///   appears owned by the sandbox's user.
+    /// - How the fresh root is made: [`fixture_mode`](Self::fixture_mode).
+    /// - The fresh root lives in a temporary directory that is removed when the
+    ///   [`Output`](crate::Output) (or an unwaited [`Child`](crate::Child)) is dropped; with
+    ///   `SANDBOXED_KEEP=1` in the environment, the root of a failed run (an outcome other than
+    ///   exit status 0, or dropped while panicking) is kept and its path printed.
+    ///
+    /// A missing template is an [`Error`](crate::Error) from `output()`/`spawn()`.
+    ///
+    /// ```no_run
+    /// use sandboxed::Sandbox;
+    ///
+    /// let output = Sandbox::new()
+    ///     .fixture("fixtures/hello")
+    ///     .command("sh")
+    ///     .arg("-c")
+    ///     .arg("cat greeting.txt && echo bye > greeting.txt")
+    ///     .output()?;
+    /// assert_eq!(output.changes()?.to_string(), "modified greeting.txt\n");
+    /// # Ok::<(), sandboxed::Error>(())
+    /// ```
     pub fn fixture(mut self, path: impl AsRef<Path>) -> Self {
         self.fixture = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// How a [`fixture`](Self::fixture)'s fresh root is made: [`FixtureMode::Auto`] (the
+    /// default), [`FixtureMode::Overlay`] or [`FixtureMode::Copy`].
+    pub fn fixture_mode(mut self, mode: FixtureMode) -> Self {
+        self.fixture_mode = mode;
+        self
+    }
+
+    /// Whether a [`fixture`](Self::fixture) root gets the host's system directories (`/usr`,
+    /// `/bin`, `/sbin`, `/lib*`, `/etc/ld.so.cache`, `/etc/alternatives`) bound read-only.
+    /// Default `true`. With `false` the sandbox sees only the fixture (plus `/proc`, `/dev`,
+    /// `/sys`, `/tmp` and the policy's own mounts): a bare root for static programs.
+    /// No effect without a fixture.
+    ///
+    /// ```no_run
+    /// use sandboxed::Sandbox;
+    ///
+    /// let output = Sandbox::new()
+    ///     .fixture("fixtures/bare")
+    ///     .system_dirs(false)
+    ///     .ro_bind("/bin/busybox", "/bin/busybox")
+    ///     .command("/bin/busybox")
+    ///     .args(["ls", "/"])
+    ///     .output()?;
+    /// # Ok::<(), sandboxed::Error>(())
+    /// ```
+    pub fn system_dirs(mut self, bind: bool) -> Self {
+        self.system_dirs = bind;
+        self
+    }
+
+    /// Make the running executable reachable inside the sandbox at its own path: its directory,
+    /// its program interpreter and every shared library it has loaded are bound read-only at
+    /// their host paths wherever the sandbox would not show them otherwise (in a fixture root,
+    /// or under the host's `/tmp`, which the sandbox replaces). This is how `#[sandboxed]`
+    /// re-executes a test binary inside a fixture.
+    pub fn bind_current_exe(mut self) -> Self {
+        self.bind_current_exe = true;
         self
     }
 

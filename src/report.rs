@@ -163,6 +163,10 @@ pub struct Output {
     /// roots, and your own rules), so that the same run reads the same on any machine. See
     /// [`Redactions`].
     pub redactions: Redactions,
+    /// The fresh root of a [fixture](crate::Sandbox::fixture) run, kept while the output (or a
+    /// clone) lives, for [`changes`](Output::changes) and [`read`](Output::read); `None`
+    /// without a fixture.
+    pub fixture: Option<crate::fixture::FixtureRun>,
 }
 
 /// An empty, successful output (`Exited(0)`, no output): a base for building one by hand, for
@@ -177,6 +181,7 @@ impl Default for Output {
             duration: Duration::ZERO,
             invocation: Invocation::default(),
             redactions: Redactions::default(),
+            fixture: None,
         }
     }
 }

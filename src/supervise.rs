@@ -58,6 +58,8 @@ pub struct Child {
     /// Resource limits: the run's cgroups (removed when the `Child` goes) and what tells which
     /// limit was hit.
     limits: crate::limits::Run,
+    /// The fixture root of the run, handed to the `Output` (removed with it).
+    fixture: Option<crate::fixture::FixtureRun>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +72,7 @@ impl Child {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         pid: libc::pid_t,
-        plan: Plan,
+        mut plan: Plan,
         _flags: u64,
         start: Instant,
         stdin_data: Option<Vec<u8>>,
@@ -111,6 +113,7 @@ impl Child {
             invocation: plan.invocation,
             redactions: plan.redactions,
             limits: crate::limits::Run::default(),
+            fixture: plan.fs.fixture.take().map(crate::fixture::FixtureRun),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -181,7 +184,13 @@ impl Child {
         } else {
             outcome
         };
+        if outcome != Outcome::Exited(0)
+            && let Some(run) = &self.fixture
+        {
+            run.mark_failed();
+        }
         Ok(Output {
+            fixture: self.fixture.take(),
             outcome,
             stdout: std::mem::take(&mut self.out),
             stderr: std::mem::take(&mut self.err),

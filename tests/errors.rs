@@ -149,9 +149,15 @@ fn unknown_syscall_names_suggest_the_nearest() {
 }
 
 #[test]
-fn not_yet_supported_features_say_so() {
-    let e = err(Sandbox::new().fixture("fixtures/hello").command("true"));
-    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+fn a_missing_fixture_is_a_bad_path() {
+    // Fixtures are supported now: a missing one is a bad path (more in tests/fixtures.rs).
+    let e = err(Sandbox::new().fixture("fixtures/no-such").command("true"));
+    assert!(matches!(e, Error::BadPath { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("the fixture directory cannot be found"),
+        "{e}"
+    );
 }
 
 #[test]

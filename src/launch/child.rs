@@ -193,6 +193,8 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
 
     if has(ctx.flags, libc::CLONE_NEWNS) {
         build_root(ctx)?;
+    } else if let Some(step) = plan.fs.needs_mount_ns {
+        return Err((step, libc::EPERM)); // a fixture root needs a mount namespace
     }
 
     // 2. The network: only `lo`, up (or down for Net::None, which is how a new namespace starts).
@@ -329,6 +331,15 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
                     sys::close(fd);
                 }
             }
+            FsOp::OverlayRoot {
+                lower,
+                upper,
+                work,
+                skeleton,
+                open_step,
+                mount_step,
+            } => root = overlay_root(lower, upper, work, skeleton, *open_step, *mount_step)?,
+            FsOp::BindRoot { dir, step } => root = bind_root(dir, *step)?,
             FsOp::ReadOnly { slot, step } => {
                 let attr = MountAttr {
                     attr_set: sys::MOUNT_ATTR_RDONLY,
@@ -777,4 +788,165 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
             while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
         }
     }
+}
+
+// ---- fixture roots ----------------------------------------------------------------------------
+
+/// Mount an overlay of the fixture template (`lower`) and the run's fresh `upper`/`work`
+/// directories, attach it on `/`, and return it as the new root. Each directory is opened
+/// without following any symbolic link and handed to overlayfs as `/proc/self/fd/N`, so no
+/// path is looked up twice. `userxattr`: overlay metadata in `user.overlay.*`, as a mount
+/// inside a user namespace must keep it. The sandbox's own mount points (`skeleton`) are made
+/// in a small tmpfs that becomes the top lower layer: the upper directory only ever holds what
+/// the program changed.
+fn overlay_root(
+    lower: &CStr,
+    upper: &CStr,
+    work: &CStr,
+    skeleton: &[FsOp],
+    open_step: u32,
+    mount_step: u32,
+) -> Step<c_int> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    // lower, upper, work, skeleton
+    let mut fds: [c_int; 4] = [-1; 4];
+    let mut r = Ok(());
+    for (fd, path) in fds.iter_mut().zip([lower, upper, work]) {
+        match sys::open_no_symlinks(path, flags) {
+            Ok(f) => *fd = f,
+            Err(e) => {
+                r = Err((open_step, e));
+                break;
+            }
+        }
+    }
+    if r.is_ok() && !skeleton.is_empty() {
+        r = make_skeleton(skeleton, mount_step).map(|fd| fds[3] = fd);
+    }
+    let mounted = r.and_then(|()| at(mount_step, overlay_mount(&fds)));
+    for fd in fds {
+        if fd >= 0 {
+            sys::close(fd);
+        }
+    }
+    let fd = mounted?;
+    at(
+        mount_step,
+        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+    )?;
+    Ok(fd)
+}
+
+/// A detached tmpfs holding the skeleton's directories, files and links.
+fn make_skeleton(ops: &[FsOp], step: u32) -> Step<c_int> {
+    let fsfd = at(step, sys::fsopen(c"tmpfs"))?;
+    let r = sys::fsconfig_string(fsfd, c"mode", c"0755")
+        .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"1m"))
+        .and_then(|()| sys::fsconfig_create(fsfd))
+        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    sys::close(fsfd);
+    let skel = at(step, r)?;
+    // Modes exactly as planned (the program inherits the umask: restored below).
+    // SAFETY: plain umask.
+    let umask = unsafe { libc::umask(0) };
+    let r = make_skeleton_entries(skel, ops);
+    // SAFETY: plain umask.
+    unsafe { libc::umask(umask) };
+    match r {
+        Ok(()) => Ok(skel),
+        Err(e) => {
+            sys::close(skel);
+            Err(e)
+        }
+    }
+}
+
+fn make_skeleton_entries(skel: c_int, ops: &[FsOp]) -> Step {
+    for op in ops {
+        let (a, step) = match op {
+            FsOp::Mkdir { at, step, .. }
+            | FsOp::Mkfile { at, step }
+            | FsOp::Symlink { at, step, .. } => (at, *step),
+            _ => continue,
+        };
+        let dir = at(
+            step,
+            sys::open_in_root(skel, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+        )?;
+        let r = match op {
+            FsOp::Mkdir { mode, .. } => sys::mkdirat(dir, &a.name, *mode),
+            FsOp::Mkfile { .. } => sys::mkfileat(dir, &a.name),
+            FsOp::Symlink { target, .. } => sys::symlinkat(target, dir, &a.name),
+            _ => Ok(()),
+        };
+        sys::close(dir);
+        at(step, r)?;
+    }
+    Ok(())
+}
+
+fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
+    let [lower, upper, work, skeleton] = *fds;
+    // "/proc/self/fd/S:/proc/self/fd/L": the skeleton above the template.
+    let mut lowers = [0u8; 64];
+    let mut len = 0usize;
+    let mut buf = [0u8; 32];
+    for fd in [skeleton, lower] {
+        if fd < 0 {
+            continue;
+        }
+        if len > 0 {
+            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b':';
+            len = len.wrapping_add(1);
+        }
+        for &b in sys::fd_path(fd, &mut buf)?.to_bytes() {
+            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b;
+            len = len.wrapping_add(1);
+        }
+    }
+    *lowers.get_mut(len).ok_or(libc::EINVAL)? = 0;
+    let lowers = CStr::from_bytes_until_nul(&lowers).map_err(|_| libc::EINVAL)?;
+    let mut bufs = [[0u8; 32]; 2];
+    let [ub, wb] = &mut bufs;
+    let fsfd = sys::fsopen(c"overlay")?;
+    let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
+        .and_then(|()| sys::fd_path(upper, ub))
+        .and_then(|p| sys::fsconfig_string(fsfd, c"upperdir", p))
+        .and_then(|()| sys::fd_path(work, wb))
+        .and_then(|p| sys::fsconfig_string(fsfd, c"workdir", p))
+        .and_then(|()| sys::fsconfig_flag(fsfd, c"userxattr"))
+        .and_then(|()| sys::fsconfig_create(fsfd))
+        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    sys::close(fsfd);
+    r
+}
+
+/// Bind the run's fresh copy of the fixture (opened without following a symbolic link) on `/`,
+/// `nosuid,nodev`, and return it as the new root.
+fn bind_root(dir: &CStr, step: u32) -> Step<c_int> {
+    let dirfd = at(
+        step,
+        sys::open_no_symlinks(dir, libc::O_PATH | libc::O_DIRECTORY),
+    )?;
+    let fd = sys::open_tree(
+        dirfd,
+        c"",
+        sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as c_uint,
+    );
+    sys::close(dirfd);
+    let fd = at(step, fd)?;
+    let attr = MountAttr {
+        attr_set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        propagation: libc::MS_PRIVATE,
+        ..Default::default()
+    };
+    at(
+        step,
+        sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr),
+    )?;
+    at(
+        step,
+        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+    )?;
+    Ok(fd)
 }

@@ -380,3 +380,73 @@ pub(crate) fn monotonic_ms() -> i64 {
 pub(crate) fn void_ptr<T>(r: &T) -> *const c_void {
     r as *const T as *const c_void
 }
+
+// ---- fixture roots ----------------------------------------------------------------------------
+
+pub(crate) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub(crate) const FSCONFIG_SET_FLAG: c_uint = 0;
+
+/// Open the absolute `path` with `openat2(RESOLVE_NO_SYMLINKS)`: no component may be a symbolic
+/// link (the parent resolved them all when it planned), so a link swapped in since cannot
+/// redirect us.
+pub(crate) fn open_no_symlinks(path: &CStr, flags: c_int) -> Result<c_int, i32> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: how is a valid struct of the size we pass.
+    check(unsafe {
+        libc::syscall(
+            SYS_OPENAT2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })
+    .map(|f| f as c_int)
+}
+
+pub(crate) fn fsconfig_flag(fd: c_int, key: &CStr) -> Result<(), i32> {
+    // SAFETY: key is a valid C string.
+    check(unsafe {
+        libc::syscall(
+            SYS_FSCONFIG,
+            fd,
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<u8>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `/proc/self/fd/<fd>` in `buf`, without allocating.
+pub(crate) fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> Result<&CStr, i32> {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    let mut len = 0usize;
+    for &b in PREFIX {
+        *buf.get_mut(len).ok_or(libc::EINVAL)? = b;
+        len = len.wrapping_add(1);
+    }
+    let mut value = u32::try_from(fd).map_err(|_| libc::EBADF)?;
+    let mut digits = [0u8; 10];
+    let mut n = 0usize;
+    loop {
+        *digits.get_mut(n).ok_or(libc::EINVAL)? = b'0'.wrapping_add((value % 10) as u8);
+        n = n.wrapping_add(1);
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    while n > 0 {
+        n -= 1;
+        *buf.get_mut(len).ok_or(libc::EINVAL)? = *digits.get(n).ok_or(libc::EINVAL)?;
+        len = len.wrapping_add(1);
+    }
+    *buf.get_mut(len).ok_or(libc::EINVAL)? = 0;
+    CStr::from_bytes_until_nul(buf).map_err(|_| libc::EINVAL)
+}

@@ -12,16 +12,22 @@
 //! relative to the new root, so that even a symlink swapped in after planning cannot send a
 //! mount outside it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::Error;
+use crate::fixture::FixtureRoot;
 use crate::launch::sys::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
 use crate::policy::{MountSpec, Net, Sandbox};
+
+// Fixture roots: a child module, so it extends the planner below without widening its API.
+#[path = "fixture.rs"]
+mod fixture;
 
 /// A host tree cloned (`open_tree(OPEN_TREE_CLONE)`) by the child before anything is covered.
 #[derive(Debug)]
@@ -77,6 +83,24 @@ pub(crate) enum FsOp {
         slot: usize,
         step: u32,
     },
+    /// The new root is an overlay: the fixture template `lower` (read-only), the fresh `upper`
+    /// and `work` directories; each opened without following a symbolic link.
+    OverlayRoot {
+        lower: CString,
+        upper: CString,
+        work: CString,
+        /// What the sandbox itself creates in the root (mount points, their parents, system
+        /// links): made in a small tmpfs that becomes the overlay's top lower layer, so that
+        /// the upper directory holds only the program's changes.
+        skeleton: Vec<FsOp>,
+        open_step: u32,
+        mount_step: u32,
+    },
+    /// The new root is a bind of `dir`, a fresh copy of the fixture.
+    BindRoot {
+        dir: CString,
+        step: u32,
+    },
 }
 
 /// A new directory entry: `name` in the directory `parent` (relative to the new root).
@@ -107,6 +131,13 @@ pub(crate) struct FsPlan {
     pub slots: usize,
     /// The working directory inside.
     pub cwd: PathBuf,
+    /// The fresh root of a fixture run, handed on to the `Child` and the `Output`.
+    pub fixture: Option<Arc<FixtureRoot>>,
+    /// The overlay mount step of a fixture whose mode was chosen automatically: when it fails,
+    /// the run is planned again with a copy.
+    pub overlay_fallback: Option<u32>,
+    /// A fixture root cannot be made without a mount namespace: the step to fail with then.
+    pub needs_mount_ns: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +148,9 @@ enum LayerKind {
     Scratch { shadow_of_readonly: bool },
     /// proc, sysfs: nothing can be created in it.
     Special,
+    /// The fresh, writable root of a fixture run: contents come from the template on the host,
+    /// plus what the plan creates in it.
+    Fixture { template: PathBuf },
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +196,11 @@ struct Planner<'a> {
     /// Directories a first pass found it had to shadow: shadowed as soon as the layer that
     /// shows them is mounted, before anything is mounted inside them.
     pre_shadows: BTreeSet<PathBuf>,
+    /// Symbolic links we will create (in a fixture root), by path inside.
+    created_links: BTreeMap<PathBuf, PathBuf>,
+    /// What we will create in a fixture root (mount points, their parents, system links): not
+    /// the program's changes.
+    fixture_created: BTreeSet<PathBuf>,
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
@@ -236,6 +275,29 @@ impl<'a> Planner<'a> {
                     Node::Dir
                 } else {
                     Node::Special
+                }
+            }
+            LayerKind::Fixture { template } => {
+                if let Some(target) = self.created_links.get(path) {
+                    return Node::Symlink(target.clone());
+                }
+                if self.created_dirs.contains(path) {
+                    return Node::Dir;
+                }
+                if self.created_files.contains(path) {
+                    return Node::File;
+                }
+                let rest = path.strip_prefix(&layer.target).unwrap_or(Path::new(""));
+                match std::fs::symlink_metadata(template.join(rest)) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        match std::fs::read_link(template.join(rest)) {
+                            Ok(t) => Node::Symlink(t),
+                            Err(_) => Node::Unknown,
+                        }
+                    }
+                    Ok(m) if m.is_dir() => Node::Dir,
+                    Ok(_) => Node::File,
+                    Err(_) => Node::Missing,
                 }
             }
         }
@@ -336,6 +398,12 @@ impl<'a> Planner<'a> {
             self.ensure(&parent, Want::Dir, why)?;
         }
         let owner = self.layer_of(path).cloned();
+        if matches!(
+            owner.as_ref().map(|l| &l.kind),
+            Some(LayerKind::Fixture { .. })
+        ) {
+            self.fixture_created.insert(path.to_owned());
+        }
         match owner.map(|l| l.kind) {
             Some(LayerKind::Host { .. }) => {
                 // The parent is a host directory: shadow it, then create in the shadow.
@@ -347,7 +415,7 @@ impl<'a> Planner<'a> {
                     reason: format!("{why}: nothing can be mounted inside /proc or /sys"),
                 });
             }
-            Some(LayerKind::Scratch { .. }) | None => {}
+            Some(LayerKind::Scratch { .. }) | Some(LayerKind::Fixture { .. }) | None => {}
         }
         let rel_path = at(path)?;
         match want {
@@ -577,14 +645,30 @@ pub(crate) fn plan(
     cwd: Option<&Path>,
     steps: &mut Vec<String>,
 ) -> Result<FsPlan, Error> {
+    // A fixture's fresh root is made once, here, whatever the passes below.
+    let root = match &sandbox.fixture {
+        Some(template) => Some(FixtureRoot::prepare(template, sandbox.fixture_mode)?),
+        None => None,
+    };
     let fixed_steps = steps.len();
-    let (plan, shadowed) = plan_pass(sandbox, cwd, steps, BTreeSet::new())?;
-    if shadowed.is_empty() {
-        return Ok(plan);
+    let (mut plan, shadowed, mut created) =
+        plan_pass(sandbox, cwd, steps, BTreeSet::new(), root.as_ref())?;
+    if !shadowed.is_empty() {
+        // Shadows found late would cover mounts made before them: plan again, making them
+        // early.
+        steps.truncate(fixed_steps);
+        (plan, _, created) = plan_pass(
+            sandbox,
+            cwd,
+            steps,
+            shadowed.into_iter().collect(),
+            root.as_ref(),
+        )?;
     }
-    // Shadows found late would cover mounts made before them: plan again, making them early.
-    steps.truncate(fixed_steps);
-    let (plan, _) = plan_pass(sandbox, cwd, steps, shadowed.into_iter().collect())?;
+    if let Some(mut root) = root {
+        root.created = created;
+        plan.fixture = Some(Arc::new(root));
+    }
     Ok(plan)
 }
 
@@ -593,16 +677,8 @@ fn plan_pass(
     cwd: Option<&Path>,
     steps: &mut Vec<String>,
     pre_shadows: BTreeSet<PathBuf>,
-) -> Result<(FsPlan, Vec<PathBuf>), Error> {
-    if let Some(fixture) = &sandbox.fixture {
-        return Err(Error::Unsupported {
-            what: format!(
-                "fixture roots ({}) are not available in this version of sandboxed; \
-                 use ro_bind/bind/tmpfs on the host root for now",
-                fixture.display()
-            ),
-        });
-    }
+    fixture_root: Option<&FixtureRoot>,
+) -> Result<(FsPlan, Vec<PathBuf>, BTreeSet<PathBuf>), Error> {
     let mut p = Planner {
         steps,
         layers: Vec::new(),
@@ -613,27 +689,34 @@ fn plan_pass(
         all_targets: BTreeSet::new(),
         shadowed: Vec::new(),
         pre_shadows,
+        created_links: BTreeMap::new(),
+        fixture_created: BTreeSet::new(),
     };
     for fixed in ["/proc", "/dev", "/tmp", "/sys"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }
 
-    // The root: the host's, read-only, with every mount below it, keeping their locked flags
-    // (mount_setattr only adds flags). nosuid: set-uid bits grant nothing here.
-    let root_slot = p.capture(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
-    let step = p.step("attaching the new root".into());
-    p.plan.ops.push(FsOp::RootFromSlot {
-        slot: root_slot,
-        step,
-    });
-    p.layers.push(Layer {
-        target: "/".into(),
-        kind: LayerKind::Host {
-            source: "/".into(),
-            writable: false,
-        },
-        order: (0, 0),
-    });
+    if let Some(root) = fixture_root {
+        // A fixture's fresh tree, with the host's system directories (see plan/fixture.rs).
+        fixture::plan_root(&mut p, root, sandbox)?;
+    } else {
+        // The root: the host's, read-only, with every mount below it, keeping their locked
+        // flags (mount_setattr only adds flags). nosuid: set-uid bits grant nothing here.
+        let root_slot = p.capture(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+        let step = p.step("attaching the new root".into());
+        p.plan.ops.push(FsOp::RootFromSlot {
+            slot: root_slot,
+            step,
+        });
+        p.layers.push(Layer {
+            target: "/".into(),
+            kind: LayerKind::Host {
+                source: "/".into(),
+                writable: false,
+            },
+            order: (0, 0),
+        });
+    }
     for spec in &sandbox.mounts {
         let (MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target }) = spec;
         p.all_targets.insert(target.clone());
@@ -805,11 +888,17 @@ fn plan_pass(
         }
     }
 
+    // The running executable, at its own path (the #[sandboxed] attribute re-executes it).
+    if sandbox.bind_current_exe {
+        fixture::bind_current_exe(&mut p)?;
+    }
+
     // The working directory: the requested one, or the parent's when the sandbox shows it as on
-    // the host. A parent directory hidden by one of our own mounts (a project under /tmp) is
+    // the host; in a fixture, its top. A parent directory hidden by one of our own mounts (a project under /tmp) is
     // bound back read-only at its path, so relative paths keep working.
     p.plan.cwd = match cwd {
         Some(dir) => dir.to_owned(),
+        None if fixture_root.is_some() => PathBuf::from("/"),
         None => match std::env::current_dir() {
             Ok(dir) => {
                 let shown = p.resolve(&dir)?;
@@ -844,7 +933,10 @@ fn plan_pass(
 
     let mut plan = p.plan;
     plan.ops.append(&mut p.finish);
-    Ok((plan, p.shadowed))
+    if let Some(root) = fixture_root {
+        fixture::move_to_skeleton(&mut plan, &p.fixture_created, &root.template);
+    }
+    Ok((plan, p.shadowed, p.fixture_created))
 }
 
 /// HOME inside the sandbox: fresh and writable, in the private /tmp.
