@@ -585,3 +585,45 @@ fn verdict_limits_are_named() {
         run.stdout
     );
 }
+
+// ---- fixtures through the attribute ----------------------------------------------------------
+
+#[test]
+#[sandboxed(fixture = "hello")]
+fn a_fixture_is_the_root_fresh_and_writable() {
+    // fixtures/hello is the root: its files at the top, writable, the template untouched.
+    assert!(std::path::Path::new("/greeting.txt").exists());
+    assert!(
+        !std::path::Path::new("/Cargo.toml").exists(),
+        "the project is not visible"
+    );
+    std::fs::write("/greeting.txt", "changed in this run only").unwrap();
+    std::fs::remove_file("/notes/old.txt").unwrap();
+    // Programs run (the host's system directories are bound in).
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cat /settings.ini | wc -l")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn the_fixture_template_is_untouched_by_sandboxed_tests() {
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hello");
+    // Run the fixture test above in this thread's own child run, then look at the template.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_fixture_is_the_root_fresh_and_writable"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("test a_fixture_is_the_root_fresh_and_writable ... ok"),
+        "{text}"
+    );
+    assert!(template.join("notes/old.txt").exists());
+    assert_ne!(
+        std::fs::read_to_string(template.join("greeting.txt")).unwrap(),
+        "changed in this run only"
+    );
+}

@@ -385,3 +385,18 @@ fn file_size_limit() {
     assert_eq!(output.outcome, Outcome::FileSizeExceeded);
     assert_output_snapshot!(output);
 }
+
+#[test]
+fn fixture_changes_listing() {
+    let output = Sandbox::new()
+        .fixture(package_dir().join("fixtures/hello"))
+        .command("sh")
+        .arg("-c")
+        .arg(
+            "echo hi > /new.txt; mkdir -p /made/deeper; echo x >> /settings.ini; rm /notes/old.txt",
+        )
+        .output()
+        .unwrap();
+    assert!(output.success(), "{output}");
+    insta::assert_snapshot!(output.changes().unwrap().to_string());
+}

@@ -307,10 +307,10 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         Ok(pair) => pair,
         Err(e) => panic!("sandboxed test `{name}`: cannot create a pipe: {e}"),
     };
-    // The test binary must be reachable inside: it may lie where the sandbox has its own
-    // directories (a test binary extracted under /tmp).
+    // The test binary (and its loader and libraries) must be reachable inside: it may lie where
+    // the sandbox has its own directories (extracted under /tmp), or outside a fixture root.
     let command = build_sandbox(spec)
-        .ro_bind(&exe, &exe)
+        .bind_current_exe()
         .command(&exe)
         .arg(name)
         .args([

@@ -202,6 +202,11 @@ impl Plan {
         };
 
         let fs = fs::plan(sandbox, cmd.cwd.as_deref(), &mut steps)?;
+        let mut redactions = cmd.redactions()?;
+        // A fixture run's fresh root on the host reads as [FIXTURE] in any rendering.
+        if let Some(root) = &fs.fixture {
+            redactions.add_path(&root.dir, crate::redact::FIXTURE);
+        }
         let cwd = fs::cstr(&fs.cwd, "working directory")?;
 
         // Resource limits: the mechanism of each in this environment, and the rlimits
@@ -254,7 +259,7 @@ impl Plan {
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,
             invocation: cmd.invocation(),
-            redactions: cmd.redactions()?,
+            redactions,
         })
     }
 }
