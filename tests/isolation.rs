@@ -546,6 +546,7 @@ fn every_host_mount_is_read_only_with_its_flags_kept() {
     // where the host had them.
     let ours = [
         "/proc",
+        "/run",
         "/tmp",
         "/dev/shm",
         "/dev/pts",
@@ -629,5 +630,37 @@ fn an_unreadable_bind_source_is_a_clear_error() {
             "{text}"
         );
         assert!(text.contains("ermission denied"), "{text}");
+    }
+}
+
+#[test]
+fn host_unix_sockets_are_unreachable() {
+    use std::os::unix::net::UnixListener;
+    // Connecting to a unix socket is refused neither by a read-only mount nor by a network
+    // namespace: what keeps host services (dbus, docker, systemd) out is that /run and /tmp,
+    // where they listen, are the sandbox's own.
+    let dir = tempfile::tempdir().unwrap(); // under the host's /tmp
+    let path = dir.path().join("service.sock");
+    let _listener = UnixListener::bind(&path).unwrap();
+    let probe = |p: &std::path::Path| {
+        format!(
+            "import socket, errno\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?})\n    print('CONNECTED')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])",
+            p.to_str().unwrap()
+        )
+    };
+    assert_eq!(python(&probe(&path)).stdout_str(), "ENOENT\n");
+    // /run is a fresh tmpfs: none of the host's sockets in it.
+    let out = python(
+        "import os\nfor line in open('/proc/self/mountinfo'):\n    f = line.split()\n    if f[4] == '/run':\n        print(f[f.index('-') + 1])\nprint(sorted(os.listdir('/run')))",
+    );
+    assert_eq!(out.stdout_str(), "tmpfs\n['lock']\n", "{out}");
+    if is_root() {
+        let run_dir = std::path::Path::new("/run").join(marker("sandboxed-test-"));
+        std::fs::create_dir(&run_dir).unwrap();
+        let run_sock = run_dir.join("service.sock");
+        let _run_listener = UnixListener::bind(&run_sock).unwrap();
+        let out = python(&probe(&run_sock));
+        std::fs::remove_dir_all(&run_dir).unwrap();
+        assert_eq!(out.stdout_str(), "ENOENT\n");
     }
 }

@@ -692,7 +692,7 @@ fn plan_pass(
         created_links: BTreeMap::new(),
         fixture_created: BTreeSet::new(),
     };
-    for fixed in ["/proc", "/dev", "/tmp", "/sys"] {
+    for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }
 
@@ -824,6 +824,30 @@ fn plan_pass(
     p.ensure(Path::new(HOME), Want::Dir, "HOME")?;
     if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
         *mode = 0o700;
+    }
+
+    // A private /run. Host services listen on unix sockets there (dbus, docker, systemd, the
+    // user's runtime directory), and connecting to a unix socket is neither refused by a
+    // read-only mount nor scoped to a network namespace. With the host's network the host's
+    // /run stays (the host's resolver configuration may live there).
+    if sandbox.net != Net::Host
+        && sandbox.fixture.is_none()
+        && matches!(p.lookup(Path::new("/run")), Node::Dir)
+    {
+        p.new_fs(
+            "tmpfs",
+            &[("mode", "0755")],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            Path::new("/run"),
+            LayerKind::Scratch {
+                shadow_of_readonly: false,
+            },
+            false,
+        )?;
+        p.ensure(Path::new("/run/lock"), Want::Dir, "/run/lock")?;
+        if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
+            *mode = 0o1777;
+        }
     }
 
     // The policy's own mounts, in order.
