@@ -182,6 +182,11 @@ pub struct Output {
     pub transcript: Vec<Chunk>,
     /// Wall-clock time from the start of the set-up to the end of the sandbox.
     pub duration: Duration,
+    /// The system calls the seccomp policy denied with `EPERM`, by name, with how many times:
+    /// `[("connect", 2)]`. Sorted by name; empty when nothing was denied (or when the kernel
+    /// refused the sandbox a seccomp listener, see [`Seccomp`](crate::Seccomp)). A program
+    /// failing mysteriously under the default policy shows here what it was refused.
+    pub denied: Vec<(String, u32)>,
 }
 
 impl Output {
@@ -235,10 +240,12 @@ fn write_section(f: &mut fmt::Formatter<'_>, name: &str, bytes: &[u8]) -> fmt::R
     Ok(())
 }
 
-/// A stable text for people and snapshots: the outcome, then each stream. No durations.
+/// A stable text for people and snapshots: the outcome, the system calls the seccomp policy
+/// denied (only when there are any), then each stream. No durations.
 ///
 /// ```text
 /// exited with status 3
+/// denied: connect ×2, socket ×1
 /// --- stdout
 /// hello
 /// --- stderr: (empty)
@@ -246,6 +253,14 @@ fn write_section(f: &mut fmt::Formatter<'_>, name: &str, bytes: &[u8]) -> fmt::R
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.outcome)?;
+        if !self.denied.is_empty() {
+            let list: Vec<String> = self
+                .denied
+                .iter()
+                .map(|(name, n)| format!("{name} ×{n}"))
+                .collect();
+            writeln!(f, "denied: {}", list.join(", "))?;
+        }
         write_section(f, "stdout", &self.stdout)?;
         write_section(f, "stderr", &self.stderr)
     }

@@ -47,15 +47,19 @@ pub struct Child {
     /// Chunks not yet handed out by [`chunks`](Self::chunks), as indices into `transcript`.
     unseen: VecDeque<usize>,
     end: Option<End>,
+    /// System calls the seccomp policy answered EPERM, and how often (reported at the end).
+    denied: Vec<(String, u32)>,
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
     killed: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum End {
     Exited(i32),
     TimedOut,
+    /// Killed by the seccomp policy for this call.
+    SyscallBlocked(String),
 }
 
 impl Child {
@@ -98,6 +102,7 @@ impl Child {
             transcript: Vec::new(),
             unseen: VecDeque::new(),
             end: None,
+            denied: Vec::new(),
             reaped: None,
             killed: false,
         };
@@ -139,7 +144,8 @@ impl Child {
         let status = reap(self.pid);
         self.reaped = Some(status);
         let duration = self.start.elapsed();
-        let outcome = match self.end {
+        let outcome = match self.end.take() {
+            Some(End::SyscallBlocked(syscall)) => Outcome::SyscallBlocked { syscall },
             Some(End::Exited(status)) => {
                 Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited)
             }
@@ -160,6 +166,11 @@ impl Child {
             stderr: std::mem::take(&mut self.err),
             transcript: std::mem::take(&mut self.transcript),
             duration,
+            denied: {
+                let mut denied = std::mem::take(&mut self.denied);
+                denied.sort();
+                denied
+            },
         })
     }
 
@@ -285,6 +296,15 @@ impl Child {
             match r.kind {
                 Report::EXITED => self.end = Some(End::Exited(r.value)),
                 Report::TIMED_OUT => self.end = Some(End::TimedOut),
+                Report::SYSCALL_BLOCKED => {
+                    self.end = Some(End::SyscallBlocked(crate::seccomp::describe(
+                        r.step as i32,
+                        r.value as u32,
+                    )))
+                }
+                Report::DENIED => self
+                    .denied
+                    .push((crate::seccomp::syscall_name(r.step as i32), r.value as u32)),
                 _ => {}
             }
         }
