@@ -778,8 +778,12 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
                 break;
             }
             if pid == main {
-                // Nothing may outlive the program (nor run on once our listener is gone).
-                kill_all(ctx, main);
+                // Nothing may outlive the program (nor run on once our listener is gone). Not
+                // by pid without a pid namespace: `main` is reaped, its number free for reuse.
+                if has(ctx.flags, libc::CLONE_NEWPID) {
+                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
+                    unsafe { libc::kill(-1, libc::SIGKILL) };
+                }
                 report_denied(&denied);
                 report(REPORT_FD, Report::EXITED, 0, status);
                 sys::exit(0);

@@ -1112,6 +1112,89 @@ mod tests {
         assert_eq!(listed(doc, "**Allowed**", "**Allowed for"), want);
     }
 
+    /// Every number of the native ABI, against the rules themselves (with zero arguments).
+    #[test]
+    fn every_number_gets_its_rule() {
+        let notify_value = |v: Verdict| match v {
+            Verdict::Allow => RET_ALLOW,
+            Verdict::Deny => RET_USER_NOTIF,
+            Verdict::Errno(e) => RET_ERRNO | u32::from(e),
+        };
+        for (table, target) in both_arches() {
+            for policy in [
+                Seccomp::recommended(),
+                Seccomp::no_network(),
+                Seccomp::strict(),
+                Seccomp::unrestricted().deny(["read", "write", "mkdirat"]),
+                Seccomp::recommended()
+                    .deny(["openat", "ioctl"])
+                    .allow(["mount"]),
+                Seccomp::strict().allow(["mount", "ptrace"]).deny(["read"]),
+            ] {
+                let (rules, default) = policy.rules(table);
+                let filter = build(&policy, table, target).unwrap().unwrap();
+                for nr in 0..1024u32 {
+                    let want = match rules.iter().find(|(n, _)| *n == nr) {
+                        None => notify_value(default),
+                        Some((_, Rule::Always(v))) => notify_value(*v),
+                        Some((
+                            _,
+                            Rule::If {
+                                test,
+                                then,
+                                otherwise,
+                                ..
+                            },
+                        )) => {
+                            let hit = match test {
+                                Test::AnyBit(_) => false,
+                                Test::OneOf(values) => values.contains(&0),
+                            };
+                            notify_value(if hit { *then } else { *otherwise })
+                        }
+                    };
+                    let got = run(&filter.notify, target.audit_arch, nr, NONE);
+                    assert_eq!(got, want, "{policy:?} nr {nr}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn programs_stay_short() {
+        for policy in [
+            Seccomp::recommended(),
+            Seccomp::no_network(),
+            Seccomp::strict(),
+        ] {
+            let f = build(&policy, names::X86_64, bpf::X86_64).unwrap().unwrap();
+            assert!(f.notify.len() < 250, "{policy:?}: {}", f.notify.len());
+            assert_eq!(f.notify.len(), f.plain.len());
+        }
+    }
+
+    #[test]
+    fn far_jumps_and_ranges_in_the_search() {
+        // Every third number denied (no ranges, a tree wider than a jump's 255), then one long
+        // run with holes at its edges.
+        let mut rules: Vec<(u32, Rule)> = (0..900)
+            .step_by(3)
+            .map(|nr| (nr, Rule::Always(Verdict::Deny)))
+            .collect();
+        rules.extend((1000..1100).map(|nr| (nr, Rule::Always(Verdict::Deny))));
+        let returns = Returns {
+            deny: RET_USER_NOTIF,
+            foreign: RET_KILL_PROCESS,
+        };
+        let prog = bpf::emit(&rules, Verdict::Allow, bpf::X86_64, returns).unwrap();
+        assert!(prog.iter().any(|i| i.code == 0x05), "a far jump");
+        for nr in 0..1200 {
+            let denied = (nr < 900 && nr % 3 == 0) || (1000..1100).contains(&nr);
+            let want = if denied { RET_USER_NOTIF } else { RET_ALLOW };
+            assert_eq!(run(&prog, bpf::X86_64.audit_arch, nr, NONE), want, "{nr}");
+        }
+    }
+
     #[test]
     fn calls_are_named() {
         let nr = |name| names::number(NATIVE_TABLE, name).unwrap() as i32;
