@@ -133,7 +133,7 @@ fn recommended_answers_every_denied_call_eperm_and_lists_it() {
 fn recommended_stops_real_programs_with_a_clear_error() {
     let out = sh(
         Seccomp::recommended(),
-        "unshare -U true; echo $?; chroot / true; echo $?; busybox chroot / true; echo $?",
+        "unshare -U true; echo $?; /usr/sbin/chroot / true; echo $?; busybox chroot / true; echo $?",
     );
     assert_eq!(out.stdout_str(), "1\n125\n1\n", "{out}");
     let err = out.stderr_str();
@@ -414,19 +414,27 @@ fn strict_kills_the_sandbox_and_names_the_call() {
 
 #[test]
 fn strict_refined_by_name() {
-    // setuid to one's own uid needs no capability: the kernel allows it when the filter does.
+    // Its own process group id is everyone's to read: the kernel answers when the filter lets
+    // it through.
     let code = format!(
-        "attempt('getcwd', {}, 0, 0)\nattempt('setuid', {}, os.getuid())",
+        "attempt('getcwd', {}, 0, 0)\nattempt('getpgid', {}, 0)",
         libc::SYS_getcwd,
-        libc::SYS_setuid
+        libc::SYS_getpgid
     );
-    let out = py(Seccomp::strict(), &code);
-    assert_eq!(out.outcome, blocked("setuid"), "{out}");
+    let out = py(Seccomp::strict().deny(["getpgid"]), &code);
+    assert_eq!(out.outcome, blocked("getpgid"), "{out}");
     assert_eq!(out.stdout_str(), "getcwd ERANGE\n", "{out}");
-    let out = py(Seccomp::strict().allow(["setuid"]), &code);
-    assert_eq!(out.stdout_str(), "getcwd ERANGE\nsetuid ok\n", "{out}");
-    let out = py(Seccomp::strict().deny(["getcwd"]).allow(["setuid"]), &code);
+    let out = py(Seccomp::strict(), &code);
+    assert_eq!(out.stdout_str(), "getcwd ERANGE\ngetpgid ok\n", "{out}");
+    let out = py(Seccomp::strict().deny(["getcwd"]), &code);
     assert_eq!(out.outcome, blocked("getcwd"), "{out}");
+    let code = format!("attempt('sethostname', {}, 0, 0)", libc::SYS_sethostname);
+    let out = py(Seccomp::strict(), &code);
+    assert_eq!(out.outcome, blocked("sethostname"), "{out}");
+    // Allowed, the kernel has its say: no capability.
+    let out = py(Seccomp::strict().allow(["sethostname"]), &code);
+    assert_eq!(out.stdout_str(), "sethostname EPERM\n", "{out}");
+    assert_eq!(out.denied, []);
 }
 
 #[test]

@@ -186,6 +186,14 @@ const STRICT_ALLOW: &[&str] = &[
     "getresuid",
     "getresgid",
     "getgroups",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
     "getpgrp",
     "getpgid",
     "getsid",
@@ -969,7 +977,7 @@ mod tests {
                     assert_eq!(p.call(name, NONE), (RET_ALLOW, RET_ALLOW), "{name}");
                 }
             }
-            for name in ["ptrace", "mount", "keyctl", "setuid", "bpf", "sync"] {
+            for name in ["ptrace", "mount", "keyctl", "setgroups", "bpf", "sync"] {
                 assert_eq!(p.call(name, NONE), kill, "{name}");
             }
             let eafnosupport = RET_ERRNO | libc::EAFNOSUPPORT as u32;
