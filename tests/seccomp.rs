@@ -722,3 +722,23 @@ fn nothing_is_left_running_after_a_kill() {
     assert!(wait_gone(&marker, 10).is_empty());
     assert!(host_processes_with(&marker).is_empty());
 }
+
+#[test]
+fn denials_are_reported_also_when_the_sandbox_times_out() {
+    let out = python_in(
+        &Sandbox::new()
+            .seccomp(Seccomp::recommended())
+            .timeout(std::time::Duration::from_millis(500)),
+        &format!(
+            "{PRELUDE}\nattempt('keyctl', {}, 0, 0, 0, 0)\nimport time\ntime.sleep(60)",
+            libc::SYS_keyctl
+        ),
+    );
+    assert_eq!(
+        out.outcome,
+        Outcome::TimedOut(std::time::Duration::from_millis(500)),
+        "{out}"
+    );
+    assert_eq!(out.stdout_str(), "keyctl EPERM\n");
+    assert_eq!(out.denied, denied(&[("keyctl", 1)]));
+}

@@ -738,9 +738,12 @@ fn serve_notification(
     if kill || !crate::seccomp::is_native(nr, arch) {
         // The caller waits in the kernel until it dies: the call never runs.
         kill_all(ctx, main);
-        // SAFETY: plain kill; the caller (blocked, so not reaped) may be outside the program's
-        // process group when there is no pid namespace.
-        unsafe { libc::kill(notif.pid as c_int, libc::SIGKILL) };
+        // The caller (blocked, so not reaped) may be outside the program's process group when
+        // there is no pid namespace. Never 0 or negative: that would be a process group.
+        if let Ok(pid @ 1..) = c_int::try_from(notif.pid) {
+            // SAFETY: plain kill of one process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         report_denied(denied);
         report(REPORT_FD, Report::SYSCALL_BLOCKED, nr as u32, arch as i32);
         sys::exit(0);
