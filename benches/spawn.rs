@@ -28,6 +28,7 @@ fn main() {
         .unwrap_or(300);
     let sandbox = Sandbox::new();
     let no_filter = Sandbox::new().seccomp(Seccomp::unrestricted());
+    let strict = Sandbox::new().seccomp(Seccomp::strict());
     let bwrap = StdCommand::new("bwrap").arg("--version").output().is_ok();
 
     let mut run_sandboxed = || {
@@ -39,6 +40,13 @@ fn main() {
     };
     let mut run_unfiltered = || {
         let out = no_filter
+            .command("/bin/true")
+            .output()
+            .expect("sandboxed spawn");
+        assert!(out.success(), "{out}");
+    };
+    let mut run_strict = || {
+        let out = strict
             .command("/bin/true")
             .output()
             .expect("sandboxed spawn");
@@ -85,22 +93,35 @@ fn main() {
     // Warm up every path once (page cache, lazy statics, the seccomp cache).
     run_sandboxed();
     run_unfiltered();
+    run_strict();
     run_plain();
     if bwrap {
         run_bwrap();
     }
 
-    let (mut s, mut u, mut p, mut b) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..rounds {
-        s.push(time(&mut run_sandboxed));
-        u.push(time(&mut run_unfiltered));
+    let (mut s, mut u, mut p, mut b, mut st) = (vec![], vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        // The three sandboxed variants in a rotating order: whichever runs right after bwrap
+        // (which evicts caches) would otherwise always pay for it.
+        for i in 0..3 {
+            match (round + i) % 3 {
+                0 => s.push(time(&mut run_sandboxed)),
+                1 => u.push(time(&mut run_unfiltered)),
+                _ => st.push(time(&mut run_strict)),
+            }
+        }
         p.push(time(&mut run_plain));
         if bwrap {
             b.push(time(&mut run_bwrap));
         }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let (s, u, p) = (median(&mut s), median(&mut u), median(&mut p));
+    let (s, u, p, st) = (
+        median(&mut s),
+        median(&mut u),
+        median(&mut p),
+        median(&mut st),
+    );
     println!("spawn of /bin/true, {rounds} interleaved rounds, medians:");
     println!(
         "  sandboxed (full isolation, recommended seccomp)  {:8.3} ms",
@@ -109,6 +130,10 @@ fn main() {
     println!(
         "  sandboxed (full isolation, no seccomp filter)    {:8.3} ms",
         ms(u)
+    );
+    println!(
+        "  sandboxed (full isolation, strict seccomp)       {:8.3} ms",
+        ms(st)
     );
     println!(
         "  std::process::Command                            {:8.3} ms",
@@ -132,4 +157,5 @@ fn main() {
         ms(s) / ms(p)
     );
     println!("seccomp filter adds:      {:+.3} ms", ms(s) - ms(u));
+    println!("strict filter adds:       {:+.3} ms", ms(st) - ms(u));
 }

@@ -31,6 +31,12 @@ pub enum Error {
         name: String,
         suggestions: Vec<String>,
     },
+    /// A seccomp preset name (`#[sandboxed(seccomp = "...")]`) that is not one of
+    /// `recommended`, `no-network`, `strict`, `unrestricted`.
+    UnknownSeccompPreset {
+        name: String,
+        suggestion: Option<String>,
+    },
     /// The policy asks for something this build cannot do (yet).
     Unsupported { what: String },
     /// A redaction's regular expression does not compile.
@@ -155,6 +161,16 @@ impl fmt::Display for Error {
                     write!(f, "; did you mean {}?", suggestions.join(" or "))?;
                 }
                 Ok(())
+            }
+            Error::UnknownSeccompPreset { name, suggestion } => {
+                write!(f, "unknown seccomp preset `{name}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, "; did you mean {s}?")?;
+                }
+                write!(
+                    f,
+                    " The presets are recommended, no-network, strict and unrestricted"
+                )
             }
             Error::Unsupported { what } => write!(f, "not supported: {what}"),
             Error::BadRedaction { pattern, reason } => write!(

@@ -20,7 +20,7 @@ const STDIN_SHOWN: usize = 1024;
 /// `Display for Output`.
 pub(crate) fn output(o: &Output, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", o.outcome)?;
-    // (Lines about the run go here: "denied: ...".)
+    denied(o, f)?;
     if o.invocation.stderr_to_stdout {
         section(f, MERGED, &o.redactions.apply_bytes(&o.stdout))?;
         if !o.stderr.is_empty() {
@@ -32,6 +32,20 @@ pub(crate) fn output(o: &Output, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
     // (Further sections go here: "changes".)
     end(f)
+}
+
+/// The system calls the seccomp policy answered with `EPERM`, when there were any:
+/// `denied: connect ×2, socket ×1`.
+fn denied(o: &Output, f: &mut impl fmt::Write) -> fmt::Result {
+    if o.denied.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = o
+        .denied
+        .iter()
+        .map(|(name, n)| format!("{name} ×{n}"))
+        .collect();
+    writeln!(f, "denied: {}", list.join(", "))
 }
 
 /// The name of the one stream of a command run with `stderr_to_stdout`.

@@ -167,6 +167,11 @@ pub struct Output {
     /// clone) lives, for [`changes`](Output::changes) and [`read`](Output::read); `None`
     /// without a fixture.
     pub fixture: Option<crate::fixture::FixtureRun>,
+    /// The system calls the seccomp policy denied with `EPERM`, by name, with how many times:
+    /// `[("connect", 2)]`. Sorted by name; empty when nothing was denied (or when the kernel
+    /// refused the sandbox a seccomp listener, see [`Seccomp`](crate::Seccomp)). A program
+    /// failing mysteriously under the default policy shows here what it was refused.
+    pub denied: Vec<(String, u32)>,
 }
 
 /// An empty, successful output (`Exited(0)`, no output): a base for building one by hand, for
@@ -182,6 +187,7 @@ impl Default for Output {
             invocation: Invocation::default(),
             redactions: Redactions::default(),
             fixture: None,
+            denied: Vec::new(),
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct Child {
     /// Chunks not yet handed out by [`chunks`](Self::chunks), as indices into `transcript`.
     unseen: VecDeque<usize>,
     end: Option<End>,
+    /// System calls the seccomp policy answered EPERM, and how often (reported at the end).
+    denied: Vec<(String, u32)>,
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
     killed: bool,
@@ -62,10 +64,12 @@ pub struct Child {
     fixture: Option<crate::fixture::FixtureRun>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum End {
     Exited(i32),
     TimedOut,
+    /// Killed by the seccomp policy for this call.
+    SyscallBlocked(String),
 }
 
 impl Child {
@@ -108,6 +112,7 @@ impl Child {
             transcript: Vec::new(),
             unseen: VecDeque::new(),
             end: None,
+            denied: Vec::new(),
             reaped: None,
             killed: false,
             invocation: plan.invocation,
@@ -163,7 +168,8 @@ impl Child {
         let status = reap(self.pid);
         self.reaped = Some(status);
         let duration = self.start.elapsed();
-        let outcome = match self.end {
+        let outcome = match self.end.take() {
+            Some(End::SyscallBlocked(syscall)) => Outcome::SyscallBlocked { syscall },
             Some(End::Exited(status)) => {
                 Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited)
             }
@@ -201,6 +207,11 @@ impl Child {
                 let mut r = std::mem::take(&mut self.redactions);
                 r.add_pid(self.pid as u32, crate::redact::PID);
                 r
+            },
+            denied: {
+                let mut denied = std::mem::take(&mut self.denied);
+                denied.sort();
+                denied
             },
         })
     }
@@ -327,6 +338,15 @@ impl Child {
             match r.kind {
                 Report::EXITED => self.end = Some(End::Exited(r.value)),
                 Report::TIMED_OUT => self.end = Some(End::TimedOut),
+                Report::SYSCALL_BLOCKED => {
+                    self.end = Some(End::SyscallBlocked(crate::seccomp::describe(
+                        r.step as i32,
+                        r.value as u32,
+                    )))
+                }
+                Report::DENIED => self
+                    .denied
+                    .push((crate::seccomp::syscall_name(r.step as i32), r.value as u32)),
                 _ => {}
             }
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rstest::rstest;
-use sandboxed::{Error, Outcome, Output, Redactions, Sandbox, assert_output_snapshot};
+use sandboxed::{Error, Outcome, Redactions, Sandbox, assert_output_snapshot};
 
 use common::{PYTHON, sh};
 
@@ -94,13 +94,32 @@ fn timeout() {
 /// `Outcome::SyscallBlocked`; then a real run (`Seccomp::strict()`, ptrace) replaces it.
 #[test]
 fn seccomp_kill() {
-    let output = Output {
-        outcome: Outcome::SyscallBlocked {
-            syscall: "ptrace".into(),
-        },
-        stdout: b"tracing myself\n".to_vec(),
-        ..Output::default()
-    };
+    // A real run: strict kills the sandbox at a system call outside its allow-list, and the
+    // outcome names it.
+    let output = Sandbox::new()
+        .seccomp(sandboxed::Seccomp::strict())
+        .command("sh")
+        .arg("-c")
+        .arg("echo about to unshare; exec unshare -U true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.outcome,
+        Outcome::SyscallBlocked {
+            syscall: "unshare".into()
+        }
+    );
+    assert_output_snapshot!(output);
+}
+
+#[test]
+fn seccomp_denied_calls() {
+    let output = Sandbox::new()
+        .command("sh")
+        .arg("-c")
+        .arg("unshare -U true 2>/dev/null; echo still here")
+        .output()
+        .unwrap();
     assert_output_snapshot!(output);
 }
 

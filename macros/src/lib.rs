@@ -16,13 +16,11 @@ use syn::{Attribute, Expr, ExprLit, ItemFn, Lit, LitStr, MetaNameValue, ReturnTy
 #[allow(dead_code)]
 mod signals;
 
-#[path = "../../src/seccomp/table_x86_64.rs"]
+/// System call names (of x86_64 and aarch64: a proc macro runs on the host's architecture, not
+/// the target's) and seccomp preset names, shared with the runtime.
+#[path = "../../src/seccomp/names.rs"]
 #[allow(dead_code)]
-mod table_x86_64;
-
-#[path = "../../src/seccomp/table_aarch64.rs"]
-#[allow(dead_code)]
-mod table_aarch64;
+mod names;
 
 /// Run a test's body in a fresh sandboxed child process. See the `sandboxed` crate.
 #[proc_macro_attribute]
@@ -184,43 +182,6 @@ fn size_bytes(lit: &LitStr, key: &str) -> syn::Result<u64> {
     }
 }
 
-fn known_syscall(name: &str) -> bool {
-    table_x86_64::TABLE
-        .iter()
-        .chain(table_aarch64::TABLE)
-        .any(|(n, _)| *n == name)
-}
-
-fn nearest_syscalls(name: &str) -> Vec<&'static str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, cb) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-    let mut all: Vec<(usize, &'static str)> = table_x86_64::TABLE
-        .iter()
-        .chain(table_aarch64::TABLE)
-        .map(|(n, _)| (distance(name, n), *n))
-        .collect();
-    all.sort();
-    all.dedup_by_key(|(_, n)| *n);
-    let best = all.first().map(|a| a.0).unwrap_or(usize::MAX);
-    all.into_iter()
-        .take_while(|a| a.0 <= best.max(1) && a.0 <= 3)
-        .take(3)
-        .map(|a| a.1)
-        .collect()
-}
-
 fn known_signal(name: &str) -> bool {
     let upper = name.trim().to_ascii_uppercase();
     let full = if upper.starts_with("SIG") {
@@ -309,14 +270,14 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Args> {
             }
             "seccomp" => {
                 let s = lit_str(value, &key)?;
-                if !matches!(
-                    s.value().as_str(),
-                    "recommended" | "no-network" | "strict" | "unrestricted"
-                ) {
+                if !names::PRESETS.contains(&s.value().as_str()) {
+                    let hint = names::nearest_preset(&s.value())
+                        .map(|p| format!("did you mean \"{p}\"? "))
+                        .unwrap_or_default();
                     return err(
                         &s,
                         format!(
-                            "unknown seccomp preset {:?}: use \"recommended\", \"no-network\", \"strict\" or \"unrestricted\"",
+                            "unknown seccomp preset {:?}: {hint}use \"recommended\", \"no-network\", \"strict\" or \"unrestricted\"",
                             s.value()
                         ),
                     );
@@ -326,8 +287,8 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Args> {
             "deny" | "allow" => {
                 let names = str_list(value, &key)?;
                 for name in &names {
-                    if !known_syscall(&name.value()) {
-                        let near = nearest_syscalls(&name.value());
+                    if !names::is_known(&name.value()) {
+                        let near = names::nearest(&name.value());
                         let hint = if near.is_empty() {
                             String::new()
                         } else {

@@ -20,10 +20,11 @@ use super::sys::{self, MountAttr};
 use crate::plan::{FsOp, Plan, step};
 
 /// Where the init keeps its channels once the descriptors are arranged.
-const REPORT_FD: c_int = 3;
-const LIFELINE_FD: c_int = 4;
-/// Where the init keeps the command's side channel, if it has one.
-const SIDE_FD: c_int = 5;
+const REPORT_FD: c_int = 4;
+const LIFELINE_FD: c_int = 5;
+/// Where the init keeps the command's side channel, if it has one: where the program finds it
+/// (fd 3 is free otherwise).
+const SIDE_FD: c_int = 3;
 /// Where the program finds the side channel (see `Command::side_channel`).
 pub(crate) const PROGRAM_SIDE_FD: c_int = 3;
 
@@ -46,6 +47,11 @@ impl Report {
     pub const STARTED: u32 = 2; // value = pid of the program inside
     pub const EXITED: u32 = 3; // value = raw wait status of the program
     pub const TIMED_OUT: u32 = 4;
+    /// The seccomp policy killed the sandbox: step = system call number, value = audit arch.
+    pub const SYSCALL_BLOCKED: u32 = 5;
+    /// Sent before the final report, once per denied system call: step = its number, value =
+    /// how many times it was answered `EPERM`.
+    pub const DENIED: u32 = 6;
 
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: Report is repr(C) plain data without padding bytes.
@@ -78,7 +84,10 @@ pub(crate) struct ChildContext<'a> {
     /// NULL-terminated arrays pointing into the plan's C strings.
     pub argv: *const *const c_char,
     pub envp: *const *const c_char,
+    /// The seccomp filter with denials as user notifications, and the same without (for when
+    /// the kernel refuses a listener).
     pub fprog: Option<libc::sock_fprog>,
+    pub fprog_plain: Option<libc::sock_fprog>,
     /// Descriptor slots for captures and kept mounts (`plan.fs.slots` long).
     pub slots: *mut c_int,
     /// The top of the stack the program's process starts on (16-byte aligned).
@@ -131,7 +140,7 @@ pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
         sys::exit(EXIT_SETUP_FAILED);
     }
     match start_program(ctx) {
-        Ok(pid) => supervise(ctx, pid),
+        Ok((pid, listener)) => supervise(ctx, pid, listener),
         Err((step, errno)) => {
             report(REPORT_FD, Report::SETUP_FAILED, step, errno);
             sys::exit(EXIT_SETUP_FAILED);
@@ -163,10 +172,8 @@ fn arrange_fds(ctx: &ChildContext<'_>) -> Step {
     at(s, sys::dup2(life, LIFELINE_FD))?;
     if side >= 0 {
         at(s, sys::dup2(side, SIDE_FD))?;
-        sys::close_from(6, ctx.plan.fd_limit);
-    } else {
-        sys::close_from(5, ctx.plan.fd_limit);
     }
+    sys::close_from(6, ctx.plan.fd_limit);
     Ok(())
 }
 
@@ -443,12 +450,14 @@ struct ExecShared<'a> {
     ctx: &'a ChildContext<'a>,
     failed_step: u32,
     errno: i32,
+    /// The seccomp listener, in the descriptor table we share until the exec (or -1).
+    listener: c_int,
 }
 
 extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
     // SAFETY: arg is the ExecShared of the suspended init, alive until we exec or exit.
     let shared = unsafe { &mut *arg.cast::<ExecShared<'_>>() };
-    let (step, errno) = match exec_program(shared.ctx) {
+    let (step, errno) = match exec_program(shared.ctx, &mut shared.listener) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -457,8 +466,9 @@ extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
     sys::exit(127)
 }
 
-/// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to.
-fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
+/// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
+/// its pid, and the seccomp listener (or -1).
+fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
     at(step::INIT, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
@@ -503,10 +513,16 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
     // Like posix_spawn: CLONE_VM|CLONE_VFORK shares our memory with the new process until it
     // executes, so no page tables are copied, and we sleep until then. The new process runs
     // on a stack the parent allocated, and tells a failure through `shared`.
+    // CLONE_FILES shares our descriptor table too, until its execve gives it a private copy:
+    // the seccomp listener it creates last is then ours without another system call (which,
+    // made under the filter while we sleep, could wait forever for our answer). None of our
+    // descriptors may reach the program: all of them are close-on-exec.
+    sys::cloexec_from(3, ctx.plan.fd_limit);
     let mut shared = ExecShared {
         ctx,
         failed_step: 0,
         errno: 0,
+        listener: -1,
     };
     // SAFETY: the stack is ctx.stack_size bytes owned by the plan; program_entry only makes
     // raw system calls; the flags make this call return after the exec or exit.
@@ -514,16 +530,20 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
         libc::clone(
             program_entry,
             ctx.stack_top.cast(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
             (&mut shared as *mut ExecShared<'_>).cast(),
         )
     };
     if pid < 0 {
         return Err((step::FORK, sys::errno()));
     }
-    // SAFETY: a plain read of our own variable, which the program's process may have written.
+    // SAFETY: plain reads of our own variables, which the program's process may have written.
     let errno = unsafe { std::ptr::read_volatile(&shared.errno) };
+    let listener = unsafe { std::ptr::read_volatile(&shared.listener) };
     if errno != 0 {
+        if listener >= 0 {
+            sys::close(listener);
+        }
         // It has exited (or is exiting); reap it so it is not left a zombie.
         let mut status = 0;
         // SAFETY: status is a valid int.
@@ -535,19 +555,20 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<c_int> {
         ));
     }
     report(REPORT_FD, Report::STARTED, 0, pid);
-    Ok(pid)
+    Ok((pid, listener))
 }
 
 /// In the program's process: the last steps, then execve. Returns only on failure.
-fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
+/// `listener` is where the seccomp listener goes (the init's memory).
+fn exec_program(ctx: &ChildContext<'_>, listener: &mut c_int) -> Step<std::convert::Infallible> {
     let plan = ctx.plan;
-    // Only 0, 1 and 2: not the init's report pipe or lifeline, nor its signalfd.
+    // Descriptors above 2 are the init's (we share its table), all close-on-exec: the program
+    // gets exactly 0, 1 and 2 — and the command's side channel at 3, when it has one, made
+    // inheritable here (in the shared table; the init never executes anything).
     if ctx.side >= 0 {
-        // The side channel, and nothing else, at fd 3.
-        at(step::FORK, sys::dup2(SIDE_FD, PROGRAM_SIDE_FD))?;
-        sys::close_from(4, plan.fd_limit);
-    } else {
-        sys::close_from(3, plan.fd_limit);
+        // SAFETY: plain fcntl on a descriptor of ours.
+        let r = unsafe { libc::fcntl(PROGRAM_SIDE_FD, libc::F_SETFD, 0) };
+        at(step::FORK, sys::check(r as libc::c_long))?;
     }
 
     // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
@@ -592,18 +613,10 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
     // No privilege through execve (set-uid, file capabilities), and a prerequisite of seccomp.
     at(step::NO_NEW_PRIVS, sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1))?;
 
-    // Seccomp last: nothing of ours runs under it but the execve below.
-    if let Some(fprog) = &ctx.fprog {
-        // SAFETY: fprog points into the compiled program, alive in the plan.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0 as c_uint,
-                fprog as *const libc::sock_fprog,
-            )
-        };
-        at(step::SECCOMP, sys::check(r))?;
+    // Seccomp last: nothing of ours runs under it but the execve below (which no policy may
+    // deny: the init, asleep until it, could not answer).
+    if let (Some(notify), Some(plain)) = (&ctx.fprog, &ctx.fprog_plain) {
+        load_seccomp(notify, plain, listener)?;
     }
 
     // Try each candidate path like execvp: remember the most telling error.
@@ -617,6 +630,26 @@ fn exec_program(ctx: &ChildContext<'_>) -> Step<std::convert::Infallible> {
         }
     }
     Err((step::EXEC, err))
+}
+
+/// Load the filter whose denials notify the init, storing its listener in `listener`. Where the
+/// kernel refuses a listener because another filter of this process already has one (a
+/// container runtime's supervisor), load the same filter with denials answered by the kernel.
+fn load_seccomp(notify: &libc::sock_fprog, plain: &libc::sock_fprog, listener: &mut c_int) -> Step {
+    // SPEC_ALLOW: the speculation mitigations seccomp would otherwise turn on (before Linux
+    // 5.16) protect the program from code it runs itself, not the host, and slow it down.
+    let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER | sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    match sys::seccomp_filter(flags, notify) {
+        Ok(fd) => {
+            *listener = fd;
+            Ok(())
+        }
+        Err(libc::EBUSY) => at(
+            step::SECCOMP,
+            sys::seccomp_filter(sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW, plain).map(drop),
+        ),
+        Err(e) => Err((step::SECCOMP, e)),
+    }
 }
 
 /// Set every signal's disposition (but SIGKILL's and SIGSTOP's) to `handler`.
@@ -708,8 +741,70 @@ fn drop_capabilities() -> Result<(), i32> {
     sys::check(r).map(drop)
 }
 
-/// The init's life after the program started: reap, time out, report, and follow the parent.
-fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
+/// Counts of denied calls by system call number (larger numbers are not native calls, which
+/// are never answered EPERM).
+const DENIED_SLOTS: usize = 1024;
+
+/// Kill every process of the sandbox but the init.
+fn kill_all(ctx: &ChildContext<'_>, main: c_int) {
+    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox; without one, the
+    // program's process group.
+    if has(ctx.flags, libc::CLONE_NEWPID) {
+        unsafe { libc::kill(-1, libc::SIGKILL) };
+    } else {
+        unsafe { libc::kill(-main, libc::SIGKILL) };
+        unsafe { libc::kill(main, libc::SIGKILL) };
+    }
+}
+
+/// Report the denied calls, before the final report.
+fn report_denied(denied: &[u32; DENIED_SLOTS]) {
+    for (nr, count) in denied.iter().enumerate() {
+        if *count > 0 {
+            report(REPORT_FD, Report::DENIED, nr as u32, *count as i32);
+        }
+    }
+}
+
+/// Serve one seccomp notification: a denied call waits in the kernel for our answer. Either
+/// answer EPERM and count it, or (kill on violation, or a call through another ABI) end the
+/// sandbox and report the call.
+fn serve_notification(
+    ctx: &ChildContext<'_>,
+    main: c_int,
+    listener: c_int,
+    denied: &mut [u32; DENIED_SLOTS],
+) {
+    let mut notif = sys::SeccompNotif::default();
+    if sys::notif_recv(listener, &mut notif).is_err() {
+        return; // withdrawn: the caller was killed meanwhile
+    }
+    let (nr, arch) = (notif.data.nr, notif.data.arch);
+    let kill = ctx.plan.seccomp.as_ref().is_some_and(|f| f.kill);
+    if kill || !crate::seccomp::is_native(nr, arch) {
+        // The caller waits in the kernel until it dies: the call never runs.
+        kill_all(ctx, main);
+        // The caller (blocked, so not reaped) may be outside the program's process group when
+        // there is no pid namespace. Never 0 or negative: that would be a process group.
+        if let Ok(pid @ 1..) = c_int::try_from(notif.pid) {
+            // SAFETY: plain kill of one process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        report_denied(denied);
+        report(REPORT_FD, Report::SYSCALL_BLOCKED, nr as u32, arch as i32);
+        sys::exit(0);
+    }
+    // ENOENT if the caller was killed meanwhile: nothing to answer.
+    let _ = sys::notif_fail(listener, notif.id, libc::EPERM);
+    if let Some(count) = denied.get_mut(nr as usize) {
+        *count = count.saturating_add(1);
+    }
+}
+
+/// The init's life after the program started: reap, time out, serve seccomp notifications,
+/// report, and follow the parent.
+fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
+    let mut denied = [0u32; DENIED_SLOTS];
     let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: mask is a valid sigset_t.
     unsafe {
@@ -732,6 +827,13 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
                 break;
             }
             if pid == main {
+                // Nothing may outlive the program (nor run on once our listener is gone). Not
+                // by pid without a pid namespace: `main` is reaped, its number free for reuse.
+                if has(ctx.flags, libc::CLONE_NEWPID) {
+                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
+                    unsafe { libc::kill(-1, libc::SIGKILL) };
+                }
+                report_denied(&denied);
                 report(REPORT_FD, Report::EXITED, 0, status);
                 sys::exit(0);
             }
@@ -741,13 +843,8 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
                 let left = d.saturating_sub(sys::monotonic_ms());
                 if left <= 0 {
                     // Time is up: kill every process of the sandbox (all but us), then report.
-                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
-                    if has(ctx.flags, libc::CLONE_NEWPID) {
-                        unsafe { libc::kill(-1, libc::SIGKILL) };
-                    } else {
-                        unsafe { libc::kill(-main, libc::SIGKILL) };
-                        unsafe { libc::kill(main, libc::SIGKILL) };
-                    }
+                    kill_all(ctx, main);
+                    report_denied(&denied);
                     report(REPORT_FD, Report::TIMED_OUT, 0, 0);
                     sys::exit(0);
                 }
@@ -766,9 +863,15 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            // Negative once the listener is gone: poll skips it.
+            libc::pollfd {
+                fd: listener,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is a valid array.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
         if n < 0 && sys::errno() != libc::EINTR {
             // Cannot wait properly: fall back to a short sleep-poll on children.
             // SAFETY: plain usleep.
@@ -786,6 +889,13 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int) -> ! {
             let mut info = [0u8; 128];
             // SAFETY: info is a valid buffer; drain the signalfd.
             while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
+        }
+        if fds[2].revents & libc::POLLIN != 0 {
+            serve_notification(ctx, main, listener, &mut denied);
+        } else if fds[2].revents != 0 {
+            // POLLHUP: no process is left under the filter (poll would report it forever).
+            sys::close(listener);
+            listener = -1;
         }
     }
 }

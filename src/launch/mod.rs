@@ -15,6 +15,7 @@ use libc::{c_char, c_int};
 use crate::diagnose;
 use crate::error::Error;
 use crate::plan::{Plan, step};
+use crate::seccomp::Filter;
 use crate::supervise::Child;
 use child::{ChildContext, Report};
 
@@ -117,10 +118,8 @@ pub(crate) fn launch(
         .map(|a| a.as_ptr())
         .chain([std::ptr::null()])
         .collect();
-    let fprog = plan.seccomp.as_ref().map(|prog| libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
-    });
+    let fprog = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.notify));
+    let fprog_plain = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.plain));
     let mut slots: Vec<c_int> = vec![-1; plan.fs.slots];
     // The stack of the program's process between its vfork-like clone and execve.
     let mut stack: Vec<u128> = vec![0; PROGRAM_STACK / 16];
@@ -157,6 +156,7 @@ pub(crate) fn launch(
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
             fprog,
+            fprog_plain,
             slots: slots.as_mut_ptr(),
             stack_top,
             cgroups: &cgroup_procs,

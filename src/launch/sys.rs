@@ -450,3 +450,112 @@ pub(crate) fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> Result<&CStr, i32> {
     *buf.get_mut(len).ok_or(libc::EINVAL)? = 0;
     CStr::from_bytes_until_nul(buf).map_err(|_| libc::EINVAL)
 }
+
+// ---- seccomp: loading the filter and serving its user notifications ------------------------
+
+pub(crate) const SECCOMP_SET_MODE_FILTER: c_uint = 1;
+pub(crate) const SECCOMP_FILTER_FLAG_SPEC_ALLOW: c_uint = 1 << 2;
+pub(crate) const SECCOMP_FILTER_FLAG_NEW_LISTENER: c_uint = 1 << 3;
+
+/// `struct seccomp_data`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SeccompData {
+    pub nr: c_int,
+    pub arch: u32,
+    pub instruction_pointer: u64,
+    pub args: [u64; 6],
+}
+
+/// `struct seccomp_notif`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SeccompNotif {
+    pub id: u64,
+    pub pid: u32,
+    pub flags: u32,
+    pub data: SeccompData,
+}
+
+/// `struct seccomp_notif_resp`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SeccompNotifResp {
+    pub id: u64,
+    pub val: i64,
+    pub error: i32,
+    pub flags: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<SeccompNotif>() == 80);
+const _: () = assert!(std::mem::size_of::<SeccompNotifResp>() == 24);
+
+/// `_IOWR('!', 0, struct seccomp_notif)` and `_IOWR('!', 1, struct seccomp_notif_resp)`.
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+
+/// Load a seccomp filter on the calling thread; returns the listener with `NEW_LISTENER`.
+pub(crate) fn seccomp_filter(flags: c_uint, fprog: &libc::sock_fprog) -> Result<c_int, i32> {
+    // SAFETY: fprog points to a valid program (kept alive by the caller).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            fprog as *const libc::sock_fprog,
+        )
+    })
+    .map(|fd| fd as c_int)
+}
+
+/// Receive the next notification. Call only when the listener polls readable: then the kernel
+/// does not block (a notification withdrawn in between, because its caller was killed, is
+/// `ENOENT`).
+pub(crate) fn notif_recv(listener: c_int, notif: &mut SeccompNotif) -> Result<(), i32> {
+    // The kernel insists on a zeroed buffer.
+    *notif = SeccompNotif::default();
+    // SAFETY: notif is a valid, writable seccomp_notif.
+    check(unsafe {
+        libc::ioctl(
+            listener,
+            SECCOMP_IOCTL_NOTIF_RECV as _,
+            notif as *mut SeccompNotif,
+        )
+    } as c_long)
+    .map(drop)
+}
+
+/// Answer notification `id`: the call fails with `errno`, without running.
+pub(crate) fn notif_fail(listener: c_int, id: u64, errno: i32) -> Result<(), i32> {
+    let resp = SeccompNotifResp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: resp is a valid seccomp_notif_resp.
+    check(unsafe {
+        libc::ioctl(
+            listener,
+            SECCOMP_IOCTL_NOTIF_SEND as _,
+            &resp as *const SeccompNotifResp,
+        )
+    } as c_long)
+    .map(drop)
+}
+
+/// Mark every descriptor from `first` up close-on-exec, with `close_range(2)` or, on kernels
+/// before 5.11, one by one up to `fallback_max`.
+pub(crate) fn cloexec_from(first: c_uint, fallback_max: c_int) {
+    const CLOSE_RANGE_CLOEXEC: c_uint = 1 << 2;
+    // SAFETY: close_range takes plain integers.
+    let r = unsafe { libc::syscall(SYS_CLOSE_RANGE, first, c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r < 0 {
+        let mut fd = first as c_int;
+        while fd < fallback_max {
+            // SAFETY: plain fcntl; EBADF for descriptors that are not open.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            fd = fd.wrapping_add(1);
+        }
+    }
+}
