@@ -109,22 +109,22 @@ fn str_list(expr: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
     }
 }
 
-/// `500ms`, `5s`, `2m` → milliseconds.
-fn duration_ms(lit: &LitStr, key: &str) -> syn::Result<u64> {
+/// Split `"64M"` into 64 and `"M"`; `example` says what a good value looks like.
+fn number_and_unit(lit: &LitStr, key: &str, example: &str) -> syn::Result<(u64, String)> {
     let text = lit.value();
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = match num.parse() {
-        Ok(n) => n,
-        Err(_) => {
-            return err(
-                lit,
-                format!("`{key}` takes a duration like \"500ms\", \"5s\" or \"2m\", not {text:?}"),
-            );
-        }
-    };
-    let ms = match unit.trim() {
+    match num.parse() {
+        Ok(n) => Ok((n, unit.trim().to_owned())),
+        Err(_) => err(lit, format!("`{key}` takes {example}, not {text:?}")),
+    }
+}
+
+/// `500ms`, `5s`, `2m` → milliseconds.
+fn duration_ms(lit: &LitStr, key: &str) -> syn::Result<u64> {
+    let (n, unit) = number_and_unit(lit, key, "a duration like \"500ms\", \"5s\" or \"2m\"")?;
+    let ms = match unit.as_str() {
         "ms" => n,
         "s" => n.saturating_mul(1000),
         "m" => n.saturating_mul(60_000),
@@ -132,7 +132,8 @@ fn duration_ms(lit: &LitStr, key: &str) -> syn::Result<u64> {
             return err(
                 lit,
                 format!(
-                    "unknown unit in {text:?}: `{key}` takes a duration in ms, s or m, like \"500ms\", \"5s\" or \"2m\""
+                    "unknown unit in {:?}: `{key}` takes a duration in ms, s or m, like \"500ms\", \"5s\" or \"2m\"",
+                    lit.value()
                 ),
             );
         }
@@ -145,20 +146,8 @@ fn duration_ms(lit: &LitStr, key: &str) -> syn::Result<u64> {
 
 /// `64M`, `512K`, `1G`, or plain bytes → bytes.
 fn size_bytes(lit: &LitStr, key: &str) -> syn::Result<u64> {
-    let text = lit.value();
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = match num.parse() {
-        Ok(n) => n,
-        Err(_) => {
-            return err(
-                lit,
-                format!("`{key}` takes a size like \"64M\", \"512K\" or \"1G\", not {text:?}"),
-            );
-        }
-    };
-    let shift = match unit.trim() {
+    let (n, unit) = number_and_unit(lit, key, "a size like \"64M\", \"512K\" or \"1G\"")?;
+    let shift = match unit.as_str() {
         "" | "B" => 0,
         "K" | "k" | "KiB" => 10,
         "M" | "MiB" => 20,
@@ -167,7 +156,8 @@ fn size_bytes(lit: &LitStr, key: &str) -> syn::Result<u64> {
             return err(
                 lit,
                 format!(
-                    "unknown unit in {text:?}: `{key}` takes a size in K, M or G, like \"64M\""
+                    "unknown unit in {:?}: `{key}` takes a size in K, M or G, like \"64M\"",
+                    lit.value()
                 ),
             );
         }
