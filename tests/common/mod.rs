@@ -138,3 +138,22 @@ pub fn run_helper(name: &str, cwd: &std::path::Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// A static busybox, where installed (Debian's busybox-static; not on every fresh machine). The
+/// tests that need it skip that part with a notice when it is missing — unless
+/// `SANDBOXED_REQUIRE_TOOLS` is set (as in CI), where a missing busybox fails them.
+pub fn busybox() -> Option<&'static str> {
+    let found = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SANDBOXED_REQUIRE_TOOLS").is_none(),
+            "busybox is required here (SANDBOXED_REQUIRE_TOOLS is set): apt-get install busybox-static"
+        );
+        eprintln!(
+            "note: busybox is not installed (apt-get install busybox-static): skipping what needs it"
+        );
+    }
+    found
+}
