@@ -52,6 +52,8 @@ pub struct Child {
     denied: Vec<(String, u32)>,
     /// The init's raw wait status, once reaped.
     reaped: Option<i32>,
+    /// The CPU time the sandbox used, read just before the reap (for the CPU-time limit).
+    cpu_time: Option<Duration>,
     killed: bool,
 
     /// For the output: what ran, and what its rendering redacts.
@@ -114,6 +116,7 @@ impl Child {
             end: None,
             denied: Vec::new(),
             reaped: None,
+            cpu_time: None,
             killed: false,
             invocation: plan.invocation,
             redactions: plan.redactions,
@@ -156,17 +159,14 @@ impl Child {
 
     /// Wait for the end, and return the whole output — including chunks already seen.
     pub fn wait(mut self) -> Result<Output, Error> {
-        while self.stdout.is_some() || self.stderr.is_some() || self.report.is_some() {
+        while self.report.is_some() {
             self.pump()?;
         }
+        self.finish()?;
         self.stdin = None;
-        // Resource limits: how much CPU time the sandbox used, when its program ended by itself.
         let by_program = matches!(self.end, Some(End::Exited(_)));
-        let cpu_time = by_program
-            .then(|| self.limits.cpu_time_before_reap(self.pid))
-            .flatten();
-        let status = reap(self.pid);
-        self.reaped = Some(status);
+        let cpu_time = self.cpu_time;
+        let status = self.reaped.unwrap_or(0);
         let duration = self.start.elapsed();
         let outcome = match self.end.take() {
             Some(End::SyscallBlocked(syscall)) => Outcome::SyscallBlocked { syscall },
@@ -214,6 +214,41 @@ impl Child {
                 denied
             },
         })
+    }
+
+    /// The end, once the init has closed its report pipe (it is exiting): wait until the
+    /// sandbox is gone — reaping the init waits for every process of its pid namespace — then
+    /// take what it left in the pipes, without waiting for an end-of-file. A write end still open
+    /// then is held outside the sandbox (a descriptor the program passed out over a socket), and
+    /// must not keep us waiting.
+    fn finish(&mut self) -> Result<(), Error> {
+        if self.reaped.is_some() {
+            return Ok(());
+        }
+        // Resource limits: how much CPU time the sandbox used, when its program ended by itself
+        // (read before the reap, which discards it).
+        if matches!(self.end, Some(End::Exited(_))) {
+            self.cpu_time = self.limits.cpu_time_before_reap(self.pid);
+        }
+        self.reaped = Some(reap(self.pid));
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let fd = match stream {
+                Stream::Stdout => self.stdout.as_ref().map(AsRawFd::as_raw_fd),
+                Stream::Stderr => self.stderr.as_ref().map(AsRawFd::as_raw_fd),
+            };
+            let Some(fd) = fd else { continue };
+            // SAFETY: plain fcntl on our own descriptor.
+            unsafe {
+                let fl = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+            }
+            while self.read_stream(stream)? {}
+            match stream {
+                Stream::Stdout => self.stdout = None,
+                Stream::Stderr => self.stderr = None,
+            }
+        }
+        Ok(())
     }
 
     /// One round of I/O: wait until a pipe is ready (or the safety deadline), then serve it.
@@ -272,8 +307,12 @@ impl Child {
                 continue;
             }
             match w {
-                0 => self.read_stream(Stream::Stdout)?,
-                1 => self.read_stream(Stream::Stderr)?,
+                0 => {
+                    self.read_stream(Stream::Stdout)?;
+                }
+                1 => {
+                    self.read_stream(Stream::Stderr)?;
+                }
                 2 => self.read_report()?,
                 _ => self.write_stdin(),
             }
@@ -281,25 +320,29 @@ impl Child {
         Ok(())
     }
 
-    fn read_stream(&mut self, stream: Stream) -> Result<(), Error> {
+    /// Read once from `stream`; whether bytes came (false at end-of-file or when none are ready).
+    fn read_stream(&mut self, stream: Stream) -> Result<bool, Error> {
         let slot = match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
         };
-        let Some(fd) = slot else { return Ok(()) };
+        let Some(fd) = slot else { return Ok(false) };
         let mut buf = vec![0u8; 64 * 1024];
         // SAFETY: buf is a valid buffer of that length.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             let e = sys::errno();
-            if e == libc::EINTR || e == libc::EAGAIN {
-                return Ok(());
+            if e == libc::EINTR {
+                return Ok(true); // try again
+            }
+            if e == libc::EAGAIN {
+                return Ok(false);
             }
             return Err(Error::last_os("reading the sandbox's output"));
         }
         if n == 0 {
             *slot = None;
-            return Ok(());
+            return Ok(false);
         }
         buf.truncate(n as usize);
         match stream {
@@ -308,7 +351,7 @@ impl Child {
         }
         self.unseen.push_back(self.transcript.len());
         self.transcript.push(Chunk { stream, data: buf });
-        Ok(())
+        Ok(true)
     }
 
     fn read_report(&mut self) -> Result<(), Error> {
@@ -402,6 +445,13 @@ impl Iterator for Chunks<'_> {
             }
             if self.child.stdout.is_none() && self.child.stderr.is_none() {
                 return None;
+            }
+            // The init has gone: take what is left (see `finish`), then end.
+            if self.child.report.is_none() {
+                if self.child.finish().is_err() || self.child.unseen.is_empty() {
+                    return None;
+                }
+                continue;
             }
             if self.child.pump().is_err() {
                 return None;

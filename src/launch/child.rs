@@ -172,6 +172,10 @@ fn arrange_fds(ctx: &ChildContext<'_>) -> Step {
     at(s, sys::dup2(life, LIFELINE_FD))?;
     if side >= 0 {
         at(s, sys::dup2(side, SIDE_FD))?;
+    } else {
+        // Whatever the parent had at 3 (another sandbox's pipe, a socket, a lock) must not
+        // stay open here for the sandbox's life.
+        sys::close(SIDE_FD);
     }
     sys::close_from(6, ctx.plan.fd_limit);
     Ok(())
@@ -579,8 +583,30 @@ fn exec_program(ctx: &ChildContext<'_>, listener: &mut c_int) -> Step<std::conve
     )?;
 
     // Default signal dispositions and an empty mask, whatever the test process had (Rust
-    // ignores SIGPIPE; `yes | head` needs it back).
+    // ignores SIGPIPE; `yes | head` needs it back). Signals that arrived while we were still in
+    // the test's process group (all blocked since the clone) are dropped first, or unblocking
+    // would deliver them to the program.
     reset_signals(libc::SIG_DFL);
+    let all: u64 = u64::MAX;
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    for _ in 0..64 {
+        // SAFETY: valid kernel sigset and timespec; no siginfo wanted.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                sys::void_ptr(&all),
+                std::ptr::null_mut::<libc::siginfo_t>(),
+                sys::void_ptr(&zero),
+                sys::KERNEL_SIGSET_SIZE,
+            )
+        };
+        if r < 0 {
+            break; // EAGAIN: none pending
+        }
+    }
     let empty: u64 = 0;
     // SAFETY: a valid kernel sigset of the size we pass.
     unsafe {
@@ -818,8 +844,9 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
         sys::monotonic_ms().saturating_add(ms)
     });
     loop {
-        // Reap everything that has ended; the program's end is the sandbox's end.
-        loop {
+        // Reap what has ended; the program's end is the sandbox's end. At most 64 a pass, so
+        // that a fork storm cannot keep us from the lifeline and the deadline.
+        for _ in 0..64 {
             let mut status: c_int = 0;
             // SAFETY: status is a valid int.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
@@ -851,6 +878,12 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
                 left.min(i64::from(c_int::MAX)) as c_int
             }
             None => -1,
+        };
+        // Without a signalfd (it could not be created), look for ended children every 50 ms.
+        let wait_ms = if sigfd < 0 && !(0..=50).contains(&wait_ms) {
+            50
+        } else {
+            wait_ms
         };
         let mut fds = [
             libc::pollfd {
