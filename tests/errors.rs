@@ -237,3 +237,28 @@ fn errors_are_std_errors() {
     assert!(boxed.to_string().contains("not found"));
     let _ = is_root();
 }
+
+#[test]
+fn public_types_cross_threads() {
+    // A Sandbox is shared by many threads; commands, outputs and errors are sent between them;
+    // a running Child can be handed to another thread.
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Sandbox>();
+    send_sync::<sandboxed::Command>();
+    send_sync::<sandboxed::Output>();
+    send_sync::<sandboxed::Outcome>();
+    send_sync::<Seccomp>();
+    send_sync::<Error>();
+    send::<sandboxed::Child>();
+    // And the Child really works from another thread than the one that spawned it.
+    let child = Sandbox::new()
+        .command("/bin/echo")
+        .arg("moved")
+        .spawn()
+        .unwrap();
+    let out = std::thread::spawn(move || child.wait().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(out.stdout_str(), "moved\n");
+}

@@ -376,6 +376,9 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
     at(step::PIVOT, sys::umount_detach(c"."))?;
     at(step::PIVOT, sys::chdir(c"/"))?;
     sys::close(root);
+    // The mount descriptors kept for the steps above (captures, read-only remounts) are done
+    // with; nothing the init still needs lies above 5.
+    sys::close_from(6, ctx.plan.fd_limit);
     Ok(())
 }
 
@@ -908,7 +911,13 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
         if n < 0 && sys::errno() != libc::EINTR {
             // Cannot wait properly: fall back to a short sleep-poll on children.
             // SAFETY: plain usleep.
-            unsafe { libc::usleep(10_000) };
+            unsafe {
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 10_000_000,
+                };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+            }
         }
         if fds[0].revents != 0 {
             // The parent is gone (its end of the lifeline closed): end the sandbox with it.
