@@ -37,15 +37,23 @@ pub(crate) fn output(o: &Output, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// The system calls the seccomp policy answered with `EPERM`, when there were any:
 /// `denied: connect ×2, socket ×1`.
 fn denied(o: &Output, f: &mut impl fmt::Write) -> fmt::Result {
+    match denied_line(o) {
+        Some(line) => writeln!(f, "{line}"),
+        None => Ok(()),
+    }
+}
+
+/// `denied: connect ×2, socket ×1`, when the seccomp policy refused anything.
+pub(crate) fn denied_line(o: &Output) -> Option<String> {
     if o.denied.is_empty() {
-        return Ok(());
+        return None;
     }
     let list: Vec<String> = o
         .denied
         .iter()
         .map(|(name, n)| format!("{name} ×{n}"))
         .collect();
-    writeln!(f, "denied: {}", list.join(", "))
+    Some(format!("denied: {}", list.join(", ")))
 }
 
 /// The name of the one stream of a command run with `stderr_to_stdout`.

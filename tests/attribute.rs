@@ -627,3 +627,18 @@ fn the_fixture_template_is_untouched_by_sandboxed_tests() {
         "changed in this run only"
     );
 }
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(deny = ["getcwd"])]
+fn fails_after_a_denied_call() {
+    let cwd = std::env::current_dir();
+    assert!(cwd.is_ok(), "no working directory: {cwd:?}");
+}
+
+#[test]
+fn verdict_denied_calls_are_in_the_failure() {
+    let run = run_ignored("fails_after_a_denied_call", &[]);
+    assert_failed(&run, "fails_after_a_denied_call");
+    assert!(run.stdout.contains("denied: getcwd ×"), "{}", run.stdout);
+}

@@ -349,13 +349,17 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
     };
     let records = records.join().unwrap_or_default();
     let outcome = &output.outcome;
+    // What the seccomp policy refused, in any failure: often the reason for it.
+    let denied = crate::render::denied_line(&output)
+        .map(|line| format!("\n{line}"))
+        .unwrap_or_default();
 
     if let Some(code) = spec.expect_exit {
         if *outcome == Outcome::Exited(code) {
             return R::passed();
         }
         panic!(
-            "sandboxed test `{name}` was expected to exit with status {code}, but it {}",
+            "sandboxed test `{name}` was expected to exit with status {code}, but it {}{denied}",
             phrase(outcome)
         );
     }
@@ -365,7 +369,7 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
             return R::passed();
         }
         panic!(
-            "sandboxed test `{name}` was expected to be killed by {signal}, but it {}",
+            "sandboxed test `{name}` was expected to be killed by {signal}, but it {}{denied}",
             phrase(outcome)
         );
     }
@@ -376,15 +380,20 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         (Some(Record::Passed), Outcome::Exited(0)) => R::passed(),
         // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
         // "panicked at" line is already in the output above.
-        (Some(Record::Panicked { message, .. }), _) => resume_unwind(Box::new(message.clone())),
-        (Some(Record::Failed(text)), _) => panic!("Error: {text}"),
+        (Some(Record::Panicked { message, .. }), _) => {
+            if !denied.is_empty() {
+                eprintln!("sandboxed test `{name}`: {}", denied.trim_start());
+            }
+            resume_unwind(Box::new(message.clone()))
+        }
+        (Some(Record::Failed(text)), _) => panic!("Error: {text}{denied}"),
         (_, outcome) if !records.contains(&Record::Started) && *outcome == Outcome::Exited(0) => {
             panic!(
                 "sandboxed test `{name}` did not run in the sandbox: the test binary found no test of that name \
              (run it by its full path, and do not rename the test's thread)"
             )
         }
-        (_, outcome) => panic!("sandboxed test `{name}` {}", phrase(outcome)),
+        (_, outcome) => panic!("sandboxed test `{name}` {}{denied}", phrase(outcome)),
     }
 }
 
