@@ -176,13 +176,7 @@ fn namespaces_unavailable_is_diagnosed_and_best_effort_runs() {
         cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
             .arg("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" \"$@\"")
             .arg(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "helper_without_user_namespaces",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ]);
+            .args(helper_args("helper_without_user_namespaces"));
         if best_effort {
             cmd.env("SANDBOXED_ISOLATION", "best-effort");
         } else {

@@ -932,13 +932,7 @@ fn the_test_binary_runs_inside_a_fixture() {
                 .system_dirs(system_dirs)
                 .bind_current_exe()
                 .command(&exe)
-                .args([
-                    "--exact",
-                    "helper_inside_a_fixture",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+                .args(helper_args("helper_inside_a_fixture"))
                 .output()
                 .unwrap();
             assert!(out.success(), "{mode:?} {system_dirs}: {out}");
@@ -957,15 +951,9 @@ fn the_test_binary_runs_inside_a_fixture() {
 /// Run the ignored helper `name` of this binary with `TMPDIR=tmpdir` and `SANDBOXED_KEEP`.
 fn run_helper_env(name: &str, tmpdir: &Path, keep: bool) -> std::process::Output {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        name,
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("TMPDIR", tmpdir)
-    .env("FIXTURE_UNDER_TEST", own_copy_for_helpers(tmpdir));
+    cmd.args(helper_args(name))
+        .env("TMPDIR", tmpdir)
+        .env("FIXTURE_UNDER_TEST", own_copy_for_helpers(tmpdir));
     if keep {
         cmd.env("SANDBOXED_KEEP", "1");
     } else {
@@ -1138,13 +1126,7 @@ fn roots_left_by_dead_processes_are_swept() {
 #[ignore = "run by the_test_binary_is_reachable_from_under_tmp"]
 fn helper_reexec_in_a_default_sandbox() {
     let exe = std::env::current_exe().unwrap();
-    let args = [
-        "--exact",
-        "helper_inside_a_fixture",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ];
+    let args = helper_args("helper_inside_a_fixture");
     // Without it, the sandbox's own /tmp hides the binary.
     let e = Sandbox::new()
         .command(&exe)
@@ -1170,13 +1152,7 @@ fn the_test_binary_is_reachable_from_under_tmp() {
     let copy = dir.path().join("fixtures-test-binary");
     std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
     let out = std::process::Command::new(&copy)
-        .args([
-            "--exact",
-            "helper_reexec_in_a_default_sandbox",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(helper_args("helper_reexec_in_a_default_sandbox"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -223,13 +223,7 @@ fn killing_the_parent_kills_the_sandbox() {
     // A copy of this test binary is the parent: it starts a sandbox, says the marker, and waits.
     let (_, arg) = unique_sleep();
     let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_parent_that_will_be_killed",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(helper_args("helper_parent_that_will_be_killed"))
         .env("SANDBOXED_TEST_SLEEP", &arg)
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -508,13 +508,7 @@ fn zero_limits_are_errors_that_say_why() {
 /// What `memory_limit(64 MiB)` says with `SANDBOXED_CGROUP=dir`, from a fresh process.
 fn with_sandboxed_cgroup(dir: &str) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_limit_with_a_bad_cgroup",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(helper_args("helper_limit_with_a_bad_cgroup"))
         .env("SANDBOXED_CGROUP", dir)
         .output()
         .unwrap();
@@ -705,13 +699,7 @@ fn without_cgroups(best_effort: bool) -> (String, String) {
     cmd.args(["--mount", "sh", "-c"])
         .arg("mount -t tmpfs none /sys/fs/cgroup && exec \"$0\" \"$@\"")
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_without_cgroups",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ]);
+        .args(helper_args("helper_without_cgroups"));
     if best_effort {
         cmd.env("SANDBOXED_ISOLATION", "best-effort");
     } else {

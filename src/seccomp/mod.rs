@@ -1077,13 +1077,7 @@ mod tests {
             .unwrap()
             .is_none()
         );
-        assert_eq!(
-            Seccomp::from_preset_name("no_network")
-                .unwrap_err()
-                .to_string(),
-            "unknown seccomp preset `no_network`; did you mean no-network? The presets are \
-             recommended, no-network, strict and unrestricted"
-        );
+        // The error's text for an unknown preset: tests/seccomp.rs (the public API).
         for name in names::PRESETS {
             assert!(Seccomp::from_preset_name(name).is_ok());
         }

@@ -124,16 +124,22 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The arguments that make a test binary run just its `#[ignore]`d test `name`, on one
+/// thread, without capturing its output.
+pub fn helper_args(name: &str) -> [&str; 5] {
+    [
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]
+}
+
 /// Run the `#[ignore]`d test `name` of this test binary in a new process, in `cwd`.
 pub fn run_helper(name: &str, cwd: &std::path::Path) -> std::process::Output {
     std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(helper_args(name))
         .current_dir(cwd)
         .output()
         .unwrap()
