@@ -86,6 +86,8 @@ pub struct Sandbox {
     pub(crate) fixture_mode: FixtureMode,
     pub(crate) system_dirs: bool,
     pub(crate) bind_current_exe: bool,
+    pub(crate) whole_host: bool,
+    pub(crate) exposed: Vec<PathBuf>,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) hostname: String,
     pub(crate) seccomp: Seccomp,
@@ -107,6 +109,8 @@ impl Default for Sandbox {
             fixture_mode: FixtureMode::Auto,
             system_dirs: true,
             bind_current_exe: false,
+            whole_host: false,
+            exposed: Vec::new(),
             mounts: Vec::new(),
             hostname: "sandbox".to_owned(),
             seccomp: Seccomp::recommended(),
@@ -213,6 +217,35 @@ impl Sandbox {
     /// re-executes a test binary inside a fixture.
     pub fn bind_current_exe(mut self) -> Self {
         self.bind_current_exe = true;
+        self
+    }
+
+    /// Show the host directory `path` at the same path, read-only, in addition to the default
+    /// view (see the README's "What a sandboxed program sees": the system directories, the
+    /// workspace, the target directory, the toolchain and `PATH`; not the home directory nor
+    /// other user data). Like the workspace, it is shown through a read-only overlay: its files
+    /// read the same, but no unix socket or FIFO in it reaches a host process. Use
+    /// [`ro_bind`](Self::ro_bind) to show a file, or a directory at another path. Default:
+    /// nothing beyond the default view.
+    ///
+    /// ```no_run
+    /// use sandboxed::Sandbox;
+    ///
+    /// let home = std::env::var("HOME").unwrap();
+    /// let sandbox = Sandbox::new().expose(format!("{home}/testdata"));
+    /// ```
+    pub fn expose(mut self, path: impl AsRef<Path>) -> Self {
+        self.exposed.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Show the whole host root read-only, as `sandboxed` 0.1 did, instead of the default view:
+    /// home directories, `/var/tmp`, `/srv`, `/mnt`, `/media` become readable, and unix
+    /// sockets and FIFOs anywhere on the host outside `/tmp` and `/run` become reachable (a
+    /// read-only mount stops neither). Device nodes stay unusable (`nodev`) and `/proc`'s
+    /// global interfaces read-only. Default: `false`. No effect with a [`fixture`](Self::fixture).
+    pub fn whole_host(mut self, whole: bool) -> Self {
+        self.whole_host = whole;
         self
     }
 

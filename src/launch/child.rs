@@ -52,6 +52,9 @@ impl Report {
     /// Sent before the final report, once per denied system call: step = its number, value =
     /// how many times it was answered `EPERM`.
     pub const DENIED: u32 = 6;
+    /// Before `STARTED`: a set-up step took its documented fallback (step = the step whose
+    /// description says which); the parent says so once per process.
+    pub const NOTICE: u32 = 10;
 
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: Report is repr(C) plain data without padding bytes.
@@ -231,6 +234,23 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
             sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0"),
         )?;
     }
+
+    // 5. The kernel's global interfaces in our /proc and /sys, read-only or covered: root's
+    //    uid 0 is the host's for every permission check, and /proc/sys holds the host's
+    //    sysctls (core_pattern, ...). Done after our own writes to the sandbox's sysctls above.
+    if has(ctx.flags, libc::CLONE_NEWNS) && !plan.fs.late.is_empty() {
+        let mut root = at(
+            step::PIVOT,
+            sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY),
+        )?;
+        let r = plan
+            .fs
+            .late
+            .iter()
+            .try_for_each(|op| apply(ctx, op, &mut root));
+        sys::close(root);
+        r?;
+    }
     Ok(())
 }
 
@@ -251,6 +271,14 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
     // Clone every host tree we need first, before anything covers its path (a bind source under
     // /tmp stays reachable even though the sandbox gets a fresh /tmp).
     for cap in &fs.captures {
+        if cap.path_only {
+            let fd = at(
+                cap.step,
+                sys::open(&cap.source, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            set_slot(ctx, cap.slot, fd);
+            continue;
+        }
         let mut flags = sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC;
         if cap.recursive {
             flags |= sys::AT_RECURSIVE;
@@ -271,102 +299,7 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
 
     let mut root: c_int = -1;
     for op in &fs.ops {
-        match op {
-            FsOp::RootFromSlot { slot, step } => {
-                root = get_slot(ctx, *slot);
-                // Attach the new root on top of the old one, so it is a mount point in our
-                // namespace that pivot_root accepts.
-                at(
-                    *step,
-                    sys::move_mount(root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
-                )?;
-            }
-            FsOp::Mkdir { at: a, mode, step } => {
-                let dir = at(
-                    *step,
-                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
-                )?;
-                let r = sys::mkdirat(dir, &a.name, *mode);
-                sys::close(dir);
-                at(*step, r)?;
-            }
-            FsOp::Mkfile { at: a, step } => {
-                let dir = at(
-                    *step,
-                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
-                )?;
-                let r = sys::mkfileat(dir, &a.name);
-                sys::close(dir);
-                at(*step, r)?;
-            }
-            FsOp::Symlink {
-                target,
-                at: a,
-                step,
-            } => {
-                let dir = at(
-                    *step,
-                    sys::open_in_root(root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
-                )?;
-                let r = sys::symlinkat(target, dir, &a.name);
-                sys::close(dir);
-                at(*step, r)?;
-            }
-            // A mount on the root itself becomes the root: lookups relative to the old root's
-            // descriptor would start below it.
-            FsOp::Attach { slot, path, step } => {
-                let fd = get_slot(ctx, *slot);
-                attach(root, fd, path, *step)?;
-                if is_root(path) {
-                    root = fd;
-                } else {
-                    sys::close(fd);
-                }
-            }
-            FsOp::NewFs {
-                fstype,
-                options,
-                attrs,
-                path,
-                keep_slot,
-                step,
-            } => {
-                let fd = new_fs(fstype, options, *attrs, *step)?;
-                attach(root, fd, path, *step)?;
-                if let Some(slot) = keep_slot {
-                    set_slot(ctx, *slot, fd);
-                }
-                if is_root(path) {
-                    root = fd;
-                } else if keep_slot.is_none() {
-                    sys::close(fd);
-                }
-            }
-            FsOp::OverlayRoot {
-                lower,
-                upper,
-                work,
-                skeleton,
-                open_step,
-                mount_step,
-            } => root = overlay_root(lower, upper, work, skeleton, *open_step, *mount_step)?,
-            FsOp::BindRoot { dir, step } => root = bind_root(dir, *step)?,
-            FsOp::ReadOnly { slot, step } => {
-                let attr = MountAttr {
-                    attr_set: sys::MOUNT_ATTR_RDONLY,
-                    ..Default::default()
-                };
-                at(
-                    *step,
-                    sys::mount_setattr(
-                        get_slot(ctx, *slot),
-                        c"",
-                        libc::AT_EMPTY_PATH as c_uint,
-                        &attr,
-                    ),
-                )?;
-            }
-        }
+        apply(ctx, op, &mut root)?;
     }
 
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
@@ -380,6 +313,303 @@ fn build_root(ctx: &ChildContext<'_>) -> Step {
     // with; nothing the init still needs lies above 5.
     sys::close_from(6, ctx.plan.fd_limit);
     Ok(())
+}
+
+/// One step of building the root; `root` is the new root's descriptor once there is one.
+fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
+    match op {
+        FsOp::RootFromSlot { slot, step } => {
+            *root = get_slot(ctx, *slot);
+            // Attach the new root on top of the old one, so it is a mount point in our
+            // namespace that pivot_root accepts.
+            at(
+                *step,
+                sys::move_mount(*root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+            )?;
+        }
+        FsOp::Mkdir { at: a, mode, step } => {
+            let dir = at(
+                *step,
+                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            let r = sys::mkdirat(dir, &a.name, *mode);
+            sys::close(dir);
+            at(*step, r)?;
+        }
+        FsOp::Mkfile { at: a, step } => {
+            let dir = at(
+                *step,
+                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            let r = sys::mkfileat(dir, &a.name);
+            sys::close(dir);
+            at(*step, r)?;
+        }
+        FsOp::Symlink {
+            target,
+            at: a,
+            step,
+        } => {
+            let dir = at(
+                *step,
+                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            let r = sys::symlinkat(target, dir, &a.name);
+            sys::close(dir);
+            at(*step, r)?;
+        }
+        FsOp::RemoveDir { at: a, step } => {
+            let dir = at(
+                *step,
+                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            let r = sys::rmdirat(dir, &a.name);
+            sys::close(dir);
+            at(*step, r)?;
+        }
+        // A mount on the root itself becomes the root: lookups relative to the old root's
+        // descriptor would start below it.
+        FsOp::Attach { slot, path, step } => {
+            let fd = get_slot(ctx, *slot);
+            attach(*root, fd, path, *step)?;
+            if is_root(path) {
+                *root = fd;
+            } else {
+                sys::close(fd);
+            }
+        }
+        FsOp::NewFs {
+            fstype,
+            options,
+            attrs,
+            path,
+            keep_slot,
+            step,
+        } => {
+            let fd = new_fs(fstype, options, *attrs, *step)?;
+            if is_root(path) && *root < 0 {
+                // The first root: a tmpfs of ours on top of the host's (the default view).
+                at(
+                    *step,
+                    sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+                )?;
+            } else {
+                attach(*root, fd, path, *step)?;
+            }
+            if let Some(slot) = keep_slot {
+                set_slot(ctx, *slot, fd);
+            }
+            if is_root(path) {
+                *root = fd;
+            } else if keep_slot.is_none() {
+                sys::close(fd);
+            }
+        }
+        FsOp::OverlayRoot {
+            lower,
+            upper,
+            work,
+            skeleton,
+            open_step,
+            mount_step,
+        } => *root = overlay_root(lower, upper, work, skeleton, *open_step, *mount_step)?,
+        FsOp::BindRoot { dir, step } => *root = bind_root(dir, *step)?,
+        FsOp::ReadOnly { slot, step } => {
+            let attr = MountAttr {
+                attr_set: sys::MOUNT_ATTR_RDONLY,
+                ..Default::default()
+            };
+            at(
+                *step,
+                sys::mount_setattr(
+                    get_slot(ctx, *slot),
+                    c"",
+                    libc::AT_EMPTY_PATH as c_uint,
+                    &attr,
+                ),
+            )?;
+        }
+        FsOp::OverlayBind {
+            lower_slot,
+            fallback_slot,
+            empty,
+            path,
+            step,
+            fallback_step,
+        } => {
+            let lower = get_slot(ctx, *lower_slot);
+            let fallback = get_slot(ctx, *fallback_slot);
+            let r = match read_only_overlay(*root, lower, empty) {
+                Ok(fd) => {
+                    let r = attach(*root, fd, path, *step);
+                    sys::close(fd);
+                    r
+                }
+                Err(_) => {
+                    // Told to the parent, which says it once; the bind is still read-only and
+                    // nodev.
+                    report(REPORT_FD, Report::NOTICE, *fallback_step, 0);
+                    attach(*root, fallback, path, *fallback_step)
+                }
+            };
+            sys::close(lower);
+            sys::close(fallback);
+            r?;
+        }
+        FsOp::Cover {
+            path,
+            mode,
+            optional,
+            step,
+        } => cover(*root, path, mode, *optional, *step)?,
+        FsOp::ReadOnlySelf {
+            path,
+            optional,
+            step,
+        } => read_only_self(*root, path, *optional, *step)?,
+    }
+    Ok(())
+}
+
+/// The flags of a read-only view: nothing on it can be written, executed set-uid, or opened as
+/// a device.
+const READ_ONLY_VIEW: u64 = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+
+/// A detached read-only overlay of the host directory `lower` (an `O_PATH` descriptor) over the
+/// empty directory `empty` of the new root. Both are handed to overlayfs as
+/// `/proc/self/fd/N` paths, which resolve through the host's `/proc` (our root is still the
+/// host's until the pivot) to mounts attached in our namespace, as kernels before 6.4 require.
+fn read_only_overlay(root: c_int, lower: c_int, empty: &CStr) -> Result<c_int, i32> {
+    let empty_fd = sys::open_in_root(root, empty, libc::O_PATH | libc::O_DIRECTORY)?;
+    let mut lowers = [0u8; 64];
+    let r = join_fd_paths(&[lower, empty_fd], &mut lowers).and_then(|lowers| {
+        let fsfd = sys::fsopen(c"overlay")?;
+        let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
+            .and_then(|()| sys::fsconfig_create(fsfd))
+            .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
+        sys::close(fsfd);
+        r
+    });
+    sys::close(empty_fd);
+    r
+}
+
+/// `"/proc/self/fd/A:/proc/self/fd/B"` for the descriptors `fds` (negative ones left out), in
+/// `buf`, without allocating.
+fn join_fd_paths<'b>(fds: &[c_int], buf: &'b mut [u8; 64]) -> Result<&'b CStr, i32> {
+    let mut len = 0usize;
+    let mut one = [0u8; 32];
+    for &fd in fds {
+        if fd < 0 {
+            continue;
+        }
+        if len > 0 {
+            *buf.get_mut(len).ok_or(libc::EINVAL)? = b':';
+            len = len.wrapping_add(1);
+        }
+        for &b in sys::fd_path(fd, &mut one)?.to_bytes() {
+            *buf.get_mut(len).ok_or(libc::EINVAL)? = b;
+            len = len.wrapping_add(1);
+        }
+    }
+    *buf.get_mut(len).ok_or(libc::EINVAL)? = 0;
+    CStr::from_bytes_until_nul(buf).map_err(|_| libc::EINVAL)
+}
+
+/// Open `path` in the new root without following a final symbolic link, or `None` where it is
+/// missing and `optional`.
+fn open_target(root: c_int, path: &CStr, optional: bool, step: u32) -> Step<Option<c_int>> {
+    match sys::open_in_root(root, path, libc::O_PATH | libc::O_NOFOLLOW) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(libc::ENOENT) if optional => Ok(None),
+        Err(e) => Err((step, e)),
+    }
+}
+
+/// Cover `path`: a directory with an empty read-only tmpfs of `mode`, anything else with a
+/// read-only, nodev bind of `/dev/null`, which no one can open.
+fn cover(root: c_int, path: &CStr, mode: &CStr, optional: bool, step: u32) -> Step {
+    let Some(target) = open_target(root, path, optional, step)? else {
+        return Ok(());
+    };
+    let r = sys::is_dir(target).and_then(|dir| {
+        let src = if dir {
+            let fsfd = sys::fsopen(c"tmpfs")?;
+            let r = sys::fsconfig_string(fsfd, c"mode", mode)
+                .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"4k"))
+                .and_then(|()| sys::fsconfig_create(fsfd))
+                .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC));
+            sys::close(fsfd);
+            r?
+        } else {
+            // Before the pivot `/dev/null` is the host's, after it the sandbox's (a bind of it).
+            let fd = sys::open_tree(
+                libc::AT_FDCWD,
+                c"/dev/null",
+                sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
+            )?;
+            let attr = MountAttr {
+                attr_set: READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC,
+                propagation: libc::MS_PRIVATE,
+                ..Default::default()
+            };
+            if let Err(e) = sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr) {
+                sys::close(fd);
+                return Err(e);
+            }
+            fd
+        };
+        let r = sys::move_mount(
+            src,
+            target,
+            c"",
+            sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+        );
+        sys::close(src);
+        r
+    });
+    sys::close(target);
+    at(step, r)
+}
+
+/// Bind `path` on itself, read-only, nosuid, nodev, noexec, with everything mounted below it.
+fn read_only_self(root: c_int, path: &CStr, optional: bool, step: u32) -> Step {
+    let Some(target) = open_target(root, path, optional, step)? else {
+        return Ok(());
+    };
+    let r = sys::open_tree(
+        target,
+        c"",
+        sys::OPEN_TREE_CLONE
+            | sys::OPEN_TREE_CLOEXEC
+            | sys::AT_RECURSIVE
+            | libc::AT_EMPTY_PATH as c_uint,
+    )
+    .and_then(|clone| {
+        let attr = MountAttr {
+            attr_set: READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC,
+            propagation: libc::MS_PRIVATE,
+            ..Default::default()
+        };
+        let r = sys::mount_setattr(
+            clone,
+            c"",
+            libc::AT_EMPTY_PATH as c_uint | sys::AT_RECURSIVE,
+            &attr,
+        )
+        .and_then(|()| {
+            sys::move_mount(
+                clone,
+                target,
+                c"",
+                sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+            )
+        });
+        sys::close(clone);
+        r
+    });
+    sys::close(target);
+    at(step, r)
 }
 
 fn is_root(path: &CStr) -> bool {

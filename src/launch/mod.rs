@@ -219,9 +219,19 @@ pub(crate) fn launch(
     // Wait for the init to say the program started, or which step failed.
     let mut report_file = File::from(rep_r);
     let mut buf = [0u8; 16];
-    let first = match report_file.read_exact(&mut buf) {
-        Ok(()) => Some(Report::from_bytes(&buf)),
-        Err(_) => None,
+    let first = loop {
+        match report_file.read_exact(&mut buf) {
+            Ok(()) => {
+                let r = Report::from_bytes(&buf);
+                if r.kind != Report::NOTICE {
+                    break Some(r);
+                }
+                if let Some(text) = plan.steps.get(r.step as usize) {
+                    diagnose::notice_once(text);
+                }
+            }
+            Err(_) => break None,
+        }
     };
     match first {
         Some(r) if r.kind == Report::STARTED => {}

@@ -559,3 +559,27 @@ pub(crate) fn cloexec_from(first: c_uint, fallback_max: c_int) {
         }
     }
 }
+
+// ---- the host view ----------------------------------------------------------------------------
+
+/// `open(2)` of an absolute host path (`O_CLOEXEC` added).
+pub(crate) fn open(path: &CStr, flags: c_int) -> Result<c_int, i32> {
+    // SAFETY: path is a valid C string.
+    check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) } as c_long)
+        .map(|f| f as c_int)
+}
+
+/// Whether the open descriptor `fd` (`O_PATH` will do) is a directory (`fstat(2)`).
+pub(crate) fn is_dir(fd: c_int) -> Result<bool, i32> {
+    // SAFETY: an all-zero stat is a valid buffer for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid stat buffer.
+    check(unsafe { libc::fstat(fd, &mut st) } as c_long)?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// `unlinkat(dirfd, name, AT_REMOVEDIR)`.
+pub(crate) fn rmdirat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
+    // SAFETY: name is a valid C string.
+    check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), libc::AT_REMOVEDIR) } as c_long).map(drop)
+}

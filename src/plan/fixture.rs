@@ -118,7 +118,7 @@ pub(super) fn plan_root(
 
 /// Show the host's `host` at the same path, read-only, where the fixture has nothing of its own:
 /// a fixture entry wins; inside a directory both have, the host's other entries fill in.
-fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
+pub(super) fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
     let Ok(meta) = std::fs::symlink_metadata(host) else {
         return Ok(()); // not on this host
     };
@@ -151,7 +151,7 @@ fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
             } else {
                 let want = if meta.is_dir() { Want::Dir } else { Want::File };
                 p.ensure(&inside, want, "system directory")?;
-                p.capture_and_attach(host, &inside, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+                p.capture_and_attach(host, &inside, RO, true)?;
                 let order = (p.layers.len(), 0);
                 p.layers.push(Layer {
                     target: inside,
@@ -291,7 +291,7 @@ pub(super) fn bind_current_exe(p: &mut Planner<'_>) -> Result<(), Error> {
         }
         let target = p.resolve(&path)?;
         p.ensure(&target, want, "the current executable")?;
-        p.capture_and_attach(&path, &target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+        p.capture_and_attach(&path, &target, RO, true)?;
         let order = (p.layers.len(), 0);
         p.layers.push(Layer {
             target,
@@ -306,7 +306,7 @@ pub(super) fn bind_current_exe(p: &mut Planner<'_>) -> Result<(), Error> {
 }
 
 /// Whether the sandbox, as planned so far, shows the host's `path` at `path`.
-fn reachable(p: &Planner<'_>, path: &Path) -> bool {
+pub(super) fn reachable(p: &Planner<'_>, path: &Path) -> bool {
     let Ok(shown) = p.resolve(path) else {
         return false;
     };

@@ -25,15 +25,40 @@ use crate::launch::sys::{
 };
 use crate::policy::{MountSpec, Net, Sandbox};
 
+/// Flags of every read-only view of the host: set-uid bits and device nodes grant nothing.
+pub(crate) const RO: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+/// Flags of a writable bind of the host: a device node on it cannot be opened either (unless
+/// the bind is of a device on purpose, see [`bind_attrs`]).
+pub(crate) const RW: u64 = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+
+/// The mount flags of a policy's bind of `source`: `nodev` unless the source is a device node
+/// or lies in the host's `/dev` (a device bound on purpose, such as `/dev/fuse` or `/dev/dri`).
+fn bind_attrs(source: &Path, meta: &std::fs::Metadata, writable: bool) -> u64 {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = meta.file_type();
+    let device = ft.is_char_device() || ft.is_block_device() || source.starts_with("/dev");
+    let attrs = if writable { RW } else { RO };
+    if device {
+        attrs & !MOUNT_ATTR_NODEV
+    } else {
+        attrs
+    }
+}
+
 // Fixture roots: a child module, so it extends the planner below without widening its API.
 #[path = "fixture.rs"]
 mod fixture;
+// The default view of the host (see plan/view.rs), likewise.
+#[path = "view.rs"]
+mod view;
 
-/// A host tree cloned (`open_tree(OPEN_TREE_CLONE)`) by the child before anything is covered.
+/// A host tree cloned (`open_tree(OPEN_TREE_CLONE)`) by the child before anything is covered,
+/// or, with `path_only`, a host directory opened `O_PATH` (an overlay's lower layer).
 #[derive(Debug)]
 pub(crate) struct Capture {
     pub source: CString,
     pub recursive: bool,
+    pub path_only: bool,
     /// `MOUNT_ATTR_*` flags set on the clone before it is attached.
     pub attr_set: u64,
     pub slot: usize,
@@ -101,6 +126,42 @@ pub(crate) enum FsOp {
         dir: CString,
         step: u32,
     },
+    /// Show the host directory opened in `lower_slot` at `path` through a read-only overlay
+    /// (its other lower layer the empty directory `empty`): the files read the same, but a unix
+    /// socket in it cannot be connected to and a FIFO in it is a pipe of its own, so no host
+    /// service or process is reached through it. Where the kernel refuses the overlay (a file
+    /// system it cannot stack on), the plain read-only bind in `fallback_slot` is attached and
+    /// the parent is told (`fallback_step`).
+    OverlayBind {
+        lower_slot: usize,
+        fallback_slot: usize,
+        empty: CString,
+        path: CString,
+        step: u32,
+        fallback_step: u32,
+    },
+    /// Make what is at `path` unreadable: a directory is covered by an empty read-only tmpfs
+    /// (`mode`), anything else by a read-only, `nodev` bind of `/dev/null` (every open fails
+    /// with `EACCES`). With `optional`, a missing `path` is skipped (kernel interfaces differ by
+    /// configuration).
+    Cover {
+        path: CString,
+        mode: CString,
+        optional: bool,
+        step: u32,
+    },
+    /// Bind `path` on itself read-only, `nosuid,nodev,noexec` (the kernel's global interfaces in
+    /// the sandbox's own `/proc`). With `optional`, a missing `path` is skipped.
+    ReadOnlySelf {
+        path: CString,
+        optional: bool,
+        step: u32,
+    },
+    /// Remove the empty directory `at` (the overlays' empty layer, once they are mounted).
+    RemoveDir {
+        at: At,
+        step: u32,
+    },
 }
 
 /// A new directory entry: `name` in the directory `parent` (relative to the new root).
@@ -138,6 +199,10 @@ pub(crate) struct FsPlan {
     pub overlay_fallback: Option<u32>,
     /// A fixture root cannot be made without a mount namespace: the step to fail with then.
     pub needs_mount_ns: Option<u32>,
+    /// Operations done after the init's own writes to `/proc/sys` (the sandbox's namespace
+    /// limits), inside the new root: the kernel's global interfaces in `/proc` and `/sys` made
+    /// read-only or covered.
+    pub late: Vec<FsOp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +266,11 @@ struct Planner<'a> {
     /// What we will create in a fixture root (mount points, their parents, system links): not
     /// the program's changes.
     fixture_created: BTreeSet<PathBuf>,
+    /// The empty directory in the root tmpfs that overlays use as their second lower layer,
+    /// once one is planned (removed again at the end).
+    overlay_empty: Option<PathBuf>,
+    /// The kept slot of a root tmpfs of ours, made read-only at the end.
+    root_slot: Option<usize>,
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
@@ -262,6 +332,9 @@ impl<'a> Planner<'a> {
                 }
             }
             LayerKind::Scratch { .. } => {
+                if let Some(target) = self.created_links.get(path) {
+                    return Node::Symlink(target.clone());
+                }
                 if path == layer.target || self.created_dirs.contains(path) {
                     Node::Dir
                 } else if self.created_files.contains(path) {
@@ -498,6 +571,12 @@ impl<'a> Planner<'a> {
                     at: at_inside,
                     step,
                 });
+                self.created_links.insert(inside, target);
+                continue;
+            }
+            if !meta.is_dir() && !meta.is_file() {
+                // A unix socket, FIFO or device node of the host: never shown through a shadow
+                // (a read-only mount stops none of them).
                 continue;
             }
             let is_dir = meta.is_dir();
@@ -520,11 +599,7 @@ impl<'a> Planner<'a> {
             if self.all_targets.contains(&inside) {
                 continue; // covered by a mount of its own later; no need to bind the host's.
             }
-            let attr = if *writable {
-                MOUNT_ATTR_NOSUID
-            } else {
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-            };
+            let attr = if *writable { RW } else { RO };
             self.capture_and_attach(&host, &inside, attr, true)?;
             let order = (self.layers.len(), 0);
             self.layers.push(Layer {
@@ -570,7 +645,24 @@ impl<'a> Planner<'a> {
         self.plan.captures.push(Capture {
             source: cstr(host, "host path")?,
             recursive,
+            path_only: false,
             attr_set,
+            slot,
+            step,
+        });
+        Ok(slot)
+    }
+
+    /// Open the host directory `host` (`O_PATH`) before anything covers it: an overlay's lower
+    /// layer.
+    fn capture_path(&mut self, host: &Path) -> Result<usize, Error> {
+        let slot = self.slot();
+        let step = self.step(format!("opening host directory {}", host.display()));
+        self.plan.captures.push(Capture {
+            source: cstr(host, "host path")?,
+            recursive: false,
+            path_only: true,
+            attr_set: 0,
             slot,
             step,
         });
@@ -643,6 +735,7 @@ const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 pub(crate) fn plan(
     sandbox: &Sandbox,
     cwd: Option<&Path>,
+    path_env: Option<&std::ffi::OsStr>,
     steps: &mut Vec<String>,
 ) -> Result<FsPlan, Error> {
     // A fixture's fresh root is made once, here, whatever the passes below.
@@ -651,8 +744,14 @@ pub(crate) fn plan(
         None => None,
     };
     let fixed_steps = steps.len();
-    let (mut plan, shadowed, mut created) =
-        plan_pass(sandbox, cwd, steps, BTreeSet::new(), root.as_ref())?;
+    let (mut plan, shadowed, mut created) = plan_pass(
+        sandbox,
+        cwd,
+        path_env,
+        steps,
+        BTreeSet::new(),
+        root.as_ref(),
+    )?;
     if !shadowed.is_empty() {
         // Shadows found late would cover mounts made before them: plan again, making them
         // early.
@@ -660,6 +759,7 @@ pub(crate) fn plan(
         (plan, _, created) = plan_pass(
             sandbox,
             cwd,
+            path_env,
             steps,
             shadowed.into_iter().collect(),
             root.as_ref(),
@@ -675,6 +775,7 @@ pub(crate) fn plan(
 fn plan_pass(
     sandbox: &Sandbox,
     cwd: Option<&Path>,
+    path_env: Option<&std::ffi::OsStr>,
     steps: &mut Vec<String>,
     pre_shadows: BTreeSet<PathBuf>,
     fixture_root: Option<&FixtureRoot>,
@@ -691,6 +792,8 @@ fn plan_pass(
         pre_shadows,
         created_links: BTreeMap::new(),
         fixture_created: BTreeSet::new(),
+        overlay_empty: None,
+        root_slot: None,
     };
     for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
@@ -699,10 +802,14 @@ fn plan_pass(
     if let Some(root) = fixture_root {
         // A fixture's fresh tree, with the host's system directories (see plan/fixture.rs).
         fixture::plan_root(&mut p, root, sandbox)?;
+    } else if !sandbox.whole_host {
+        // What a test needs of the host, and nothing else (see plan/view.rs).
+        view::plan_root(&mut p)?;
     } else {
-        // The root: the host's, read-only, with every mount below it, keeping their locked
-        // flags (mount_setattr only adds flags). nosuid: set-uid bits grant nothing here.
-        let root_slot = p.capture(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+        // The whole host root, read-only, with every mount below it, keeping their locked
+        // flags (mount_setattr only adds flags). nosuid, nodev: set-uid bits and device nodes
+        // grant nothing here.
+        let root_slot = p.capture(Path::new("/"), RO, true)?;
         let step = p.step("attaching the new root".into());
         p.plan.ops.push(FsOp::RootFromSlot {
             slot: root_slot,
@@ -723,7 +830,8 @@ fn plan_pass(
     }
     p.early_shadows(Path::new("/"))?;
 
-    // A fresh /proc for the new pid namespace: only the sandbox's processes are visible.
+    // A fresh /proc for the new pid namespace: only the sandbox's processes are visible (and
+    // not the init's /proc/1, which plan/view.rs covers).
     p.new_fs(
         "proc",
         &[],
@@ -735,6 +843,16 @@ fn plan_pass(
 
     // A fresh sysfs, whose network view (/sys/class/net) is the sandbox's own namespace. With the
     // host's network the host's sysfs stays (a new one needs a network namespace of our own).
+    if sandbox.net == Net::Host && fixture_root.is_none() && !sandbox.whole_host {
+        // The host's sysfs, read-only (a new one needs a network namespace of our own).
+        p.capture_and_attach(Path::new("/sys"), Path::new("/sys"), RO, true)?;
+        let order = (p.layers.len(), 0);
+        p.layers.push(Layer {
+            target: "/sys".into(),
+            kind: LayerKind::Special,
+            order,
+        });
+    }
     if sandbox.net != Net::Host {
         p.new_fs(
             "sysfs",
@@ -752,7 +870,8 @@ fn plan_pass(
         .new_fs(
             "tmpfs",
             &[("mode", "0755"), ("size", "64k")],
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            // nodev: the devices are binds, each a mount with its own flags.
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV,
             Path::new("/dev"),
             LayerKind::Scratch {
                 shadow_of_readonly: true,
@@ -830,10 +949,12 @@ fn plan_pass(
     // user's runtime directory), and connecting to a unix socket is neither refused by a
     // read-only mount nor scoped to a network namespace. With the host's network the host's
     // /run stays (the host's resolver configuration may live there).
-    if sandbox.net != Net::Host
-        && sandbox.fixture.is_none()
-        && matches!(p.lookup(Path::new("/run")), Node::Dir)
-    {
+    let private_run = if sandbox.whole_host {
+        sandbox.net != Net::Host && matches!(p.lookup(Path::new("/run")), Node::Dir)
+    } else {
+        fixture_root.is_none()
+    };
+    if private_run {
         p.new_fs(
             "tmpfs",
             &[("mode", "0755")],
@@ -848,6 +969,21 @@ fn plan_pass(
         if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
             *mode = 0o1777;
         }
+    }
+
+    // The caller's data a test needs (the workspace, the target directory, the toolchain,
+    // PATH), each through a read-only overlay (see plan/view.rs); and what the policy exposes.
+    let data = match (fixture_root, sandbox.whole_host) {
+        (Some(_), _) => view::Data::Exposed,
+        (None, true) => view::Data::WorkingDirectory,
+        (None, false) => view::Data::All,
+    };
+    view::plan_data(&mut p, sandbox, path_env, data)?;
+
+    // The running executable, at its own path (the #[sandboxed] attribute re-executes it),
+    // before the policy's mounts, which win.
+    if sandbox.bind_current_exe {
+        fixture::bind_current_exe(&mut p)?;
     }
 
     // The policy's own mounts, in order.
@@ -878,11 +1014,7 @@ fn plan_pass(
                 let target = p.resolve(target)?;
                 let want = if meta.is_dir() { Want::Dir } else { Want::File };
                 p.ensure(&target, want, &format!("bind {}", source.display()))?;
-                let attr = if *writable {
-                    MOUNT_ATTR_NOSUID
-                } else {
-                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-                };
+                let attr = bind_attrs(&source, &meta, *writable);
                 p.capture_and_attach(&source, &target, attr, true)?;
                 let order = (p.layers.len(), 0);
                 p.layers.push(Layer {
@@ -912,11 +1044,6 @@ fn plan_pass(
         }
     }
 
-    // The running executable, at its own path (the #[sandboxed] attribute re-executes it).
-    if sandbox.bind_current_exe {
-        fixture::bind_current_exe(&mut p)?;
-    }
-
     // The working directory: the requested one, or the parent's when the sandbox shows it as on
     // the host; in a fixture, its top. A parent directory hidden by one of our own mounts (a project under /tmp) is
     // bound back read-only at its path, so relative paths keep working.
@@ -934,27 +1061,21 @@ fn plan_pass(
                     }
                     _ => false,
                 };
-                let ours = p.all_targets.contains(&shown)
-                    || matches!(layer.map(|l| l.kind), Some(LayerKind::Special));
-                if host_backed {
+                // Not shown from the host (the data planned above shows it wherever it can):
+                // a directory of the sandbox's own at that path (`/`, `/tmp`) will do, else `/`.
+                if host_backed || matches!(p.lookup(&shown), Node::Dir) {
                     dir
-                } else if ours {
-                    PathBuf::from("/")
                 } else {
-                    p.ensure(&shown, Want::Dir, "working directory")?;
-                    p.capture_and_attach(
-                        &dir,
-                        &shown,
-                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
-                        true,
-                    )?;
-                    dir
+                    PathBuf::from("/")
                 }
             }
             Err(_) => PathBuf::from("/"),
         },
     };
 
+    // The kernel's global interfaces in /proc and /sys, once the init's own writes are done.
+    view::plan_kernel_masks(&mut p)?;
+    view::finish(&mut p)?;
     let mut plan = p.plan;
     plan.ops.append(&mut p.finish);
     if let Some(root) = fixture_root {

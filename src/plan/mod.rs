@@ -201,7 +201,11 @@ impl Plan {
             (cands, searched)
         };
 
-        let fs = fs::plan(sandbox, cmd.cwd.as_deref(), &mut steps)?;
+        let path_env = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str());
+        let fs = fs::plan(sandbox, cmd.cwd.as_deref(), path_env, &mut steps)?;
         let mut redactions = cmd.redactions()?;
         // A fixture run's fresh root on the host reads as [FIXTURE] in any rendering.
         if let Some(root) = &fs.fixture {

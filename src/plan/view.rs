@@ -1,0 +1,470 @@
+//! The sandbox's view of the host when it is not rooted at a fixture (a child module of
+//! [`super`], which it extends): what a test needs, and nothing else.
+//!
+//! Why not the whole host root, read-only: a read-only mount stops writes to files, but not a
+//! write into a FIFO, a `connect` to a unix socket, or reads of whatever the caller may read —
+//! `~/.ssh`, `~/.aws`, a gpg-agent's socket, `/var/tmp`, other users' homes. So the root is a
+//! fresh tmpfs that shows, read-only, `nosuid` and `nodev`:
+//!
+//! - the system directories ([`SYSTEM_DIRS`]) by plain binds (their mounts and locked flags
+//!   kept), and of `/var` only [`VAR_SHOWN`], with a private `/var/tmp`;
+//! - the host's *data* the test needs — the working directory and its Cargo workspace, the
+//!   target directory of the running test binary, the toolchain (`CARGO_HOME`, `RUSTUP_HOME`),
+//!   the directories on `PATH` and what [`Sandbox::expose`] names — each through a read-only
+//!   overlay: files read the same, but a unix socket seen through an overlay cannot be
+//!   connected to, and a FIFO is a pipe of its own, so no host process or service is reached
+//!   through them (the kernel has no other way to stop a `connect` to a path socket before
+//!   Landlock's `LANDLOCK_ACCESS_FS_RESOLVE_UNIX`);
+//! - nothing else: homes, `/root`, `/srv`, `/mnt`, `/media`, `/var/mail`, `/var/spool`,
+//!   `/var/log`, `/var/backups` and every other top-level directory are not there.
+//!
+//! Files the host guards by ownership alone are covered where the caller could read them but
+//! others could not ([`secrets`]): for root, whose uid 0 in the sandbox is the host's uid 0 for
+//! every permission check, that is `/etc/shadow`, the SSH host keys, `/etc/ssl/private`, and the
+//! like; for an ordinary user, files its groups may read. Credentials in `CARGO_HOME` are
+//! covered for everyone. The kernel's global interfaces in the sandbox's own `/proc` and `/sys`
+//! are made read-only or covered ([`plan_kernel_masks`]), after the init has written the
+//! sandbox's own namespace limits.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::sync::OnceLock;
+
+use super::*;
+
+/// Top-level system directories shown read-only (where the host has them).
+pub(crate) const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/gnu",
+];
+
+/// What of the host's `/var` is shown: package and cache data programs read. Everything else of
+/// it (`mail`, `spool`, `log`, `backups`, `crash`, ...) is user or service data; `/var/tmp` is
+/// private, `/var/run` and `/var/lock` are the host's links (into the sandbox's `/run`).
+pub(crate) const VAR_SHOWN: &[&str] = &["lib", "cache", "opt", "local"];
+
+/// Where [`secrets`] looks for files only their owner or group may read, and how deep.
+const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 8), ("/var/lib", 3), ("/var/cache", 3)];
+
+/// Files in a shown `CARGO_HOME` that hold registry tokens.
+const CARGO_SECRETS: &[&str] = &["credentials", "credentials.toml"];
+
+/// Home directories' dot-directories that hold user data rather than a tool: a `PATH` entry in
+/// one of them shows only itself, never the whole directory.
+const HOME_DATA_DIRS: &[&str] = &[
+    ".local",
+    ".config",
+    ".cache",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".kube",
+    ".docker",
+    ".password-store",
+    ".mozilla",
+    ".pki",
+];
+
+/// The kernel's global interfaces in the sandbox's `/proc`, read-only (runc's `readonlyPaths`).
+/// `pressure`: writing registers a PSI trigger with the kernel.
+const PROC_READ_ONLY: &[&str] = &[
+    "proc/sys",
+    "proc/sysrq-trigger",
+    "proc/irq",
+    "proc/bus",
+    "proc/fs",
+    "proc/pressure",
+];
+
+/// What of `/proc` is covered (runc's `maskedPaths`, and the key lists).
+const PROC_COVERED: &[&str] = &[
+    "proc/1",
+    "proc/kcore",
+    "proc/keys",
+    "proc/key-users",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/latency_stats",
+    "proc/acpi",
+    "proc/scsi",
+    "proc/asound",
+    "proc/interrupts",
+];
+
+/// What of `/sys` is covered: firmware tables and variables, energy counters (a side channel),
+/// and, where the host's sysfs is shown (`Net::Host`), the kernel's debug and security
+/// interfaces mounted in it.
+const SYS_COVERED: &[&str] = &[
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+    "sys/kernel/debug",
+    "sys/kernel/tracing",
+    "sys/kernel/security",
+    "sys/fs/bpf",
+];
+
+/// The root: a fresh tmpfs (made read-only at the end, [`finish`]) holding the system
+/// directories, `/var`'s shown part, and covers over the caller's host secrets.
+pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
+    let slot = p
+        .new_fs(
+            "tmpfs",
+            &[("mode", "0755"), ("size", "1m"), ("nr_inodes", "4096")],
+            RW,
+            Path::new("/"),
+            LayerKind::Scratch {
+                shadow_of_readonly: true,
+            },
+            true,
+        )?
+        .ok_or_else(|| Error::Internal("no slot for the root".into()))?;
+    p.root_slot = Some(slot);
+    // The sandbox's own mount points.
+    for own in ["/proc", "/dev", "/sys", "/tmp", "/run"] {
+        p.ensure(Path::new(own), Want::Dir, "mount point")?;
+    }
+    for dir in SYSTEM_DIRS {
+        fixture::merge_system(p, Path::new(dir))?;
+    }
+    if std::fs::symlink_metadata("/var").is_ok_and(|m| m.is_dir()) {
+        p.ensure(Path::new("/var"), Want::Dir, "/var")?;
+        let mut names: Vec<_> = std::fs::read_dir("/var")
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        names.sort();
+        for name in names {
+            let host = Path::new("/var").join(&name);
+            let is_link = std::fs::symlink_metadata(&host).is_ok_and(|m| m.is_symlink());
+            if name == "tmp" {
+                // A private /var/tmp, like /tmp: programs expect it writable.
+                p.ensure(&host, Want::Dir, "/var/tmp")?;
+                p.all_targets.insert(host.clone());
+                p.new_fs(
+                    "tmpfs",
+                    &[("mode", "1777")],
+                    RW,
+                    &host,
+                    LayerKind::Scratch {
+                        shadow_of_readonly: false,
+                    },
+                    false,
+                )?;
+            } else if is_link || VAR_SHOWN.iter().any(|s| OsStr::new(s) == name) {
+                fixture::merge_system(p, &host)?;
+            }
+        }
+    }
+    for path in secrets() {
+        if fixture::reachable(p, path) {
+            p.cover(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The host directories of the caller's own data that the test needs, each shown read-only
+/// through an overlay (see the module docs): planned after the sandbox's own `/tmp` and `/run`
+/// (a workspace may lie under the host's `/tmp`), before the policy's mounts (which win).
+pub(super) fn plan_data(
+    p: &mut Planner<'_>,
+    sandbox: &Sandbox,
+    path_env: Option<&OsStr>,
+    data: Data,
+) -> Result<(), Error> {
+    let mut dirs = match data {
+        Data::All => data_dirs(path_env),
+        Data::WorkingDirectory => std::env::current_dir().into_iter().collect(),
+        Data::Exposed => Vec::new(),
+    };
+    for dir in &sandbox.exposed {
+        dirs.push(absolute_host(dir)?);
+    }
+    dirs.sort();
+    dirs.dedup();
+    // Outermost first, so that a directory inside one already shown is seen as reachable.
+    dirs.sort_by_key(|d| d.components().count());
+    for dir in dirs {
+        // Never over the sandbox's own mounts (a working directory of `/` or `/tmp`).
+        let ours = p.all_targets.iter().any(|t| t.starts_with(&dir))
+            || ["/proc", "/sys", "/dev"].iter().any(|d| dir.starts_with(d));
+        if ours || !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) || fixture::reachable(p, &dir)
+        {
+            continue;
+        }
+        p.show_data(&dir)?;
+    }
+    if let Some(home) = cargo_home() {
+        for name in CARGO_SECRETS {
+            let path = home.join(name);
+            if std::fs::symlink_metadata(&path).is_ok() && fixture::reachable(p, &path) {
+                p.cover(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which of the caller's data [`plan_data`] shows.
+pub(super) enum Data {
+    /// The default view: everything [`data_dirs`] finds, and what the policy exposes.
+    All,
+    /// The whole host root is shown: only the working directory where the sandbox's own mounts
+    /// hide it (a project under `/tmp`), and what the policy exposes.
+    WorkingDirectory,
+    /// A fixture root: only what the policy exposes.
+    Exposed,
+}
+
+/// The kernel's global interfaces in the sandbox's `/proc` and `/sys`: read-only, or covered.
+/// Done late (see [`FsPlan::late`]), once the init has written the sandbox's own limits.
+pub(super) fn plan_kernel_masks(p: &mut Planner<'_>) -> Result<(), Error> {
+    for path in PROC_READ_ONLY {
+        let step = p.step(format!("making /{path} read-only"));
+        p.plan.late.push(FsOp::ReadOnlySelf {
+            path: CString::new(*path).map_err(|_| nul())?,
+            optional: true,
+            step,
+        });
+    }
+    for path in PROC_COVERED.iter().chain(SYS_COVERED) {
+        let step = p.step(format!("covering /{path}"));
+        p.plan.late.push(FsOp::Cover {
+            path: CString::new(*path).map_err(|_| nul())?,
+            mode: c"0755".to_owned(),
+            optional: true,
+            step,
+        });
+    }
+    Ok(())
+}
+
+/// The end of a host view: the overlays' empty layer removed, the root made read-only.
+pub(super) fn finish(p: &mut Planner<'_>) -> Result<(), Error> {
+    if let Some(empty) = p.overlay_empty.take() {
+        let step = p.step("removing the overlays' empty layer".into());
+        p.finish.push(FsOp::RemoveDir {
+            at: at(&empty)?,
+            step,
+        });
+    }
+    if let Some(slot) = p.root_slot.take() {
+        let step = p.step("making the sandbox's root read-only".into());
+        p.finish.push(FsOp::ReadOnly { slot, step });
+    }
+    Ok(())
+}
+
+impl Planner<'_> {
+    /// Show the host directory `host` at its own path through a read-only overlay.
+    fn show_data(&mut self, host: &Path) -> Result<(), Error> {
+        let target = self.resolve(host)?;
+        self.ensure(&target, Want::Dir, "host directory")?;
+        let empty = match &self.overlay_empty {
+            Some(e) => e.clone(),
+            None => {
+                let e = PathBuf::from(OVERLAY_EMPTY);
+                self.ensure(&e, Want::Dir, "overlay layer")?;
+                self.overlay_empty = Some(e.clone());
+                e
+            }
+        };
+        let lower_slot = self.capture_path(host)?;
+        let fallback_slot = self.capture(host, RO, true)?;
+        let step = self.step(format!(
+            "showing {} read-only through an overlay",
+            host.display()
+        ));
+        let fallback_step = self.step(format!(
+            "showing {} through an overlay: the kernel refused it (a file system overlayfs \
+             cannot stack on); it is shown by a plain read-only bind instead, through which \
+             unix sockets and FIFOs in it stay reachable",
+            host.display()
+        ));
+        self.plan.ops.push(FsOp::OverlayBind {
+            lower_slot,
+            fallback_slot,
+            empty: rel(&empty)?,
+            path: rel(&target)?,
+            step,
+            fallback_step,
+        });
+        let order = (self.layers.len(), 0);
+        self.layers.push(Layer {
+            target,
+            kind: LayerKind::Host {
+                source: host.to_owned(),
+                writable: false,
+            },
+            order,
+        });
+        Ok(())
+    }
+
+    /// Cover `path` (inside; shown from the host) so that nothing can open it.
+    fn cover(&mut self, path: &Path) -> Result<(), Error> {
+        let step = self.step(format!("covering {}", path.display()));
+        self.plan.ops.push(FsOp::Cover {
+            path: rel(path)?,
+            mode: c"0000".to_owned(),
+            optional: true,
+            step,
+        });
+        Ok(())
+    }
+}
+
+/// The overlays' empty lower layer: a directory of the root tmpfs, removed once they are
+/// mounted (they keep it alive).
+const OVERLAY_EMPTY: &str = "/.sandboxed-overlay-empty";
+
+/// The caller's data directories a test needs (absolute host paths; not yet deduplicated).
+fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if let Ok(cwd) = std::env::current_dir() {
+        // The Cargo workspace: the nearest directory up from the working directory with a
+        // Cargo.lock (a package's tests may read the workspace's files).
+        let workspace = cwd
+            .ancestors()
+            .take_while(|d| Some(*d) != home.as_deref() && *d != Path::new("/"))
+            .find(|d| d.join("Cargo.lock").is_file());
+        dirs.push(workspace.unwrap_or(&cwd).to_owned());
+        dirs.push(cwd.clone());
+    }
+    // The target directory of the running binary (cargo tags it with CACHEDIR.TAG), also when
+    // it lies outside the workspace (a shared CARGO_TARGET_DIR).
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(target) = exe.ancestors().find(|d| d.join("CACHEDIR.TAG").is_file()) {
+            dirs.push(target.to_owned());
+        }
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        if dir.is_absolute() {
+            dirs.push(dir);
+        }
+    }
+    dirs.extend(cargo_home());
+    dirs.extend(rustup_home());
+    // The resolver's configuration, where /etc/resolv.conf links into the host's /run (which
+    // the sandbox replaces): its directory, so that Net::Host resolves names as the host does.
+    if let Ok(resolv) = std::fs::canonicalize("/etc/resolv.conf") {
+        if resolv.starts_with("/run") {
+            if let Some(dir) = resolv.parent() {
+                dirs.push(dir.to_owned());
+            }
+        }
+    }
+    // PATH: each directory, and for one in a tool's directory under HOME (~/.pyenv/shims,
+    // ~/.cargo/bin) the tool's whole directory, which its programs need.
+    let path = path_env
+        .map(OsStr::to_owned)
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        if !dir.is_absolute() || dir.starts_with("/proc") || dir.starts_with("/sys") {
+            continue;
+        }
+        if let Some(home) = &home {
+            if let Ok(rest) = dir.strip_prefix(home) {
+                if let Some(top) = rest.components().next() {
+                    let top = top.as_os_str();
+                    let is_tool = top.as_encoded_bytes().starts_with(b".")
+                        && !HOME_DATA_DIRS.iter().any(|d| OsStr::new(d) == top);
+                    if is_tool && rest.components().count() > 1 {
+                        dirs.push(home.join(top));
+                        continue;
+                    }
+                }
+            }
+        }
+        dirs.push(dir);
+    }
+    dirs
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .filter(|d| d.is_absolute() && d.is_dir())
+}
+
+fn rustup_home() -> Option<PathBuf> {
+    std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".rustup")))
+        .filter(|d| d.is_absolute() && d.is_dir())
+}
+
+/// Entries of the shown system directories that the caller may read but others may not: what
+/// the host guards by ownership or group alone. Found once per process (bounded in depth and
+/// count); a directory found is covered whole, so nothing below it is looked at.
+pub(crate) fn secrets() -> &'static [PathBuf] {
+    static SECRETS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    SECRETS.get_or_init(|| {
+        let mut found = Vec::new();
+        let mut budget = 50_000usize;
+        for (root, depth) in SECRET_ROOTS {
+            walk_secrets(Path::new(root), *depth, &mut budget, &mut found);
+        }
+        found
+    })
+}
+
+fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        let others_may = if meta.is_dir() {
+            mode & 0o005 == 0o005
+        } else {
+            mode & 0o004 != 0
+        };
+        if !others_may && may_read(&path, &meta) {
+            found.push(path);
+        } else if meta.is_dir() && depth > 1 {
+            walk_secrets(&path, depth - 1, budget, found);
+        }
+    }
+}
+
+/// Whether the sandbox's program, with the caller's uid and groups but no capabilities, could
+/// read `path` (by the permission bits alone: `access(2)` would count root's capabilities).
+fn may_read(_path: &Path, meta: &std::fs::Metadata) -> bool {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mode = meta.permissions().mode();
+    if meta.uid() == uid {
+        return mode & 0o400 != 0;
+    }
+    if mode & 0o040 != 0 && in_group(meta.gid()) {
+        return true;
+    }
+    false
+}
+
+fn in_group(gid: u32) -> bool {
+    // SAFETY: getgid cannot fail.
+    if unsafe { libc::getgid() } == gid {
+        return true;
+    }
+    let mut groups = [0 as libc::gid_t; 256];
+    // SAFETY: groups has room for the 256 entries we allow.
+    let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
+    n > 0 && groups.iter().take(n as usize).any(|g| *g == gid)
+}
