@@ -120,7 +120,7 @@ pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
         .ok_or_else(|| Error::Internal("no slot for the root".into()))?;
     p.root_slot = Some(slot);
     // The sandbox's own mount points.
-    for own in ["/proc", "/dev", "/sys", "/tmp", "/run"] {
+    for own in OWN_MOUNTS.iter().filter(|m| !m.starts_with("/var/")) {
         p.ensure(Path::new(own), Want::Dir, "mount point")?;
     }
     for dir in SYSTEM_DIRS {
@@ -185,7 +185,7 @@ pub(super) fn plan_data(
     dirs.sort_by_key(|d| d.components().count());
     for dir in dirs {
         // Never over the sandbox's own mounts (a working directory of `/` or `/tmp`).
-        let ours = p.all_targets.iter().any(|t| t.starts_with(&dir))
+        let ours = OWN_MOUNTS.iter().any(|m| Path::new(m).starts_with(&dir))
             || ["/proc", "/sys", "/dev"].iter().any(|d| dir.starts_with(d));
         if ours || !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) || fixture::reachable(p, &dir)
         {
@@ -313,9 +313,13 @@ impl Planner<'_> {
     }
 }
 
-/// The overlays' empty lower layer: a directory of the root tmpfs, removed once they are
-/// mounted (they keep it alive).
-const OVERLAY_EMPTY: &str = "/.sandboxed-overlay-empty";
+/// The sandbox's own mounts in the default view: no host directory is shown on one of them, nor
+/// above one.
+const OWN_MOUNTS: &[&str] = &["/proc", "/dev", "/sys", "/tmp", "/run", "/var/tmp"];
+
+/// The overlays' empty lower layer: a directory in the sandbox's own `/tmp` (writable in every
+/// view), removed once they are mounted (they keep it alive), before the program starts.
+const OVERLAY_EMPTY: &str = "/tmp/.sandboxed-overlay-empty";
 
 /// The caller's data directories a test needs (absolute host paths; not yet deduplicated).
 fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
@@ -331,10 +335,16 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
         dirs.push(workspace.unwrap_or(&cwd).to_owned());
         dirs.push(cwd.clone());
     }
-    // The target directory of the running binary (cargo tags it with CACHEDIR.TAG), also when
-    // it lies outside the workspace (a shared CARGO_TARGET_DIR).
+    // The target directory of the running binary, also when it lies outside the workspace (a
+    // shared CARGO_TARGET_DIR): cargo tags it with CACHEDIR.TAG; a nextest archive, extracted
+    // elsewhere, keeps its name.
     if let Ok(exe) = std::env::current_exe() {
-        if let Some(target) = exe.ancestors().find(|d| d.join("CACHEDIR.TAG").is_file()) {
+        let tagged = exe.ancestors().find(|d| d.join("CACHEDIR.TAG").is_file());
+        let named = || {
+            exe.ancestors()
+                .find(|d| d.file_name() == Some(OsStr::new("target")))
+        };
+        if let Some(target) = tagged.or_else(named) {
             dirs.push(target.to_owned());
         }
     }
