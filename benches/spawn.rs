@@ -29,6 +29,8 @@ fn main() {
     let sandbox = Sandbox::new();
     let no_filter = Sandbox::new().seccomp(Seccomp::unrestricted());
     let strict = Sandbox::new().seccomp(Seccomp::strict());
+    // The whole host root read-only (0.1's view): what the default view's mounts cost.
+    let whole = Sandbox::new().whole_host(true);
     let bwrap = StdCommand::new("bwrap").arg("--version").output().is_ok();
 
     let mut run_sandboxed = || {
@@ -47,6 +49,13 @@ fn main() {
     };
     let mut run_strict = || {
         let out = strict
+            .command("/bin/true")
+            .output()
+            .expect("sandboxed spawn");
+        assert!(out.success(), "{out}");
+    };
+    let mut run_whole = || {
+        let out = whole
             .command("/bin/true")
             .output()
             .expect("sandboxed spawn");
@@ -94,19 +103,22 @@ fn main() {
     run_sandboxed();
     run_unfiltered();
     run_strict();
+    run_whole();
     run_plain();
     if bwrap {
         run_bwrap();
     }
 
-    let (mut s, mut u, mut p, mut b, mut st) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut s, mut u, mut p, mut b, mut st, mut w) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for round in 0..rounds {
-        // The three sandboxed variants in a rotating order: whichever runs right after bwrap
-        // (which evicts caches) would otherwise always pay for it.
-        for i in 0..3 {
-            match (round + i) % 3 {
+        // The sandboxed variants in a rotating order: whichever runs right after bwrap (which
+        // evicts caches) would otherwise always pay for it.
+        for i in 0..4 {
+            match (round + i) % 4 {
                 0 => s.push(time(&mut run_sandboxed)),
                 1 => u.push(time(&mut run_unfiltered)),
+                2 => w.push(time(&mut run_whole)),
                 _ => st.push(time(&mut run_strict)),
             }
         }
@@ -135,6 +147,11 @@ fn main() {
         "  sandboxed (full isolation, strict seccomp)       {:8.3} ms",
         ms(st)
     );
+    let w = median(&mut w);
+    println!(
+        "  sandboxed (whole host root, 0.1's view)          {:8.3} ms",
+        ms(w)
+    );
     println!(
         "  std::process::Command                            {:8.3} ms",
         ms(p)
@@ -158,4 +175,5 @@ fn main() {
     );
     println!("seccomp filter adds:      {:+.3} ms", ms(s) - ms(u));
     println!("strict filter adds:       {:+.3} ms", ms(st) - ms(u));
+    println!("default view adds:        {:+.3} ms", ms(s) - ms(w));
 }

@@ -435,14 +435,12 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
         }
         FsOp::OverlayBind {
             lower_slot,
-            fallback_slot,
             empty,
             path,
             step,
             fallback_step,
         } => {
             let lower = get_slot(ctx, *lower_slot);
-            let fallback = get_slot(ctx, *fallback_slot);
             let r = match read_only_overlay(*root, lower, empty) {
                 Ok(fd) => {
                     let r = attach(*root, fd, path, *step);
@@ -453,11 +451,15 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
                     // Told to the parent, which says it once; the bind is still read-only and
                     // nodev.
                     report(REPORT_FD, Report::NOTICE, *fallback_step, 0);
-                    attach(*root, fallback, path, *fallback_step)
+                    at(*fallback_step, bind_read_only(lower))
+                        .and_then(|fd| {
+                            let r = attach(*root, fd, path, *fallback_step);
+                            sys::close(fd);
+                            r
+                        })
                 }
             };
             sys::close(lower);
-            sys::close(fallback);
             r?;
         }
         FsOp::Cover {
@@ -518,6 +520,36 @@ fn join_fd_paths<'b>(fds: &[c_int], buf: &'b mut [u8; 64]) -> Result<&'b CStr, i
     }
     *buf.get_mut(len).ok_or(libc::EINVAL)? = 0;
     CStr::from_bytes_until_nul(buf).map_err(|_| libc::EINVAL)
+}
+
+/// A detached read-only, nosuid, nodev clone of the tree at the descriptor `dir`, with
+/// everything mounted below it.
+fn bind_read_only(dir: c_int) -> Result<c_int, i32> {
+    let fd = sys::open_tree(
+        dir,
+        c"",
+        sys::OPEN_TREE_CLONE
+            | sys::OPEN_TREE_CLOEXEC
+            | sys::AT_RECURSIVE
+            | libc::AT_EMPTY_PATH as c_uint,
+    )?;
+    let attr = MountAttr {
+        attr_set: READ_ONLY_VIEW,
+        propagation: libc::MS_PRIVATE,
+        ..Default::default()
+    };
+    match sys::mount_setattr(
+        fd,
+        c"",
+        libc::AT_EMPTY_PATH as c_uint | sys::AT_RECURSIVE,
+        &attr,
+    ) {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            sys::close(fd);
+            Err(e)
+        }
+    }
 }
 
 /// Open `path` in the new root without following a final symbolic link, or `None` where it is

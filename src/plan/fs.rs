@@ -130,11 +130,10 @@ pub(crate) enum FsOp {
     /// (its other lower layer the empty directory `empty`): the files read the same, but a unix
     /// socket in it cannot be connected to and a FIFO in it is a pipe of its own, so no host
     /// service or process is reached through it. Where the kernel refuses the overlay (a file
-    /// system it cannot stack on), the plain read-only bind in `fallback_slot` is attached and
-    /// the parent is told (`fallback_step`).
+    /// system it cannot stack on), a plain read-only, `nodev` bind of the same directory is
+    /// attached instead, and the parent is told (`fallback_step`).
     OverlayBind {
         lower_slot: usize,
-        fallback_slot: usize,
         empty: CString,
         path: CString,
         step: u32,

@@ -40,7 +40,7 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
 /// What of the host's `/var` is shown: package and cache data programs read. Everything else of
 /// it (`mail`, `spool`, `log`, `backups`, `crash`, ...) is user or service data; `/var/tmp` is
 /// private, `/var/run` and `/var/lock` are the host's links (into the sandbox's `/run`).
-pub(crate) const VAR_SHOWN: &[&str] = &["lib", "cache", "opt", "local"];
+pub(crate) const VAR_SHOWN: &[&str] = &["lib", "cache"];
 
 /// Where [`secrets`] looks for files only their owner or group may read, and how deep.
 const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 8), ("/var/lib", 3), ("/var/cache", 3)];
@@ -173,17 +173,22 @@ pub(super) fn plan_data(
 ) -> Result<(), Error> {
     let mut dirs = match data {
         Data::All => data_dirs(path_env),
-        Data::WorkingDirectory => std::env::current_dir().into_iter().collect(),
+        Data::WorkingDirectory => std::env::current_dir()
+            .into_iter()
+            .map(|d| (d, Show::Overlay))
+            .collect(),
         Data::Exposed => Vec::new(),
     };
     for dir in &sandbox.exposed {
-        dirs.push(absolute_host(dir)?);
+        dirs.push((absolute_host(dir)?, Show::Overlay));
     }
-    dirs.sort();
-    dirs.dedup();
-    // Outermost first, so that a directory inside one already shown is seen as reachable.
-    dirs.sort_by_key(|d| d.components().count());
-    for dir in dirs {
+    // Outermost first, so that a directory inside one already shown is seen as reachable; an
+    // overlay before a bind of the same directory.
+    dirs.sort_by(|(a, x), (b, y)| {
+        (a.components().count(), a, *x as u8).cmp(&(b.components().count(), b, *y as u8))
+    });
+    dirs.dedup_by(|(a, _), (b, _)| a == b);
+    for (dir, how) in dirs {
         // Never over the sandbox's own mounts (a working directory of `/` or `/tmp`).
         let ours = OWN_MOUNTS.iter().any(|m| Path::new(m).starts_with(&dir))
             || ["/proc", "/sys", "/dev"].iter().any(|d| dir.starts_with(d));
@@ -191,7 +196,10 @@ pub(super) fn plan_data(
         {
             continue;
         }
-        p.show_data(&dir)?;
+        match how {
+            Show::Overlay => p.show_data(&dir)?,
+            Show::Bind => p.show_tool(&dir)?,
+        }
     }
     if let Some(home) = cargo_home() {
         for name in CARGO_SECRETS {
@@ -202,6 +210,18 @@ pub(super) fn plan_data(
         }
     }
     Ok(())
+}
+
+/// How a directory of the caller's is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Show {
+    /// Through a read-only overlay: where the caller's programs and services may leave unix
+    /// sockets and FIFOs (the workspace, the target directory, what the policy exposes).
+    Overlay,
+    /// A plain read-only bind (`nodev`): the toolchain and `PATH`, where programs are read on
+    /// every start (an overlay's lookups are cold in every new sandbox) and no service keeps a
+    /// socket.
+    Bind,
 }
 
 /// Which of the caller's data [`plan_data`] shows.
@@ -269,7 +289,6 @@ impl Planner<'_> {
             }
         };
         let lower_slot = self.capture_path(host)?;
-        let fallback_slot = self.capture(host, RO, true)?;
         let step = self.step(format!(
             "showing {} read-only through an overlay",
             host.display()
@@ -282,12 +301,28 @@ impl Planner<'_> {
         ));
         self.plan.ops.push(FsOp::OverlayBind {
             lower_slot,
-            fallback_slot,
             empty: rel(&empty)?,
             path: rel(&target)?,
             step,
             fallback_step,
         });
+        let order = (self.layers.len(), 0);
+        self.layers.push(Layer {
+            target,
+            kind: LayerKind::Host {
+                source: host.to_owned(),
+                writable: false,
+            },
+            order,
+        });
+        Ok(())
+    }
+
+    /// Show the host directory `host` at its own path by a plain read-only bind.
+    fn show_tool(&mut self, host: &Path) -> Result<(), Error> {
+        let target = self.resolve(host)?;
+        self.ensure(&target, Want::Dir, "host directory")?;
+        self.capture_and_attach(host, &target, RO, true)?;
         let order = (self.layers.len(), 0);
         self.layers.push(Layer {
             target,
@@ -321,8 +356,9 @@ const OWN_MOUNTS: &[&str] = &["/proc", "/dev", "/sys", "/tmp", "/run", "/var/tmp
 /// view), removed once they are mounted (they keep it alive), before the program starts.
 const OVERLAY_EMPTY: &str = "/tmp/.sandboxed-overlay-empty";
 
-/// The caller's data directories a test needs (absolute host paths; not yet deduplicated).
-fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
+/// The caller's data directories a test needs (absolute host paths; not yet deduplicated), and
+/// how each is shown.
+fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
     let mut dirs = Vec::new();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     if let Ok(cwd) = std::env::current_dir() {
@@ -332,37 +368,36 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
             .ancestors()
             .take_while(|d| Some(*d) != home.as_deref() && *d != Path::new("/"))
             .find(|d| d.join("Cargo.lock").is_file());
-        dirs.push(workspace.unwrap_or(&cwd).to_owned());
-        dirs.push(cwd.clone());
+        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Overlay));
+        dirs.push((cwd.clone(), Show::Overlay));
     }
     // The target directory of the running binary, also when it lies outside the workspace (a
     // shared CARGO_TARGET_DIR): cargo tags it with CACHEDIR.TAG; a nextest archive, extracted
     // elsewhere, keeps its name.
     if let Ok(exe) = std::env::current_exe() {
         let tagged = exe.ancestors().find(|d| d.join("CACHEDIR.TAG").is_file());
-        let named = || {
-            exe.ancestors()
-                .find(|d| d.file_name() == Some(OsStr::new("target")))
-        };
+        let named = || exe.ancestors().find(|d| d.file_name() == Some(OsStr::new("target")));
         if let Some(target) = tagged.or_else(named) {
-            dirs.push(target.to_owned());
+            dirs.push((target.to_owned(), Show::Overlay));
         }
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
         if dir.is_absolute() {
-            dirs.push(dir);
+            dirs.push((dir, Show::Overlay));
         }
     }
-    dirs.extend(cargo_home());
-    dirs.extend(rustup_home());
     // The resolver's configuration, where /etc/resolv.conf links into the host's /run (which
-    // the sandbox replaces): its directory, so that Net::Host resolves names as the host does.
+    // the sandbox replaces): its directory, so that Net::Host resolves names as the host does
+    // (systemd-resolved keeps its unix socket there: an overlay).
     if let Ok(resolv) = std::fs::canonicalize("/etc/resolv.conf") {
         if resolv.starts_with("/run") {
             if let Some(dir) = resolv.parent() {
-                dirs.push(dir.to_owned());
+                dirs.push((dir.to_owned(), Show::Overlay));
             }
         }
+    }
+    for dir in cargo_home().into_iter().chain(rustup_home()) {
+        dirs.push((dir, Show::Bind));
     }
     // PATH: each directory, and for one in a tool's directory under HOME (~/.pyenv/shims,
     // ~/.cargo/bin) the tool's whole directory, which its programs need.
@@ -381,13 +416,13 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<PathBuf> {
                     let is_tool = top.as_encoded_bytes().starts_with(b".")
                         && !HOME_DATA_DIRS.iter().any(|d| OsStr::new(d) == top);
                     if is_tool && rest.components().count() > 1 {
-                        dirs.push(home.join(top));
+                        dirs.push((home.join(top), Show::Bind));
                         continue;
                     }
                 }
             }
         }
-        dirs.push(dir);
+        dirs.push((dir, Show::Bind));
     }
     dirs
 }
@@ -445,7 +480,9 @@ fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<Pa
         } else {
             mode & 0o004 != 0
         };
-        if !others_may && may_read(&path, &meta) {
+        // An empty file (a lock) holds nothing to read: not worth a mount.
+        let empty = meta.is_file() && meta.len() == 0;
+        if !others_may && !empty && may_read(&path, &meta) {
             found.push(path);
         } else if meta.is_dir() && depth > 1 {
             walk_secrets(&path, depth - 1, budget, found);
