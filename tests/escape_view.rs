@@ -583,3 +583,81 @@ fn a_new_top_level_bind_with_the_current_exe() {
         "{out}"
     );
 }
+
+#[test]
+fn an_overlay_the_kernel_refuses_falls_back_to_a_read_only_bind_said_once() {
+    // overlayfs stacks at most two deep: a directory that is itself on an overlay of an overlay
+    // cannot be shown through one more. Root only (it mounts them, in a mount namespace of the
+    // helper's own).
+    if !is_root() {
+        eprintln!("note: needs root to mount the nested overlays; not tried");
+        return;
+    }
+    let out = run_helper("helper_nested_overlay", Path::new("/"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let notices = stderr
+        .matches("it is shown by a plain read-only bind instead")
+        .count();
+    assert_eq!(notices, 1, "said once for two runs: {stderr}");
+}
+
+#[test]
+#[ignore = "helper: run by an_overlay_the_kernel_refuses_falls_back_to_a_read_only_bind_said_once"]
+fn helper_nested_overlay() {
+    let base = tempfile::tempdir().unwrap();
+    let d = |n: &str| {
+        let p = base.path().join(n);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    };
+    let (l1, l2, a, e, b) = (d("l1"), d("l2"), d("a"), d("e"), d("b"));
+    std::fs::write(l1.join("file"), "deep\n").unwrap();
+    // SAFETY: plain syscalls in this helper process.
+    unsafe {
+        assert_eq!(libc::unshare(libc::CLONE_NEWNS), 0);
+        let none = c"none";
+        assert_eq!(
+            libc::mount(
+                none.as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null()
+            ),
+            0
+        );
+    }
+    let overlay = |lowers: String, at: &Path| {
+        let opts = std::ffi::CString::new(format!("lowerdir={lowers}")).unwrap();
+        let at = std::ffi::CString::new(at.to_str().unwrap()).unwrap();
+        // SAFETY: valid C strings.
+        let r = unsafe {
+            libc::mount(
+                c"overlay".as_ptr(),
+                at.as_ptr(),
+                c"overlay".as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        };
+        assert_eq!(r, 0, "mount overlay: {}", std::io::Error::last_os_error());
+    };
+    overlay(format!("{}:{}", l1.display(), l2.display()), &a);
+    overlay(format!("{}:{}", a.display(), e.display()), &b);
+    for _ in 0..2 {
+        let out = sh_in(
+            &Sandbox::new().expose(&b),
+            &format!(
+                "cat {}/file; touch {}/x 2>&1 | sed 's/.*: //'",
+                b.display(),
+                b.display()
+            ),
+        );
+        assert_eq!(out.stdout_str(), "deep\nRead-only file system\n", "{out}");
+    }
+}

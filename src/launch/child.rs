@@ -451,12 +451,11 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
                     // Told to the parent, which says it once; the bind is still read-only and
                     // nodev.
                     report(REPORT_FD, Report::NOTICE, *fallback_step, 0);
-                    at(*fallback_step, bind_read_only(lower))
-                        .and_then(|fd| {
-                            let r = attach(*root, fd, path, *fallback_step);
-                            sys::close(fd);
-                            r
-                        })
+                    at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
+                        let r = attach(*root, fd, path, *fallback_step);
+                        sys::close(fd);
+                        r
+                    })
                 }
             };
             sys::close(lower);

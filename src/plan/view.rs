@@ -376,7 +376,10 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
     // elsewhere, keeps its name.
     if let Ok(exe) = std::env::current_exe() {
         let tagged = exe.ancestors().find(|d| d.join("CACHEDIR.TAG").is_file());
-        let named = || exe.ancestors().find(|d| d.file_name() == Some(OsStr::new("target")));
+        let named = || {
+            exe.ancestors()
+                .find(|d| d.file_name() == Some(OsStr::new("target")))
+        };
         if let Some(target) = tagged.or_else(named) {
             dirs.push((target.to_owned(), Show::Overlay));
         }
