@@ -1,8 +1,9 @@
 //! # sandboxed
 //!
 //! Hermetic, crash-proof, parallel-safe tests for Rust: run a test body or any program in a
-//! fresh Linux sandbox — new user, pid, mount, network, uts, ipc and cgroup namespaces, the host
-//! root read-only, a private `/tmp`, only `lo` for a network, and a seccomp filter — and get
+//! fresh Linux sandbox — new user, pid, mount, network, uts, ipc and cgroup namespaces, what a
+//! test needs of the host (system directories, the workspace, the toolchain) read-only and
+//! nothing else of it, a private `/tmp`, only `lo` for a network, and a seccomp filter — and get
 //! back exactly how it ended.
 //!
 //! ```no_run

@@ -64,7 +64,11 @@ pub enum FixtureMode {
 /// A sandbox policy: namespaces, filesystem view, network, seccomp filter, limits and timeout.
 ///
 /// `Sandbox::new()` (also `Sandbox::default()`) is full isolation: new user, pid, mount, network,
-/// uts, ipc and cgroup namespaces; the host root read-only; a fresh `/proc`, a minimal `/dev`, a
+/// uts, ipc and cgroup namespaces; of the host, read-only and `nodev`, only what a test needs —
+/// the system directories, the working directory's Cargo workspace and the test binary's target
+/// directory (through overlays, so no host socket or FIFO in them is reached), the toolchain and
+/// `PATH` — with root-readable secrets and `/proc`'s global interfaces protected (the README's
+/// "What a sandboxed program sees" has the full table); a fresh `/proc`, a minimal `/dev`, a
 /// private tmpfs `/tmp`; `HOME` and `TMPDIR` fresh and writable; only `lo` up; the
 /// [`Seccomp::recommended`] filter. Refine it with the builder methods, then run programs with
 /// [`Sandbox::command`]. A `Sandbox` is cheap to clone and can run any number of commands, from

@@ -384,20 +384,19 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
             dirs.push((target.to_owned(), Show::Overlay));
         }
     }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        if dir.is_absolute() {
-            dirs.push((dir, Show::Overlay));
-        }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from)
+        && dir.is_absolute()
+    {
+        dirs.push((dir, Show::Overlay));
     }
     // The resolver's configuration, where /etc/resolv.conf links into the host's /run (which
     // the sandbox replaces): its directory, so that Net::Host resolves names as the host does
     // (systemd-resolved keeps its unix socket there: an overlay).
-    if let Ok(resolv) = std::fs::canonicalize("/etc/resolv.conf") {
-        if resolv.starts_with("/run") {
-            if let Some(dir) = resolv.parent() {
-                dirs.push((dir.to_owned(), Show::Overlay));
-            }
-        }
+    if let Ok(resolv) = std::fs::canonicalize("/etc/resolv.conf")
+        && resolv.starts_with("/run")
+        && let Some(dir) = resolv.parent()
+    {
+        dirs.push((dir.to_owned(), Show::Overlay));
     }
     for dir in cargo_home().into_iter().chain(rustup_home()) {
         dirs.push((dir, Show::Bind));
@@ -412,17 +411,16 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
         if !dir.is_absolute() || dir.starts_with("/proc") || dir.starts_with("/sys") {
             continue;
         }
-        if let Some(home) = &home {
-            if let Ok(rest) = dir.strip_prefix(home) {
-                if let Some(top) = rest.components().next() {
-                    let top = top.as_os_str();
-                    let is_tool = top.as_encoded_bytes().starts_with(b".")
-                        && !HOME_DATA_DIRS.iter().any(|d| OsStr::new(d) == top);
-                    if is_tool && rest.components().count() > 1 {
-                        dirs.push((home.join(top), Show::Bind));
-                        continue;
-                    }
-                }
+        if let Some(home) = &home
+            && let Ok(rest) = dir.strip_prefix(home)
+            && let Some(top) = rest.components().next()
+        {
+            let top = top.as_os_str();
+            let is_tool = top.as_encoded_bytes().starts_with(b".")
+                && !HOME_DATA_DIRS.iter().any(|d| OsStr::new(d) == top);
+            if is_tool && rest.components().count() > 1 {
+                dirs.push((home.join(top), Show::Bind));
+                continue;
             }
         }
         dirs.push((dir, Show::Bind));
