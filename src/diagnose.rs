@@ -135,12 +135,16 @@ pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32) {
     );
 }
 
-/// Print `text` (a set-up step that took its documented fallback) on stderr, once per process.
-pub(crate) fn notice_once(text: &str) {
+/// Print `text` (a set-up step that took its documented fallback because of `errno`) on
+/// stderr, once per process.
+pub(crate) fn notice_once(text: &str, errno: i32) {
     static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
     if !said.iter().any(|s| s == text) {
         said.push(text.to_owned());
-        eprintln!("sandboxed: {text}");
+        eprintln!(
+            "sandboxed: {text} ({})",
+            crate::error::errno_text(errno)
+        );
     }
 }

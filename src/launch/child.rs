@@ -53,7 +53,8 @@ impl Report {
     /// how many times it was answered `EPERM`.
     pub const DENIED: u32 = 6;
     /// Before `STARTED`: a set-up step took its documented fallback (step = the step whose
-    /// description says which); the parent says so once per process.
+    /// description says which, value = the errno that made it); the parent says so once per
+    /// process.
     pub const NOTICE: u32 = 10;
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -447,10 +448,10 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
                     sys::close(fd);
                     r
                 }
-                Err(_) => {
+                Err(errno) => {
                     // Told to the parent, which says it once; the bind is still read-only and
                     // nodev.
-                    report(REPORT_FD, Report::NOTICE, *fallback_step, 0);
+                    report(REPORT_FD, Report::NOTICE, *fallback_step, errno);
                     at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
                         let r = attach(*root, fd, path, *fallback_step);
                         sys::close(fd);

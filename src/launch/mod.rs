@@ -227,7 +227,7 @@ pub(crate) fn launch(
                     break Some(r);
                 }
                 if let Some(text) = plan.steps.get(r.step as usize) {
-                    diagnose::notice_once(text);
+                    diagnose::notice_once(text, r.value);
                 }
             }
             Err(_) => break None,
