@@ -1073,7 +1073,7 @@ fn plan_pass(
     };
 
     // The kernel's global interfaces in /proc and /sys, once the init's own writes are done.
-    view::plan_kernel_masks(&mut p)?;
+    view::plan_kernel_masks(&mut p, sandbox.net == Net::Host)?;
     view::finish(&mut p)?;
     let mut plan = p.plan;
     plan.ops.append(&mut p.finish);

@@ -91,12 +91,12 @@ const PROC_COVERED: &[&str] = &[
     "proc/interrupts",
 ];
 
-/// What of `/sys` is covered: firmware tables and variables, energy counters (a side channel),
-/// and, where the host's sysfs is shown (`Net::Host`), the kernel's debug and security
-/// interfaces mounted in it.
-const SYS_COVERED: &[&str] = &[
-    "sys/firmware",
-    "sys/devices/virtual/powercap",
+/// What of `/sys` is covered: firmware tables and variables, energy counters (a side channel).
+const SYS_COVERED: &[&str] = &["sys/firmware", "sys/devices/virtual/powercap"];
+
+/// Where the host's sysfs is shown (`Net::Host`), also the kernel's debug, tracing, security and
+/// bpf file systems mounted in it (a fresh sysfs has them empty).
+const HOST_SYS_COVERED: &[&str] = &[
     "sys/kernel/debug",
     "sys/kernel/tracing",
     "sys/kernel/security",
@@ -237,7 +237,7 @@ pub(super) enum Data {
 
 /// The kernel's global interfaces in the sandbox's `/proc` and `/sys`: read-only, or covered.
 /// Done late (see [`FsPlan::late`]), once the init has written the sandbox's own limits.
-pub(super) fn plan_kernel_masks(p: &mut Planner<'_>) -> Result<(), Error> {
+pub(super) fn plan_kernel_masks(p: &mut Planner<'_>, host_sysfs: bool) -> Result<(), Error> {
     for path in PROC_READ_ONLY {
         let step = p.step(format!("making /{path} read-only"));
         p.plan.late.push(FsOp::ReadOnlySelf {
@@ -246,7 +246,8 @@ pub(super) fn plan_kernel_masks(p: &mut Planner<'_>) -> Result<(), Error> {
             step,
         });
     }
-    for path in PROC_COVERED.iter().chain(SYS_COVERED) {
+    let host_only: &[&str] = if host_sysfs { HOST_SYS_COVERED } else { &[] };
+    for path in PROC_COVERED.iter().chain(SYS_COVERED).chain(host_only) {
         let step = p.step(format!("covering /{path}"));
         p.plan.late.push(FsOp::Cover {
             path: CString::new(*path).map_err(|_| nul())?,
