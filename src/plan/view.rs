@@ -43,7 +43,7 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
 pub(crate) const VAR_SHOWN: &[&str] = &["lib", "cache"];
 
 /// Where [`secrets`] looks for files only their owner or group may read, and how deep.
-const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 8), ("/var/lib", 3), ("/var/cache", 3)];
+const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 4), ("/var/lib", 2), ("/var/cache", 2)];
 
 /// Files in a shown `CARGO_HOME` that hold registry tokens.
 const CARGO_SECRETS: &[&str] = &["credentials", "credentials.toml"];
