@@ -517,3 +517,50 @@ fn in_group(gid: u32) -> bool {
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
     n > 0 && groups.iter().take(n as usize).any(|g| *g == gid)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn mode(path: &std::path::Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_secrets_walk_finds_what_only_the_caller_may_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("public"), "x").unwrap();
+        std::fs::write(p("shadow"), "x").unwrap();
+        mode(&p("shadow"), 0o600);
+        std::fs::write(p("lock"), "").unwrap(); // empty: nothing to read
+        mode(&p("lock"), 0o600);
+        std::fs::create_dir(p("private")).unwrap();
+        std::fs::write(p("private/key"), "x").unwrap();
+        mode(&p("private/key"), 0o600);
+        mode(&p("private"), 0o700); // covered whole: not looked into
+        std::fs::create_dir_all(p("a/b/c")).unwrap();
+        std::fs::write(p("a/b/c/deep"), "x").unwrap();
+        mode(&p("a/b/c/deep"), 0o600);
+        std::fs::write(p("a/b/key"), "x").unwrap();
+        mode(&p("a/b/key"), 0o640);
+        let mut found = Vec::new();
+        let mut budget = 1000;
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        let rel: Vec<PathBuf> = found
+            .iter()
+            .map(|f| f.strip_prefix(dir.path()).unwrap().to_owned())
+            .collect();
+        // Three levels: a/b/key is found, a/b/c/deep lies deeper.
+        assert_eq!(
+            rel,
+            ["a/b/key", "private", "shadow"].map(PathBuf::from),
+            "{found:?}"
+        );
+        // The budget bounds the walk.
+        let (mut found, mut budget) = (Vec::new(), 2);
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        assert_eq!(budget, 0);
+    }
+}
