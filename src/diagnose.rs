@@ -142,9 +142,6 @@ pub(crate) fn notice_once(text: &str, errno: i32) {
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
     if !said.iter().any(|s| s == text) {
         said.push(text.to_owned());
-        eprintln!(
-            "sandboxed: {text} ({})",
-            crate::error::errno_text(errno)
-        );
+        eprintln!("sandboxed: {text} ({})", crate::error::errno_text(errno));
     }
 }

@@ -518,6 +518,38 @@ fn expose_check(dir: tempfile::TempDir) {
 }
 
 #[test]
+fn git_and_ls_work_in_a_directory_shown_through_an_overlay() {
+    // Once broken: the overlays' empty layer was removed after mounting, and the top of every
+    // overlay then failed to list (getdents: ENOENT), so `git status` saw no untracked file.
+    let repo = tempfile::tempdir_in("/var/tmp").unwrap(); // shown by an overlay of its own
+    let run = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+    };
+    run(&["init", "-q"]);
+    std::fs::write(repo.path().join("untracked.txt"), "x").unwrap();
+    let out = Sandbox::new()
+        .expose(repo.path())
+        .command("/bin/sh")
+        .args(["-c", "ls; git -c safe.directory='*' status --short"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout_str(),
+        "untracked.txt\n?? untracked.txt\n",
+        "{out}"
+    );
+    // And /dev shows nothing of the layer.
+    let out = sh("ls -A /dev/pts | grep -v '^ptmx$'; echo end");
+    assert_eq!(out.stdout_str(), "end\n", "{out}");
+}
+
+#[test]
 fn whole_host_shows_the_host_root_with_devices_still_off() {
     let var_tmp = tempfile::tempdir_in("/var/tmp").unwrap();
     std::fs::write(var_tmp.path().join("note"), "host\n").unwrap();

@@ -359,18 +359,12 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
             sys::close(dir);
             at(*step, r)?;
         }
-        FsOp::RemoveDir { at: a, step } => {
-            let dir = at(
+        FsOp::OpenDir { path, slot, step } => {
+            let fd = at(
                 *step,
-                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(*root, path, libc::O_PATH | libc::O_DIRECTORY),
             )?;
-            // Gone already where a mount of the policy covers it (a tmpfs on /tmp): fine.
-            let r = sys::rmdirat(dir, &a.name).or_else(|e| match e {
-                libc::ENOENT => Ok(()),
-                e => Err(e),
-            });
-            sys::close(dir);
-            at(*step, r)?;
+            set_slot(ctx, *slot, fd);
         }
         // A mount on the root itself becomes the root: lookups relative to the old root's
         // descriptor would start below it.
@@ -436,13 +430,13 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
         }
         FsOp::OverlayBind {
             lower_slot,
-            empty,
+            empty_slot,
             path,
             step,
             fallback_step,
         } => {
             let lower = get_slot(ctx, *lower_slot);
-            let r = match read_only_overlay(*root, lower, empty) {
+            let r = match read_only_overlay(lower, get_slot(ctx, *empty_slot)) {
                 Ok(fd) => {
                     let r = attach(*root, fd, path, *step);
                     sys::close(fd);
@@ -481,22 +475,18 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
 /// a device.
 const READ_ONLY_VIEW: u64 = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
 
-/// A detached read-only overlay of the host directory `lower` (an `O_PATH` descriptor) over the
-/// empty directory `empty` of the new root. Both are handed to overlayfs as
-/// `/proc/self/fd/N` paths, which resolve through the host's `/proc` (our root is still the
-/// host's until the pivot) to mounts attached in our namespace, as kernels before 6.4 require.
-fn read_only_overlay(root: c_int, lower: c_int, empty: &CStr) -> Result<c_int, i32> {
-    let empty_fd = sys::open_in_root(root, empty, libc::O_PATH | libc::O_DIRECTORY)?;
+/// A detached read-only overlay of the host directory `lower` over the empty directory `empty`
+/// (both `O_PATH` descriptors). Both are handed to overlayfs as `/proc/self/fd/N` paths, which
+/// resolve through the host's `/proc` (our root is still the host's until the pivot) to mounts
+/// attached in our namespace, as kernels before 6.4 require.
+fn read_only_overlay(lower: c_int, empty: c_int) -> Result<c_int, i32> {
     let mut lowers = [0u8; 64];
-    let r = join_fd_paths(&[lower, empty_fd], &mut lowers).and_then(|lowers| {
-        let fsfd = sys::fsopen(c"overlay")?;
-        let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
-            .and_then(|()| sys::fsconfig_create(fsfd))
-            .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
-        sys::close(fsfd);
-        r
-    });
-    sys::close(empty_fd);
+    let lowers = join_fd_paths(&[lower, empty], &mut lowers)?;
+    let fsfd = sys::fsopen(c"overlay")?;
+    let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
+        .and_then(|()| sys::fsconfig_create(fsfd))
+        .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
+    sys::close(fsfd);
     r
 }
 

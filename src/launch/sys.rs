@@ -577,9 +577,3 @@ pub(crate) fn is_dir(fd: c_int) -> Result<bool, i32> {
     check(unsafe { libc::fstat(fd, &mut st) } as c_long)?;
     Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
-
-/// `unlinkat(dirfd, name, AT_REMOVEDIR)`.
-pub(crate) fn rmdirat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
-    // SAFETY: name is a valid C string.
-    check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), libc::AT_REMOVEDIR) } as c_long).map(drop)
-}

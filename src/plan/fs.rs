@@ -127,14 +127,14 @@ pub(crate) enum FsOp {
         step: u32,
     },
     /// Show the host directory opened in `lower_slot` at `path` through a read-only overlay
-    /// (its other lower layer the empty directory `empty`): the files read the same, but a unix
+    /// (its other lower layer the empty directory opened in `empty_slot`): the files read the same, but a unix
     /// socket in it cannot be connected to and a FIFO in it is a pipe of its own, so no host
     /// service or process is reached through it. Where the kernel refuses the overlay (a file
     /// system it cannot stack on), a plain read-only, `nodev` bind of the same directory is
     /// attached instead, and the parent is told (`fallback_step`).
     OverlayBind {
         lower_slot: usize,
-        empty: CString,
+        empty_slot: usize,
         path: CString,
         step: u32,
         fallback_step: u32,
@@ -156,9 +156,11 @@ pub(crate) enum FsOp {
         optional: bool,
         step: u32,
     },
-    /// Remove the empty directory `at` (the overlays' empty layer, once they are mounted).
-    RemoveDir {
-        at: At,
+    /// Open the directory at `path` (`O_PATH`) into `slot`: the overlays' empty layer, made
+    /// where a later mount hides it from the program (it stays alive, and attached, below).
+    OpenDir {
+        path: CString,
+        slot: usize,
         step: u32,
     },
 }
@@ -265,9 +267,8 @@ struct Planner<'a> {
     /// What we will create in a fixture root (mount points, their parents, system links): not
     /// the program's changes.
     fixture_created: BTreeSet<PathBuf>,
-    /// The empty directory in the root tmpfs that overlays use as their second lower layer,
-    /// once one is planned (removed again at the end).
-    overlay_empty: Option<PathBuf>,
+    /// The slot of the empty directory that overlays use as their second lower layer.
+    overlay_empty: Option<usize>,
     /// The kept slot of a root tmpfs of ours, made read-only at the end.
     root_slot: Option<usize>,
 }
@@ -903,6 +904,20 @@ fn plan_pass(
         });
     }
     p.ensure(Path::new("/dev/pts"), Want::Dir, "devpts")?;
+    // The overlays' empty lower layer (overlayfs without an upper layer wants two lowers): a
+    // directory in /dev/pts of our /dev, which devpts then covers, so that the program never
+    // sees it. Opened first; the overlays take it by descriptor. (Not removed: a merged
+    // directory whose layer was removed cannot be read.)
+    let empty = Path::new("/dev/pts/.sandboxed-overlay-empty");
+    p.ensure(empty, Want::Dir, "the overlays' empty layer")?;
+    let slot = p.slot();
+    let step = p.step("opening the overlays' empty layer".into());
+    p.plan.ops.push(FsOp::OpenDir {
+        path: rel(empty)?,
+        slot,
+        step,
+    });
+    p.overlay_empty = Some(slot);
     p.new_fs(
         "devpts",
         &[("ptmxmode", "0666"), ("mode", "0620")],

@@ -259,15 +259,8 @@ pub(super) fn plan_kernel_masks(p: &mut Planner<'_>, host_sysfs: bool) -> Result
     Ok(())
 }
 
-/// The end of a host view: the overlays' empty layer removed, the root made read-only.
+/// The end of a host view: the root made read-only.
 pub(super) fn finish(p: &mut Planner<'_>) -> Result<(), Error> {
-    if let Some(empty) = p.overlay_empty.take() {
-        let step = p.step("removing the overlays' empty layer".into());
-        p.finish.push(FsOp::RemoveDir {
-            at: at(&empty)?,
-            step,
-        });
-    }
     if let Some(slot) = p.root_slot.take() {
         let step = p.step("making the sandbox's root read-only".into());
         p.finish.push(FsOp::ReadOnly { slot, step });
@@ -280,15 +273,9 @@ impl Planner<'_> {
     fn show_data(&mut self, host: &Path) -> Result<(), Error> {
         let target = self.resolve(host)?;
         self.ensure(&target, Want::Dir, "host directory")?;
-        let empty = match &self.overlay_empty {
-            Some(e) => e.clone(),
-            None => {
-                let e = PathBuf::from(OVERLAY_EMPTY);
-                self.ensure(&e, Want::Dir, "overlay layer")?;
-                self.overlay_empty = Some(e.clone());
-                e
-            }
-        };
+        let empty_slot = self
+            .overlay_empty
+            .ok_or_else(|| Error::Internal("no empty layer planned for the overlays".into()))?;
         let lower_slot = self.capture_path(host)?;
         let step = self.step(format!(
             "showing {} read-only through an overlay",
@@ -302,7 +289,7 @@ impl Planner<'_> {
         ));
         self.plan.ops.push(FsOp::OverlayBind {
             lower_slot,
-            empty: rel(&empty)?,
+            empty_slot,
             path: rel(&target)?,
             step,
             fallback_step,
@@ -352,10 +339,6 @@ impl Planner<'_> {
 /// The sandbox's own mounts in the default view: no host directory is shown on one of them, nor
 /// above one.
 const OWN_MOUNTS: &[&str] = &["/proc", "/dev", "/sys", "/tmp", "/run", "/var/tmp"];
-
-/// The overlays' empty lower layer: a directory in the sandbox's own `/tmp` (writable in every
-/// view), removed once they are mounted (they keep it alive), before the program starts.
-const OVERLAY_EMPTY: &str = "/tmp/.sandboxed-overlay-empty";
 
 /// The caller's data directories a test needs (absolute host paths; not yet deduplicated), and
 /// how each is shown.
