@@ -131,11 +131,32 @@ impl fmt::Display for Error {
                 if !searched.is_empty() {
                     write!(f, " (searched {})", searched.join(", "))?;
                 }
-                write!(
-                    f,
-                    "; the sandbox sees the host's directories read-only, so check the name, the PATH \
-                     given to the command, and that the program lies in a directory the sandbox shows"
-                )
+                // Where the host has it, the sandbox's view does not show its directory.
+                let on_host = if program.contains('/') {
+                    Some(std::path::PathBuf::from(program)).filter(|p| p.is_file())
+                } else {
+                    searched
+                        .iter()
+                        .map(|d| std::path::Path::new(d).join(program))
+                        .find(|p| p.is_absolute() && p.is_file())
+                };
+                match on_host {
+                    Some(host) => write!(
+                        f,
+                        "; the host has `{}`, but the sandbox does not show its directory (it shows \
+                         the system directories, the workspace, the target directory, the toolchain \
+                         and PATH, not your home directory nor other user data): show it with \
+                         `Sandbox::expose({:?})`",
+                        host.display(),
+                        host.parent().unwrap_or(std::path::Path::new("/"))
+                    ),
+                    None => write!(
+                        f,
+                        "; the sandbox sees the host's directories read-only, so check the name, the \
+                         PATH given to the command, and that the program lies in a directory the \
+                         sandbox shows"
+                    ),
+                }
             }
             Error::Exec { program, errno } => {
                 write!(

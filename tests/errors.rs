@@ -49,6 +49,28 @@ fn a_host_program_hidden_by_the_sandbox_is_not_found() {
     );
     let e = err(Sandbox::new().command(&prog));
     assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+    // The error names the fix.
+    assert!(
+        e.to_string().ends_with(&format!(
+            "the host has `{}`, but the sandbox does not show its directory (it shows the system \
+             directories, the workspace, the target directory, the toolchain and PATH, not your \
+             home directory nor other user data): show it with `Sandbox::expose({:?})`",
+            prog.display(),
+            dir.path()
+        )),
+        "{e}"
+    );
+    // And the fix works (a program in /var/tmp, which the sandbox does not show either).
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let prog = dir.path().join("prog");
+    std::fs::write(&prog, "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Sandbox::new()
+        .expose(dir.path())
+        .command(&prog)
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout_str(), "hi\n", "{out}");
 }
 
 #[test]
