@@ -214,7 +214,12 @@ impl Plan {
         let limits = crate::limits::plan(sandbox, &mut steps)?;
         let rlimits = limits.rlimits.clone();
 
-        let seccomp = seccomp::compile(&sandbox.seccomp)?;
+        // Every sandbox has a filter: the policy's, always with the guard (src/seccomp), whose
+        // socket rules depend on the network.
+        let guard = seccomp::Guard {
+            isolated_net: sandbox.net != Net::Host,
+        };
+        let seccomp = Some(seccomp::compile(&sandbox.seccomp, guard)?);
         let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;
         if sandbox.hostname.len() > 64 {
             return Err(Error::BadPath {
