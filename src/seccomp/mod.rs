@@ -55,7 +55,14 @@
 //!   takes its flags as `lower_32_bits(clone_flags)`. A 64-bit equality would be wrong: `TIOCSTI
 //!   | 1 << 32` would not equal `TIOCSTI`, yet the kernel would perform it. `clone3` passes its
 //!   64-bit flags in memory, which no filter can read: it answers `ENOSYS`, so the C library
-//!   falls back to `clone`.
+//!   falls back to `clone`. The guard's rules read `int`s, `pid_t`s and `umode_t`s the same way,
+//!   and a pointer (`prlimit64`'s new limit) on both halves: it is `NULL` only if all 64 bits are
+//!   0. `openat2`, whose mode is in memory, answers `ENOSYS` like `clone3`.
+//! - **The guard** ([`guard_rules`], `doc/guard.md`): rules in every filter, `unrestricted()`
+//!   included, which protect the init, keep sockets to the families a network namespace
+//!   isolates (unless `Net::Host`), and refuse set-uid and set-gid modes. The compiled-filter
+//!   cache is keyed on the policy and the [`Guard`] (the network). Because every sandbox has a
+//!   filter, another ABI is blocked in every sandbox: it would skip the guard.
 //! - **Our own emitter**: the filter is written by [`bpf`], a small emitter whose output has one
 //!   fixed shape, rather than by the `seccompiler` crate, whose programs have a single action for
 //!   every match (we need allow, `ENOSYS`, `EPERM`-or-notify per call), no user notification, no
@@ -67,9 +74,11 @@
 //! A filter is compiled once per distinct policy per process and shared by every spawn. Loading
 //! it is one `seccomp(2)` call in the child; the kernel's constant-action cache (5.11+) makes
 //! every always-allowed call skip the program entirely, so only denied calls and those with an
-//! argument rule (`ioctl`, `clone`, `personality`, `socket`) run it. `benches/spawn.rs` measures
-//! what the filter adds to a spawn: 0.11–0.14 ms for recommended (97 instructions), 0.12–0.16 ms
-//! for strict (182), on a 2-core machine where the spawn itself takes 3.5 ms.
+//! argument rule (`ioctl`, `clone`, `personality`, `socket`, and the guard's: `open`, `openat`,
+//! the `chmod` family, `prlimit64`, ...) run it. `benches/spawn.rs` measures what the filter adds
+//! to a spawn: 0.11–0.14 ms for recommended (97 instructions before the guard, 233 with it),
+//! 0.12–0.16 ms for strict (191, now 301), on a 2-core machine where the spawn itself takes
+//! 3.5 ms.
 
 pub(crate) mod bpf;
 pub(crate) mod names;
