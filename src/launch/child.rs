@@ -544,6 +544,7 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int, c_int)> {
     // SIGCHLD arrives on a signalfd (every signal is blocked since the clone), polled together
     // with the lifeline. Made now, before the program runs, so that nothing it does can keep
     // the init from having one.
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
     let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: mask is a valid sigset_t.
     unsafe {
@@ -606,7 +607,8 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int, c_int)> {
     // from outside), without queueing it. Without a pid namespace the init is an ordinary
     // process a signal could kill: there everything stays blocked.
     if has(ctx.flags, libc::CLONE_NEWPID) {
-        let only_sigchld: u64 = 1 << (libc::SIGCHLD - 1);
+        const ONLY_SIGCHLD: u64 = 1 << (libc::SIGCHLD as u64 - 1);
+        let only_sigchld = ONLY_SIGCHLD;
         // SAFETY: a valid kernel sigset of the size we pass.
         unsafe {
             libc::syscall(
