@@ -140,7 +140,7 @@ fn main() {
         ms(s)
     );
     println!(
-        "  sandboxed (full isolation, no seccomp filter)    {:8.3} ms",
+        "  sandboxed (full isolation, unrestricted: guard)  {:8.3} ms",
         ms(u)
     );
     println!(
@@ -173,7 +173,7 @@ fn main() {
         "ratio sandboxed / plain:  {:.2}x (target <= 2x)",
         ms(s) / ms(p)
     );
-    println!("seccomp filter adds:      {:+.3} ms", ms(s) - ms(u));
-    println!("strict filter adds:       {:+.3} ms", ms(st) - ms(u));
+    println!("recommended over guard:   {:+.3} ms", ms(s) - ms(u));
+    println!("strict over guard:        {:+.3} ms", ms(st) - ms(u));
     println!("default view adds:        {:+.3} ms", ms(s) - ms(w));
 }

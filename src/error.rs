@@ -45,6 +45,10 @@ pub enum Error {
     /// "Resource limits"): `limit` names it as the builder does (`max_pids(16)`), `reason` says
     /// why and what to do.
     Limit { limit: String, reason: String },
+    /// The sandbox's init could no longer watch the sandbox — one of its own calls (`call`,
+    /// such as `poll`) failed with `errno` — so it killed every process of the sandbox rather
+    /// than let it run unwatched (past its timeout, or after its parent is gone).
+    InitFailed { call: String, errno: i32 },
     /// An I/O error in the parent (pipes, reading output, waiting).
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
@@ -106,6 +110,7 @@ pub(crate) fn errno_name(errno: i32) -> &'static str {
         libc::EPIPE => "EPIPE",
         libc::ENAMETOOLONG => "ENAMETOOLONG",
         libc::ENOSYS => "ENOSYS",
+        libc::EDQUOT => "EDQUOT",
         libc::ELOOP => "ELOOP",
         libc::EUSERS => "EUSERS",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
@@ -200,6 +205,11 @@ impl fmt::Display for Error {
                  fix it, or use a literal redaction instead:\n{reason}"
             ),
             Error::Limit { limit, reason } => write!(f, "cannot apply the limit {limit}: {reason}"),
+            Error::InitFailed { call, errno } => write!(
+                f,
+                "the sandbox's init could not keep watch ({call}: {}); the sandbox was killed",
+                errno_name(*errno)
+            ),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Internal(msg) => {
                 write!(f, "internal error in sandboxed (please report it): {msg}")

@@ -72,6 +72,8 @@ enum End {
     TimedOut,
     /// Killed by the seccomp policy for this call.
     SyscallBlocked(String),
+    /// Killed by the init, which could no longer watch it: the call that failed, its errno.
+    InitFailed(u32, i32),
 }
 
 impl Child {
@@ -169,6 +171,12 @@ impl Child {
         let status = self.reaped.unwrap_or(0);
         let duration = self.start.elapsed();
         let outcome = match self.end.take() {
+            Some(End::InitFailed(call, errno)) => {
+                return Err(Error::InitFailed {
+                    call: Report::watch_call(call).to_owned(),
+                    errno,
+                });
+            }
             Some(End::SyscallBlocked(syscall)) => Outcome::SyscallBlocked { syscall },
             Some(End::Exited(status)) => {
                 Outcome::from_wait_status(status, self.cpu_limited, self.fsize_limited)
@@ -387,6 +395,7 @@ impl Child {
                         r.value as u32,
                     )))
                 }
+                Report::INIT_FAILED => self.end = Some(End::InitFailed(r.step, r.value)),
                 Report::DENIED => self
                     .denied
                     .push((crate::seccomp::syscall_name(r.step as i32), r.value as u32)),

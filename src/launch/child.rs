@@ -31,6 +31,7 @@ pub(crate) const PROGRAM_SIDE_FD: c_int = 3;
 /// Exit codes of the init, seen by the parent only when no report explains the end.
 pub(crate) const EXIT_SETUP_FAILED: c_int = 120;
 pub(crate) const EXIT_PARENT_GONE: c_int = 121;
+pub(crate) const EXIT_INIT_FAILED: c_int = 122;
 
 /// A fixed-size message from the sandbox to the parent. Writes of it are atomic (< PIPE_BUF).
 #[repr(C)]
@@ -56,6 +57,27 @@ impl Report {
     /// description says which, value = the errno that made it); the parent says so once per
     /// process.
     pub const NOTICE: u32 = 10;
+    /// The init could no longer watch the sandbox and killed it: step = the call that failed
+    /// (one of the `WATCH_*` below), value = its errno.
+    pub const INIT_FAILED: u32 = 7;
+
+    pub const WATCH_POLL: u32 = 1;
+    pub const WATCH_WAITPID: u32 = 2;
+    pub const WATCH_SIGNALFD: u32 = 3;
+    pub const WATCH_NOTIF_RECV: u32 = 4;
+    pub const WATCH_NOTIF_SEND: u32 = 5;
+
+    /// The name of a `WATCH_*` call, for the parent's error.
+    pub fn watch_call(step: u32) -> &'static str {
+        match step {
+            Self::WATCH_POLL => "poll",
+            Self::WATCH_WAITPID => "waitpid",
+            Self::WATCH_SIGNALFD => "reading its signalfd",
+            Self::WATCH_NOTIF_RECV => "receiving a seccomp notification",
+            Self::WATCH_NOTIF_SEND => "answering a seccomp notification",
+            _ => "its watch",
+        }
+    }
 
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: Report is repr(C) plain data without padding bytes.
@@ -144,7 +166,7 @@ pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
         sys::exit(EXIT_SETUP_FAILED);
     }
     match start_program(ctx) {
-        Ok((pid, listener)) => supervise(ctx, pid, listener),
+        Ok((pid, listener, sigfd)) => supervise(ctx, pid, listener, sigfd),
         Err((step, errno)) => {
             report(REPORT_FD, Report::SETUP_FAILED, step, errno);
             sys::exit(EXIT_SETUP_FAILED);
@@ -730,8 +752,8 @@ extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
 }
 
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
-/// its pid, and the seccomp listener (or -1).
-fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int)> {
+/// its pid, the seccomp listener (or -1), and the signalfd that reports SIGCHLD.
+fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
     at(step::INIT, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
@@ -742,6 +764,17 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int)> {
             c"sandboxed-init".as_ptr() as libc::c_ulong,
         ),
     )?;
+    // A session of its own (the program starts another): the init leaves the test's process
+    // group and session, and with them the host session's autogroup, whose niceness a program
+    // could otherwise change through /proc/1/autogroup.
+    // SAFETY: plain setsid.
+    at(
+        step::INIT,
+        sys::check(unsafe { libc::setsid() } as libc::c_long),
+    )?;
+    // A fresh anonymous session keyring: the caller's session keyring (its secrets, and a place
+    // to plant keys the caller would use) must not be reachable from inside.
+    at(step::KEYRING, join_fresh_session_keyring())?;
     // No handler of the test process survives in the init: a pid namespace's init without
     // handlers ignores every signal sent from inside, so the program cannot signal it. SIGPIPE
     // is ignored so that a parent gone away is an EPIPE, not a death in the middle of a report.
@@ -764,14 +797,19 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int)> {
     if !has(ctx.flags, libc::CLONE_NEWPID) {
         at(step::INIT, sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
     }
-    // SIGCHLD arrives on a signalfd, polled together with the lifeline.
+    // SIGCHLD arrives on a signalfd (every signal is blocked since the clone), polled together
+    // with the lifeline. Made now, before the program runs, so that nothing it does can keep
+    // the init from having one.
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
     let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: mask is a valid sigset_t.
     unsafe {
         libc::sigemptyset(&mut mask);
         libc::sigaddset(&mut mask, libc::SIGCHLD);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut());
     }
+    // SAFETY: mask is valid.
+    let sigfd = unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    at(step::INIT, sys::check(sigfd as libc::c_long))?;
 
     // Like posix_spawn: CLONE_VM|CLONE_VFORK shares our memory with the new process until it
     // executes, so no page tables are copied, and we sleep until then. The new process runs
@@ -817,8 +855,63 @@ fn start_program(ctx: &ChildContext<'_>) -> Step<(c_int, c_int)> {
             errno,
         ));
     }
+    // In a pid namespace, every signal but SIGCHLD unblocked from now on (the program started
+    // with the full mask it inherited, and empties its own): blocked signals are queued even
+    // for a pid namespace's init, so a program could have filled the caller's whole
+    // RLIMIT_SIGPENDING with real-time signals to pid 1. Unblocked, with default handlers, the
+    // kernel drops every signal sent to the init from inside (and all but SIGKILL and SIGSTOP
+    // from outside), without queueing it. Without a pid namespace the init is an ordinary
+    // process a signal could kill: there everything stays blocked.
+    if has(ctx.flags, libc::CLONE_NEWPID) {
+        const ONLY_SIGCHLD: u64 = 1 << (libc::SIGCHLD as u64 - 1);
+        let only_sigchld = ONLY_SIGCHLD;
+        // SAFETY: a valid kernel sigset of the size we pass.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                sys::void_ptr(&only_sigchld),
+                0usize,
+                sys::KERNEL_SIGSET_SIZE,
+            )
+        };
+    }
     report(REPORT_FD, Report::STARTED, 0, pid);
-    Ok((pid, listener))
+    Ok((pid, listener, sigfd))
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session keyring, which the
+/// program inherits. It counts against the caller's key quota (`kernel.keys.maxkeys`, 200 keys
+/// for an ordinary user) until the last process of the sandbox has gone and the kernel's key
+/// collector has run, which lags behind the end of a sandbox by an RCU grace period and a work
+/// item: under many parallel spawns the quota can be full for a moment. So `EDQUOT` is retried,
+/// for up to half a second, before it is a set-up error.
+fn join_fresh_session_keyring() -> Result<(), i32> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let mut attempts = 0u32;
+    loop {
+        // SAFETY: keyctl with a NULL name: no memory is read.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<c_char>(),
+            )
+        };
+        match sys::check(r) {
+            Ok(_) => return Ok(()),
+            Err(libc::EDQUOT) if attempts < 250 => {
+                attempts = attempts.wrapping_add(1);
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 2_000_000,
+                };
+                // SAFETY: a valid timespec; no remainder wanted.
+                unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// In the program's process: the last steps, then execve. Returns only on failure.
@@ -895,8 +988,16 @@ fn exec_program(ctx: &ChildContext<'_>, listener: &mut c_int) -> Step<std::conve
         drop_capabilities().map_err(|e| (step::CAPABILITIES, e))?;
     }
 
-    // No privilege through execve (set-uid, file capabilities), and a prerequisite of seccomp.
+    // No privilege through execve (set-uid, file capabilities), and a prerequisite of seccomp
+    // and Landlock.
     at(step::NO_NEW_PRIVS, sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1))?;
+
+    // Landlock scopes (Linux 6.12+, probed by the parent): no abstract unix socket made outside
+    // the sandbox can be connected to (with Net::Host the host's: X11, the session bus), and no
+    // process outside it can be signalled (the init, or with no pid namespace, the host's).
+    if plan.landlock_scoped {
+        at(step::LANDLOCK, sys::landlock_scope())?;
+    }
 
     // Seccomp last: nothing of ours runs under it but the execve below (which no policy may
     // deny: the init, asleep until it, could not answer).
@@ -1061,8 +1162,11 @@ fn serve_notification(
     denied: &mut [u32; DENIED_SLOTS],
 ) {
     let mut notif = sys::SeccompNotif::default();
-    if sys::notif_recv(listener, &mut notif).is_err() {
-        return; // withdrawn: the caller was killed meanwhile
+    match sys::notif_recv(listener, &mut notif) {
+        Ok(()) => {}
+        // Withdrawn: the caller was killed meanwhile.
+        Err(libc::ENOENT | libc::EINTR) => return,
+        Err(e) => fail_closed(ctx, main, denied, Report::WATCH_NOTIF_RECV, e),
     }
     let (nr, arch) = (notif.data.nr, notif.data.arch);
     let kill = ctx.plan.seccomp.as_ref().is_some_and(|f| f.kill);
@@ -1079,25 +1183,38 @@ fn serve_notification(
         report(REPORT_FD, Report::SYSCALL_BLOCKED, nr as u32, arch as i32);
         sys::exit(0);
     }
-    // ENOENT if the caller was killed meanwhile: nothing to answer.
-    let _ = sys::notif_fail(listener, notif.id, libc::EPERM);
+    // ENOENT if the caller was killed meanwhile: nothing to answer. Anything else would leave
+    // the caller waiting for ever.
+    match sys::notif_fail(listener, notif.id, libc::EPERM) {
+        Ok(()) | Err(libc::ENOENT) => {}
+        Err(e) => fail_closed(ctx, main, denied, Report::WATCH_NOTIF_SEND, e),
+    }
     if let Some(count) = denied.get_mut(nr as usize) {
         *count = count.saturating_add(1);
     }
 }
 
+/// The init cannot go on watching (a call of its loop failed): it kills the whole sandbox and
+/// says why. Nothing may run unwatched — without the lifeline the sandbox would outlive its
+/// parent, without the listener denied calls would hang, without the timeout it would run on.
+fn fail_closed(
+    ctx: &ChildContext<'_>,
+    main: c_int,
+    denied: &[u32; DENIED_SLOTS],
+    call: u32,
+    errno: i32,
+) -> ! {
+    kill_all(ctx, main);
+    report_denied(denied);
+    report(REPORT_FD, Report::INIT_FAILED, call, errno);
+    sys::exit(EXIT_INIT_FAILED)
+}
+
 /// The init's life after the program started: reap, time out, serve seccomp notifications,
-/// report, and follow the parent.
-fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
+/// report, and follow the parent. Any failure of its own calls but `EINTR` ends the sandbox
+/// (see [`fail_closed`]).
+fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
     let mut denied = [0u32; DENIED_SLOTS];
-    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: mask is a valid sigset_t.
-    unsafe {
-        libc::sigemptyset(&mut mask);
-        libc::sigaddset(&mut mask, libc::SIGCHLD);
-    }
-    // SAFETY: mask is valid.
-    let sigfd = unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
     let deadline = ctx.plan.timeout.map(|t| {
         let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 4);
         sys::monotonic_ms().saturating_add(ms)
@@ -1109,8 +1226,16 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
             let mut status: c_int = 0;
             // SAFETY: status is a valid int.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-            if pid <= 0 {
+            if pid == 0 {
                 break;
+            }
+            if pid < 0 {
+                // ECHILD included: the program is our child until we have reaped it.
+                let e = sys::errno();
+                if e == libc::EINTR {
+                    break;
+                }
+                fail_closed(ctx, main, &denied, Report::WATCH_WAITPID, e);
             }
             if pid == main {
                 // Nothing may outlive the program (nor run on once our listener is gone). Not
@@ -1138,12 +1263,6 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
             }
             None => -1,
         };
-        // Without a signalfd (it could not be created), look for ended children every 50 ms.
-        let wait_ms = if sigfd < 0 && !(0..=50).contains(&wait_ms) {
-            50
-        } else {
-            wait_ms
-        };
         let mut fds = [
             libc::pollfd {
                 fd: LIFELINE_FD,
@@ -1164,16 +1283,12 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
         ];
         // SAFETY: fds is a valid array.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
-        if n < 0 && sys::errno() != libc::EINTR {
-            // Cannot wait properly: fall back to a short sleep-poll on children.
-            // SAFETY: plain usleep.
-            unsafe {
-                let pause = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 10_000_000,
-                };
-                libc::nanosleep(&pause, std::ptr::null_mut());
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR {
+                continue;
             }
+            fail_closed(ctx, main, &denied, Report::WATCH_POLL, e);
         }
         if fds[0].revents != 0 {
             // The parent is gone (its end of the lifeline closed): end the sandbox with it.
@@ -1184,9 +1299,26 @@ fn supervise(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int) -> ! {
             sys::exit(EXIT_PARENT_GONE);
         }
         if fds[1].revents != 0 {
+            // Drain the signalfd (what ended is found by waitpid above).
             let mut info = [0u8; 128];
-            // SAFETY: info is a valid buffer; drain the signalfd.
-            while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
+            loop {
+                // SAFETY: info is a valid buffer.
+                let r = unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) };
+                if r > 0 {
+                    continue;
+                }
+                let e = sys::errno();
+                if r < 0 && (e == libc::EAGAIN || e == libc::EINTR) {
+                    break;
+                }
+                fail_closed(
+                    ctx,
+                    main,
+                    &denied,
+                    Report::WATCH_SIGNALFD,
+                    if r < 0 { e } else { libc::EIO },
+                );
+            }
         }
         if fds[2].revents & libc::POLLIN != 0 {
             serve_notification(ctx, main, listener, &mut denied);

@@ -48,7 +48,9 @@ pub(crate) mod step {
     pub const NO_NEW_PRIVS: u32 = 15;
     pub const SECCOMP: u32 = 16;
     pub const EXEC: u32 = 17;
-    pub const COUNT: usize = 18;
+    pub const KEYRING: u32 = 18;
+    pub const LANDLOCK: u32 = 19;
+    pub const COUNT: usize = 20;
 }
 
 /// Everything a launch needs. Built in the parent; the child only reads it.
@@ -79,6 +81,9 @@ pub(crate) struct Plan {
     /// Memory and process limits (cgroups or rlimits) and what classifies their outcomes.
     pub limits: crate::limits::Limits,
     pub seccomp: Option<Compiled>,
+    /// Whether the kernel has Landlock's scopes (ABI 6, Linux 6.12): the program is then
+    /// restricted to abstract unix sockets and signals of its own sandbox.
+    pub landlock_scoped: bool,
     pub timeout: Option<Duration>,
     /// Where to stop closing descriptors one by one when `close_range` is missing.
     pub fd_limit: i32,
@@ -92,6 +97,12 @@ pub(crate) struct Plan {
     /// (fixture copies as `[FIXTURE]`, other temporary roots as `[ROOT]`) with
     /// `redactions.add_path(path, crate::redact::FIXTURE)`.
     pub redactions: crate::redact::Redactions,
+}
+
+/// Whether this kernel has Landlock's scopes (ABI 6+), probed once per process.
+fn landlock_scoped() -> bool {
+    static ABI: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *ABI.get_or_init(crate::launch::sys::landlock_abi) >= 6
 }
 
 fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
@@ -120,6 +131,9 @@ impl Plan {
             "setting no_new_privs",
             "loading the seccomp filter",
             "executing the program",
+            "giving the sandbox a session keyring of its own (a full key quota, \
+             kernel.keys.maxkeys, answers EDQUOT)",
+            "restricting the program to the sandbox's Landlock scopes",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -218,7 +232,12 @@ impl Plan {
         let limits = crate::limits::plan(sandbox, &mut steps)?;
         let rlimits = limits.rlimits.clone();
 
-        let seccomp = seccomp::compile(&sandbox.seccomp)?;
+        // Every sandbox has a filter: the policy's, always with the guard (src/seccomp), whose
+        // socket rules depend on the network.
+        let guard = seccomp::Guard {
+            isolated_net: sandbox.net != Net::Host,
+        };
+        let seccomp = Some(seccomp::compile(&sandbox.seccomp, guard)?);
         let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;
         if sandbox.hostname.len() > 64 {
             return Err(Error::BadPath {
@@ -259,6 +278,7 @@ impl Plan {
             rlimits,
             limits,
             seccomp,
+            landlock_scoped: landlock_scoped(),
             timeout: sandbox.timeout,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,

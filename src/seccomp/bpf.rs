@@ -17,10 +17,14 @@
 //!       ret #VERDICT
 //! next_0:
 //!       jeq #NR_1, -, next_1                   and a single number has a block
-//!       ld  [args[1] low 32 bits]              (an argument block)
-//!       jeq #V1, then, -
+//!       ld  [args[0] low 32 bits]              (an argument block: clauses, the first
+//!       jeq #1, -, clause_2                    whose every test holds decides; here
+//!       ld  [args[2] low 32 bits]              "pid == 1 and new_limit != NULL")
+//!       jset #0xffffffff, -, clause_2
+//!       ret #THEN_1
+//! clause_2:
+//!       ...
 //!       ret #OTHERWISE
-//! then: ret #THEN
 //! next_1:
 //!       jeq #NR_2, -, next_2
 //!       ret #VERDICT                           (a plain block)
@@ -32,8 +36,9 @@
 //! ```
 //!
 //! Every block decides its system call completely (each ends in `ret`), so the accumulator is
-//! loaded with the number once. An argument is always compared on its low 32 bits, which is the
-//! full width of every argument we test (see `super` for why).
+//! loaded with the number once. An argument is compared on its low 32 bits, which is the full
+//! width of every `int`-sized argument we test, and a pointer on both halves (see `super` for
+//! why).
 //!
 //! Why a binary search: the kernel (5.11+) runs the program once per native system call number
 //! when it is loaded, to cache the numbers whose answer is a constant `ALLOW`. With a linear
@@ -97,7 +102,7 @@ pub(crate) enum Verdict {
     Errno(u16),
 }
 
-/// A test of the low 32 bits of one argument.
+/// A test of one 32-bit half of one argument.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Test {
     /// Any of these bits is set.
@@ -106,16 +111,101 @@ pub(crate) enum Test {
     OneOf(Vec<u32>),
 }
 
+/// One test of one argument: of its low 32 bits (the whole of an `int`, `unsigned int`,
+/// `pid_t` or `umode_t`, which is all the kernel reads of those), or, `wide`, of its whole 64
+/// bits (a pointer): [`Test::AnyBit`] in either half. `negate` inverts the test.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Atom {
+    pub arg: u8,
+    pub wide: bool,
+    pub test: Test,
+    pub negate: bool,
+}
+
+impl Atom {
+    /// The low 32 bits of `arg` pass `test`.
+    pub(crate) fn low(arg: u8, test: Test) -> Atom {
+        Atom {
+            arg,
+            wide: false,
+            test,
+            negate: false,
+        }
+    }
+
+    /// The low 32 bits of `arg` fail `test`.
+    pub(crate) fn not_low(arg: u8, test: Test) -> Atom {
+        Atom {
+            negate: true,
+            ..Atom::low(arg, test)
+        }
+    }
+
+    /// The pointer `arg` is not NULL: a bit set in either half.
+    pub(crate) fn non_null(arg: u8) -> Atom {
+        Atom {
+            wide: true,
+            ..Atom::low(arg, Test::AnyBit(u32::MAX))
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn holds(&self, args: &[u64; 6]) -> bool {
+        let a = args[usize::from(self.arg)];
+        let words: &[u32] = if self.wide {
+            &[a as u32, (a >> 32) as u32]
+        } else {
+            &[a as u32]
+        };
+        let hit = words.iter().any(|&word| match &self.test {
+            Test::AnyBit(mask) => word & mask != 0,
+            Test::OneOf(values) => values.contains(&word),
+        });
+        hit != self.negate
+    }
+}
+
+/// Every atom holds (an empty list always does): the answer is `then`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Clause {
+    pub all: Vec<Atom>,
+    pub then: Verdict,
+}
+
 /// What a program does with one system call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Rule {
     Always(Verdict),
-    If {
-        arg: u8,
-        test: Test,
-        then: Verdict,
+    /// The first clause that holds decides; `otherwise` if none does.
+    Clauses {
+        clauses: Vec<Clause>,
         otherwise: Verdict,
     },
+}
+
+impl Rule {
+    /// `then` if the low 32 bits of `arg` pass `test`, else `otherwise`.
+    pub(crate) fn when(arg: u8, test: Test, then: Verdict, otherwise: Verdict) -> Rule {
+        Rule::Clauses {
+            clauses: vec![Clause {
+                all: vec![Atom::low(arg, test)],
+                then,
+            }],
+            otherwise,
+        }
+    }
+
+    /// The answer for a call with these arguments (for tests: the meaning `block` must emit).
+    #[cfg(test)]
+    pub(crate) fn verdict(&self, args: &[u64; 6]) -> Verdict {
+        match self {
+            Rule::Always(v) => *v,
+            Rule::Clauses { clauses, otherwise } => clauses
+                .iter()
+                .find(|c| c.all.iter().all(|a| a.holds(args)))
+                .map_or(*otherwise, |c| c.then),
+        }
+    }
 }
 
 /// The architecture a program is for.
@@ -179,37 +269,105 @@ fn value(v: Verdict, returns: Returns) -> u32 {
 
 /// The block for one rule, after its `jeq #nr`.
 fn block(rule: &Rule, returns: Returns) -> Result<Vec<Insn>, String> {
-    Ok(match rule {
-        Rule::Always(v) => vec![ret(value(*v, returns))],
-        Rule::If {
-            arg,
-            test,
-            then,
-            otherwise,
-        } => {
-            // Little-endian (x86_64, aarch64): the low half of args[i] comes first.
-            let mut b = vec![stmt(
-                BPF_LD | BPF_W | BPF_ABS,
-                OFF_ARGS + 8 * u32::from(*arg),
-            )];
-            match test {
-                Test::AnyBit(mask) => b.push(jump(BPF_JSET, *mask, 1, 0)),
-                Test::OneOf(values) => {
-                    let n = values.len();
-                    for (i, v) in values.iter().enumerate() {
-                        // From the i-th test, `ret THEN` is past the remaining tests and
-                        // `ret OTHERWISE`.
-                        let to_then =
-                            u8::try_from(n - i).map_err(|_| "too many values".to_owned())?;
-                        b.push(jump(BPF_JEQ, *v, to_then, 0));
+    let (clauses, otherwise) = match rule {
+        Rule::Always(v) => return Ok(vec![ret(value(*v, returns))]),
+        Rule::Clauses { clauses, otherwise } => (clauses, *otherwise),
+    };
+    let mut b = Vec::new();
+    for clause in clauses {
+        b.extend(clause_block(clause, returns)?);
+    }
+    b.push(ret(value(otherwise, returns)));
+    Ok(b)
+}
+
+/// A clause: its atoms in order, each jumping past the clause's `ret` when it fails.
+fn clause_block(clause: &Clause, returns: Returns) -> Result<Vec<Insn>, String> {
+    // The word each atom reads (loaded only when it differs from the one before: within a
+    // clause the accumulator is known; a clause is entered only from its start).
+    let mut loads = Vec::with_capacity(clause.all.len());
+    let mut last = None;
+    let mut len = 1; // the final `ret`
+    for atom in &clause.all {
+        if atom.wide {
+            // ld low; jset; ld high; jset — and either word may be loaded afterwards.
+            if atom.negate || !matches!(atom.test, Test::AnyBit(_)) {
+                return Err("a wide test other than AnyBit".into());
+            }
+            loads.push(true);
+            last = None;
+            len += 4;
+            continue;
+        }
+        let word = atom.arg;
+        let load = last != Some(word);
+        last = Some(word);
+        loads.push(load);
+        len += usize::from(load)
+            + match &atom.test {
+                Test::AnyBit(_) => 1,
+                Test::OneOf(values) => values.len(),
+            };
+    }
+    let mut b: Vec<Insn> = Vec::with_capacity(len);
+    // From the instruction about to be pushed, the offset that lands just past the `ret`.
+    let fail = |b: &Vec<Insn>| {
+        u8::try_from(len - b.len() - 1).map_err(|_| "an argument rule too long".to_owned())
+    };
+    for (atom, load) in clause.all.iter().zip(loads) {
+        // Little-endian (x86_64, aarch64): the low half of args[i] comes first.
+        let off = OFF_ARGS + 8 * u32::from(atom.arg);
+        if atom.wide {
+            let mask = match atom.test {
+                Test::AnyBit(mask) => mask,
+                Test::OneOf(_) => 0,
+            };
+            b.push(stmt(BPF_LD | BPF_W | BPF_ABS, off));
+            b.push(jump(BPF_JSET, mask, 2, 0)); // the low half has one: the test holds
+            b.push(stmt(BPF_LD | BPF_W | BPF_ABS, off + 4));
+            let f = fail(&b)?;
+            b.push(jump(BPF_JSET, mask, 0, f));
+            continue;
+        }
+        if load {
+            b.push(stmt(BPF_LD | BPF_W | BPF_ABS, off));
+        }
+        match (&atom.test, atom.negate) {
+            (Test::AnyBit(mask), false) => {
+                let f = fail(&b)?;
+                b.push(jump(BPF_JSET, *mask, 0, f));
+            }
+            (Test::AnyBit(mask), true) => {
+                let f = fail(&b)?;
+                b.push(jump(BPF_JSET, *mask, f, 0));
+            }
+            (Test::OneOf(values), _) if values.is_empty() => {
+                return Err("a comparison with no values".into());
+            }
+            (Test::OneOf(values), false) => {
+                // A match skips the remaining comparisons; the last one fails the clause.
+                let n = values.len();
+                for (i, v) in values.iter().enumerate() {
+                    if i + 1 < n {
+                        let skip = u8::try_from(n - 1 - i).map_err(|_| "too many values")?;
+                        b.push(jump(BPF_JEQ, *v, skip, 0));
+                    } else {
+                        let f = fail(&b)?;
+                        b.push(jump(BPF_JEQ, *v, 0, f));
                     }
                 }
             }
-            b.push(ret(value(*otherwise, returns)));
-            b.push(ret(value(*then, returns)));
-            b
+            (Test::OneOf(values), true) => {
+                for v in values {
+                    let f = fail(&b)?;
+                    b.push(jump(BPF_JEQ, *v, f, 0));
+                }
+            }
         }
-    })
+    }
+    b.push(ret(value(clause.then, returns)));
+    debug_assert_eq!(b.len(), len);
+    Ok(b)
 }
 
 /// Rules per leaf of the search.

@@ -163,3 +163,58 @@ pub fn busybox() -> Option<&'static str> {
     }
     found
 }
+
+/// Python that makes raw system calls: `sc(nr, *args)` returns the result or `-errno`,
+/// `attempt(label, nr, *args)` prints `label ERRNO` (or `label ok`).
+pub const RAW_SYSCALLS: &str = r#"
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sc(nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_ulong(a) for a in args])
+    return r if r >= 0 else -ctypes.get_errno()
+def errname(r):
+    return "ok" if r >= 0 else errno.errorcode.get(-r, str(-r))
+def attempt(label, nr, *args):
+    print(label, errname(sc(nr, *args)), flush=True)
+def buf(data):
+    b = ctypes.create_string_buffer(bytes(data), max(len(data), 1))
+    return b, ctypes.addressof(b)
+"#;
+
+/// Run `code` after [`RAW_SYSCALLS`] in `sandbox`.
+pub fn raw_python_in(sandbox: &Sandbox, code: &str) -> Output {
+    python_in(sandbox, &format!("{RAW_SYSCALLS}\n{code}"))
+}
+
+/// The Landlock ABI of this kernel (0 without Landlock).
+pub fn landlock_abi() -> i64 {
+    // SAFETY: the version query (flags = 1) reads no memory.
+    unsafe { libc::syscall(444, std::ptr::null::<u8>(), 0usize, 1u32) }.max(0)
+}
+
+/// The lines of `/proc/<pid>/status` that start with `key` (e.g. "SigQ", "ShdPnd").
+pub fn proc_status(pid: u32, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(&format!("{key}:")))
+        .map(|l| l[key.len() + 1..].trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Fields of `/proc/<pid>/stat`, counted from 1 as in proc(5) (field 2 is the command).
+pub fn proc_stat_field(pid: u32, field: usize) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, a)| a.to_owned())
+        .unwrap_or_default();
+    // After the command: field 3 on.
+    after
+        .split_whitespace()
+        .nth(field - 3)
+        .unwrap_or_default()
+        .to_owned()
+}
