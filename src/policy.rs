@@ -94,6 +94,9 @@ pub struct Sandbox {
     pub(crate) max_pids: Option<u64>,
     pub(crate) cpu_time_limit: Option<Duration>,
     pub(crate) file_size_limit: Option<u64>,
+    pub(crate) max_output: u64,
+    /// Bytes each writable tmpfs may hold, if not the default.
+    pub(crate) tmpfs_size: Option<u64>,
     /// Rules for rendering the outputs of this sandbox's runs (a regex that does not compile is
     /// reported when a command starts).
     pub(crate) redactions: Redactions,
@@ -115,6 +118,8 @@ impl Default for Sandbox {
             max_pids: None,
             cpu_time_limit: None,
             file_size_limit: None,
+            max_output: crate::report::DEFAULT_MAX_OUTPUT,
+            tmpfs_size: None,
             redactions: Redactions::new(),
         }
     }
@@ -308,6 +313,19 @@ impl Sandbox {
     /// `SIGXFSZ` (Python does) sees the write fail with `EFBIG` instead.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    /// How many bytes of each output stream (stdout, stderr) the parent keeps. Default: 64 MiB
+    /// (`64 << 20`) a stream. A program that writes more is not stopped nor blocked: the parent
+    /// goes on reading and drops what lies beyond the cap, and the [`Output`](crate::Output)
+    /// says so ([`Output::truncated`](crate::Output::truncated), a `truncated:` line in its
+    /// `Display`, the dropped byte counts in [`Output::capture`](crate::Output::capture)).
+    /// [`Child::chunks`](crate::Child::chunks) hands out the kept bytes only. Each kept byte is
+    /// held once, so a flooding program costs the test process at most twice this (both
+    /// streams), plus what the caller copies. `u64::MAX` keeps everything.
+    pub fn max_output(mut self, bytes: u64) -> Self {
+        self.max_output = bytes;
         self
     }
 

@@ -248,7 +248,7 @@ pub(crate) struct Run {
 }
 
 /// The last bytes of stderr searched for an allocation failure's message.
-const STDERR_TAIL: usize = 8 * 1024;
+pub(crate) const STDERR_TAIL: usize = 8 * 1024;
 
 /// What programs and runtimes print when an allocation fails (with `RLIMIT_DATA`, the failure
 /// is a plain `ENOMEM` from `mmap` or `brk`; no signal and no counter tells it apart).

@@ -80,6 +80,8 @@ pub(crate) struct Plan {
     pub limits: crate::limits::Limits,
     pub seccomp: Option<Compiled>,
     pub timeout: Option<Duration>,
+    /// Bytes kept of each output stream.
+    pub max_output: u64,
     /// Where to stop closing descriptors one by one when `close_range` is missing.
     pub fd_limit: i32,
 
@@ -256,6 +258,7 @@ impl Plan {
             limits,
             seccomp,
             timeout: sandbox.timeout,
+            max_output: sandbox.max_output,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,
             invocation: cmd.invocation(),
