@@ -244,7 +244,8 @@ impl Sandbox {
         self
     }
 
-    /// Mount a fresh, empty, writable tmpfs at `inside`.
+    /// Mount a fresh, empty, writable tmpfs at `inside`. It holds at most
+    /// [`tmpfs_size`](Self::tmpfs_size) (default 256 MiB), like the sandbox's `/tmp`.
     pub fn tmpfs(mut self, inside: impl AsRef<Path>) -> Self {
         self.mounts.push(MountSpec::Tmpfs {
             target: inside.as_ref().to_owned(),
@@ -313,6 +314,19 @@ impl Sandbox {
     /// `SIGXFSZ` (Python does) sees the write fail with `EFBIG` instead.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    /// How much each writable tmpfs of the sandbox holds: `/tmp` (and so `HOME`), `/dev/shm`,
+    /// `/run` and every [`tmpfs`](Self::tmpfs) mount, each on its own, and never more than the
+    /// [`memory_limit`](Self::memory_limit). Default: 256 MiB (`256 << 20`) each. Beyond it a
+    /// write fails with `ENOSPC`, as on a full disk; so does creating files beyond one inode
+    /// per 4 KiB of the size (65,536 at the default). As root, the sandbox's SysV
+    /// shared memory (`shmget`) is bounded the same way (`kernel.shmmax`, `kernel.shmall` of its
+    /// IPC namespace); an ordinary user's sandbox cannot set those (see the README's "Resource
+    /// limits").
+    pub fn tmpfs_size(mut self, bytes: u64) -> Self {
+        self.tmpfs_size = Some(bytes);
         self
     }
 

@@ -692,6 +692,8 @@ fn plan_pass(
         created_links: BTreeMap::new(),
         fixture_created: BTreeSet::new(),
     };
+    // Every writable tmpfs is bounded (src/limits: size and inodes).
+    let tmpfs = crate::limits::Tmpfs::of(sandbox);
     for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }
@@ -796,7 +798,7 @@ fn plan_pass(
     p.ensure(Path::new("/dev/shm"), Want::Dir, "/dev/shm")?;
     p.new_fs(
         "tmpfs",
-        &[("mode", "1777")],
+        &tmpfs.options("1777"),
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         Path::new("/dev/shm"),
         LayerKind::Scratch {
@@ -813,7 +815,7 @@ fn plan_pass(
     // A private /tmp, and HOME inside it.
     p.new_fs(
         "tmpfs",
-        &[("mode", "1777")],
+        &tmpfs.options("1777"),
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         Path::new("/tmp"),
         LayerKind::Scratch {
@@ -836,7 +838,7 @@ fn plan_pass(
     {
         p.new_fs(
             "tmpfs",
-            &[("mode", "0755")],
+            &tmpfs.options("0755"),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
             Path::new("/run"),
             LayerKind::Scratch {
@@ -900,7 +902,7 @@ fn plan_pass(
                 p.ensure(&target, Want::Dir, "tmpfs")?;
                 p.new_fs(
                     "tmpfs",
-                    &[("mode", "0755")],
+                    &tmpfs.options("0755"),
                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                     &target,
                     LayerKind::Scratch {
