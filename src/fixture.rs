@@ -970,28 +970,129 @@ fn ids_of_caller() -> (u32, u32) {
     unsafe { (libc::getuid(), libc::getgid()) }
 }
 
-/// Remove a run's directory, also where the program (or the overlay's `work/work`) left
-/// directories without permissions.
+/// Remove a run's directory, whatever the program left in it: any depth (also far deeper than
+/// `PATH_MAX`), directories without permissions (mode 000, or not writable), the overlay's
+/// `work/work`. It never follows a symbolic link, and never holds more than four descriptors
+/// (see [`remove_tree_bounded`]). What cannot be removed is left.
 pub(crate) fn remove_tree(dir: &Path) {
-    let work = dir.join("work").join("work");
-    let _ = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700));
-    if std::fs::remove_dir_all(dir).is_ok() {
-        return;
+    let _ = remove_tree_bounded(dir);
+}
+
+/// One directory on the way down: its name in its parent, the parent's identity (checked on
+/// the way back up), and the parent's entries still to remove.
+struct Level {
+    name: CString,
+    parent: (u64, u64),
+    pending: Vec<CString>,
+}
+
+/// Remove the tree `dir` with a bounded number of descriptors: one for the directory being
+/// emptied, one for its parent's way back (`openat(fd, "..")`, whose device and inode must be
+/// the ones recorded on the way down — a tree moved meanwhile is left alone rather than
+/// followed elsewhere), and one while a directory is listed. The path from the top is a stack
+/// of names on the heap, never a path string, so depth is bounded by memory only.
+fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
+    let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+    let parent = dir.parent().ok_or_else(invalid)?;
+    let name = dir.file_name().ok_or_else(invalid)?;
+    let name = CString::new(name.as_bytes()).map_err(|_| invalid())?;
+    let parent_path = CString::new(parent.as_os_str().as_bytes()).map_err(|_| invalid())?;
+    let top = open_at(
+        libc::AT_FDCWD,
+        &parent_path,
+        libc::O_RDONLY | libc::O_DIRECTORY,
+    )?;
+    if unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR).is_ok() {
+        return Ok(());
     }
-    fn open_up(path: &Path) {
-        let Ok(meta) = lstat(path) else { return };
-        if !meta.is_dir() {
-            return;
-        }
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                open_up(&e.path());
+    let mut cur = open_dir_forcibly(top.as_raw_fd(), &name)?;
+    let mut pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+    let mut stack: Vec<Level> = Vec::new();
+    let mut opened_up = false;
+    loop {
+        if let Some(entry) = pending.pop() {
+            match unlink_at(cur.as_raw_fd(), &entry, 0) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::EPERM)) => {
+                    if unlink_at(cur.as_raw_fd(), &entry, libc::AT_REMOVEDIR).is_ok() {
+                        continue;
+                    }
+                    // Not empty: go down into it.
+                    let Ok(child) = open_dir_forcibly(cur.as_raw_fd(), &entry) else {
+                        continue; // left
+                    };
+                    let st = fstat(cur.as_raw_fd())?;
+                    stack.push(Level {
+                        name: entry,
+                        parent: (st.st_dev, st.st_ino),
+                        pending: std::mem::take(&mut pending),
+                    });
+                    cur = child;
+                    opened_up = false;
+                    pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) && !opened_up => {
+                    // The directory is not writable: make it so (it is ours), and try again.
+                    opened_up = true;
+                    // SAFETY: plain fchmod on our descriptor.
+                    unsafe { libc::fchmod(cur.as_raw_fd(), 0o700) };
+                    pending.push(entry);
+                }
+                Err(_) => {} // left
             }
+            continue;
         }
+        // Everything in `cur` is gone (or left): back up to its parent.
+        let Some(level) = stack.pop() else { break };
+        let up = open_at(
+            cur.as_raw_fd(),
+            c"..",
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        )?;
+        let st = fstat(up.as_raw_fd())?;
+        if (st.st_dev, st.st_ino) != level.parent {
+            return Err(io::Error::other(
+                "the tree was moved while it was being removed",
+            ));
+        }
+        cur = up;
+        opened_up = false;
+        pending = level.pending;
+        let _ = unlink_at(cur.as_raw_fd(), &level.name, libc::AT_REMOVEDIR);
     }
-    open_up(dir);
-    let _ = std::fs::remove_dir_all(dir);
+    drop(cur);
+    unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR)
+}
+
+fn unlink_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<()> {
+    // SAFETY: name is a valid C string.
+    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Open the directory `name` in `dirfd` without following a link, giving its owner (us) access
+/// first if it has none. The mode is changed through an `O_PATH` descriptor of that very
+/// directory (`/proc/self/fd/N`), never by name: a link swapped in cannot redirect it.
+fn open_dir_forcibly(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+    match open_dir_at(dirfd, name) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            let path = open_at(
+                dirfd,
+                name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )?;
+            let link = CString::new(format!("/proc/self/fd/{}", path.as_raw_fd()))
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: link is a valid C string.
+            if unsafe { libc::chmod(link.as_ptr(), 0o700) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            open_dir_at(dirfd, name)
+        }
+        other => other,
+    }
 }
 
 fn open_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
