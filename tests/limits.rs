@@ -1008,3 +1008,36 @@ fn sysv_shared_memory_is_bounded_like_a_tmpfs_as_root() {
         );
     }
 }
+
+#[test]
+fn rlimit_nproc_binds_a_users_sandbox_but_not_roots() {
+    // The README's claim about root, tried: the kernel exempts the host's uid 0 from
+    // RLIMIT_NPROC, also in a user namespace of its own, without capabilities.
+    let out = python_in(
+        &limited(),
+        r#"
+import os, resource, time
+resource.setrlimit(resource.RLIMIT_NPROC, (10, 10))
+kids = []
+try:
+    while len(kids) < 30:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    print("refused")
+for k in kids:
+    os.kill(k, 9)
+print(len(kids))
+"#,
+    );
+    assert!(out.success(), "{out}");
+    if is_root() {
+        assert_eq!(out.stdout_str(), "30\n", "{out}");
+    } else {
+        // The program and its init count: 8 children.
+        assert_eq!(out.stdout_str(), "refused\n8\n", "{out}");
+    }
+}

@@ -5,6 +5,8 @@
 //! |---|---|---|---|
 //! | memory | `memory` cgroup: the whole sandbox, resident memory; OOM kill counted | `memory.max`, `memory.swap.max = 0` | `RLIMIT_DATA`, per process, heap and private mappings |
 //! | processes | `pids` cgroup: the whole sandbox | `pids.max` | `RLIMIT_NPROC`, counted per user namespace: the whole sandbox |
+//! | processes, by default | the sandbox's own `kernel.pid_max` (Linux 6.14+) | same | same |
+//! | tmpfs, SysV shm | every writable tmpfs's `size=`/`nr_inodes=` ([`Tmpfs`]); `kernel.shm*` of root's IPC namespace | same | same (no `kernel.shm*`: no uid 0 to write them) |
 //! | CPU time | `RLIMIT_CPU`, per process | same | same |
 //! | file size | `RLIMIT_FSIZE`, per file | same | same |
 //!
