@@ -418,12 +418,15 @@ impl Child {
                 };
                 let at = self.seen[stream.index()];
                 let end = (at + len - self.seen_in_run).min(data.len());
-                self.seen[stream.index()] = end;
                 self.seen_in_run = len;
-                return Some(Chunk {
-                    stream,
-                    data: data[at..end].to_vec(),
-                });
+                if at < end {
+                    self.seen[stream.index()] = end;
+                    return Some(Chunk {
+                        stream,
+                        data: data[at..end].to_vec(),
+                    });
+                }
+                continue;
             }
             if self.seen_run + 1 >= self.capture.order.len() {
                 break;

@@ -158,8 +158,6 @@ pub(crate) struct Limits {
     /// written by the init; `None` where it may not (an ordinary user's sandbox has no uid 0,
     /// and only uid 0 of the namespace's owner may write them).
     pub shm: Option<[std::ffi::CString; 3]>,
-    /// The step id of writing `shm`.
-    pub shm_step: u32,
 }
 
 impl Limits {
@@ -218,8 +216,6 @@ pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits,
         ..Limits::default()
     };
     steps.push("joining the sandbox's cgroups".into());
-    limits.shm_step = steps.len() as u32;
-    steps.push("setting the SysV shared-memory limits of the sandbox's IPC namespace".into());
 
     if sandbox.memory_limit == Some(0) {
         return Err(bad(
