@@ -622,6 +622,33 @@ fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
 /// entries it cannot read itself, mode 000), and return the modes it had, by path. The sandbox
 /// is gone and the tree is ours.
 fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
+    open_up_below(dir, modes, 0);
+}
+
+/// How deep [`Output::changes`], [`Output::read`] and a kept root's assembly look into a run's
+/// tree: they walk it by path and recursively, and a program can nest directories far deeper
+/// than a path or a thread's stack allows (removal has no such bound: [`remove_tree`]).
+const MAX_WALK_DEPTH: usize = 256;
+
+fn too_deep(rel: &Path) -> io::Result<()> {
+    if rel.components().count() > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "the program nested directories deeper than {MAX_WALK_DEPTH} levels (at `{}`), \
+             deeper than this comparison follows; read the files you need with Output::read",
+            rel.components()
+                .take(4)
+                .collect::<PathBuf>()
+                .join("...")
+                .display()
+        )));
+    }
+    Ok(())
+}
+
+fn open_up_below(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
     let Ok(meta) = lstat(dir) else { return };
     if !meta.is_dir() {
         return;
@@ -640,7 +667,7 @@ fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
         let path = entry.path();
         let Ok(meta) = lstat(&path) else { continue };
         if meta.is_dir() {
-            open_up(&path, modes);
+            open_up_below(&path, modes, depth + 1);
         } else if meta.is_file() && meta.mode() & 0o400 == 0 {
             let mode = meta.mode() & 0o7777;
             if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))
@@ -711,6 +738,7 @@ impl Diff<'_> {
 
     /// Record `node` (and, for a directory, everything in it) as `kind` at `rel`.
     fn whole(&mut self, kind: ChangeKind, node: &Node, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
         let Some(path) = node.effective() else {
             return Ok(());
         };
@@ -729,6 +757,7 @@ impl Diff<'_> {
 
     /// Compare the directory `t` of the template with `f` of the final tree, at `rel`.
     fn dirs(&mut self, t: Option<&Node>, f: Option<&Node>, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
         // A directory the overlay never wrote to is the template's own: nothing changed below.
         if let (Some(t), Some(f)) = (t, f)
             && f.upper.is_none()
@@ -840,13 +869,22 @@ fn resolve(root: &Node, path: &Path) -> io::Result<Node> {
 
 /// Copy the tree `node` (as the overlay shows it) to the new directory `to`.
 fn materialize(node: &Node, to: &Path) -> io::Result<()> {
+    materialize_below(node, to, 0)
+}
+
+fn materialize_below(node: &Node, to: &Path, depth: usize) -> io::Result<()> {
+    if depth > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "nested deeper than {MAX_WALK_DEPTH} directories: the rest is not assembled"
+        )));
+    }
     std::fs::create_dir(to)?;
     for (name, c) in children(node)? {
         let Some(from) = c.effective() else { continue };
         let dest = to.join(&name);
         let meta = lstat(from)?;
         if meta.is_dir() {
-            materialize(&c, &dest)?;
+            materialize_below(&c, &dest, depth + 1)?;
             std::fs::set_permissions(
                 &dest,
                 std::fs::Permissions::from_mode(meta.mode() & DIR_MODE_MASK),

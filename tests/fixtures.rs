@@ -1315,3 +1315,39 @@ fn helper_sweep_with_few_descriptors() {
     let out = run(&in_fixture(&helper_template(), FixtureMode::Copy), "true");
     assert!(out.success(), "{out}");
 }
+
+#[test]
+fn changes_of_a_deep_tree_are_an_error_not_a_stack_overflow() {
+    let (_dir, template) = own_copy("hello");
+    let nest = |depth: u32| {
+        format!(
+            "import os\nfor i in range({depth}):\n    os.mkdir('a'); os.chdir('a')\nopen('f', 'w').write('x')"
+        )
+    };
+    for mode in MODES {
+        // 200 levels: listed, in full, on a test thread's stack.
+        let out = in_fixture(&template, mode)
+            .command(PYTHON)
+            .arg("-c")
+            .arg(nest(200))
+            .output()
+            .unwrap();
+        assert!(out.success(), "{out}");
+        let changes = out.changes().unwrap();
+        assert_eq!(changes.len(), 201, "{mode:?}");
+        // 5,000 levels: more than the walk follows; an error that says so, and the test
+        // process lives on.
+        let out = in_fixture(&template, mode)
+            .command(PYTHON)
+            .arg("-c")
+            .arg(nest(5000))
+            .output()
+            .unwrap();
+        assert!(out.success(), "{out}");
+        let e = out.changes().unwrap_err().to_string();
+        assert!(
+            e.contains("the program nested directories deeper than 256 levels"),
+            "{mode:?}: {e}"
+        );
+    }
+}
