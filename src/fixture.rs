@@ -1472,3 +1472,46 @@ fn read_link_at(dirfd: RawFd, name: &CStr) -> io::Result<CString> {
     buf.truncate(n as usize);
     CString::new(buf).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkdir(p: &Path, mode: u32) {
+        std::fs::create_dir(p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn remove_tree_takes_what_an_overlay_and_a_program_leave() {
+        let base = std::env::temp_dir().join(format!("sandboxed-unit-{}", std::process::id()));
+        let _ = std::fs::create_dir(&base);
+        let run = base.join("run");
+        std::fs::create_dir_all(run.join("work/work/index")).unwrap();
+        std::fs::write(run.join("work/work/index/x"), "x").unwrap();
+        // The overlay's work/work: mode 000, not empty.
+        std::fs::set_permissions(run.join("work/work"), std::fs::Permissions::from_mode(0))
+            .unwrap();
+        mkdir(&run.join("upper"), 0o755);
+        std::fs::write(run.join("upper/f"), "x").unwrap();
+        mkdir(&run.join("upper/locked"), 0o700);
+        std::fs::write(run.join("upper/locked/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/locked"), std::fs::Permissions::from_mode(0))
+            .unwrap();
+        mkdir(&run.join("upper/wx"), 0o700);
+        std::fs::write(run.join("upper/wx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/wx"), std::fs::Permissions::from_mode(0o300))
+            .unwrap();
+        mkdir(&run.join("upper/rx"), 0o700);
+        std::fs::write(run.join("upper/rx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/rx"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        std::os::unix::fs::symlink("/etc", run.join("upper/link")).unwrap();
+        std::fs::set_permissions(run.join("upper"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        remove_tree_bounded(&run).unwrap();
+        assert!(!run.exists());
+        assert!(Path::new("/etc/passwd").exists()); // the link was not followed
+        std::fs::remove_dir(&base).unwrap();
+    }
+}
