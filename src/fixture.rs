@@ -1490,14 +1490,20 @@ mod tests {
         std::fs::create_dir_all(run.join("work/work/index")).unwrap();
         std::fs::write(run.join("work/work/index/x"), "x").unwrap();
         // The overlay's work/work: mode 000, not empty.
-        std::fs::set_permissions(run.join("work/work"), std::fs::Permissions::from_mode(0))
-            .unwrap();
+        std::fs::set_permissions(
+            run.join("work/work"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
         mkdir(&run.join("upper"), 0o755);
         std::fs::write(run.join("upper/f"), "x").unwrap();
         mkdir(&run.join("upper/locked"), 0o700);
         std::fs::write(run.join("upper/locked/f"), "x").unwrap();
-        std::fs::set_permissions(run.join("upper/locked"), std::fs::Permissions::from_mode(0))
-            .unwrap();
+        std::fs::set_permissions(
+            run.join("upper/locked"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
         mkdir(&run.join("upper/wx"), 0o700);
         std::fs::write(run.join("upper/wx/f"), "x").unwrap();
         std::fs::set_permissions(run.join("upper/wx"), std::fs::Permissions::from_mode(0o300))
