@@ -622,6 +622,33 @@ fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
 /// entries it cannot read itself, mode 000), and return the modes it had, by path. The sandbox
 /// is gone and the tree is ours.
 fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
+    open_up_below(dir, modes, 0);
+}
+
+/// How deep [`Output::changes`], [`Output::read`] and a kept root's assembly look into a run's
+/// tree: they walk it by path and recursively, and a program can nest directories far deeper
+/// than a path or a thread's stack allows (removal has no such bound: [`remove_tree`]).
+const MAX_WALK_DEPTH: usize = 256;
+
+fn too_deep(rel: &Path) -> io::Result<()> {
+    if rel.components().count() > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "the program nested directories deeper than {MAX_WALK_DEPTH} levels (at `{}`), \
+             deeper than this comparison follows; read the files you need with Output::read",
+            rel.components()
+                .take(4)
+                .collect::<PathBuf>()
+                .join("...")
+                .display()
+        )));
+    }
+    Ok(())
+}
+
+fn open_up_below(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
     let Ok(meta) = lstat(dir) else { return };
     if !meta.is_dir() {
         return;
@@ -640,7 +667,7 @@ fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
         let path = entry.path();
         let Ok(meta) = lstat(&path) else { continue };
         if meta.is_dir() {
-            open_up(&path, modes);
+            open_up_below(&path, modes, depth + 1);
         } else if meta.is_file() && meta.mode() & 0o400 == 0 {
             let mode = meta.mode() & 0o7777;
             if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))
@@ -711,6 +738,7 @@ impl Diff<'_> {
 
     /// Record `node` (and, for a directory, everything in it) as `kind` at `rel`.
     fn whole(&mut self, kind: ChangeKind, node: &Node, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
         let Some(path) = node.effective() else {
             return Ok(());
         };
@@ -729,6 +757,7 @@ impl Diff<'_> {
 
     /// Compare the directory `t` of the template with `f` of the final tree, at `rel`.
     fn dirs(&mut self, t: Option<&Node>, f: Option<&Node>, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
         // A directory the overlay never wrote to is the template's own: nothing changed below.
         if let (Some(t), Some(f)) = (t, f)
             && f.upper.is_none()
@@ -840,13 +869,22 @@ fn resolve(root: &Node, path: &Path) -> io::Result<Node> {
 
 /// Copy the tree `node` (as the overlay shows it) to the new directory `to`.
 fn materialize(node: &Node, to: &Path) -> io::Result<()> {
+    materialize_below(node, to, 0)
+}
+
+fn materialize_below(node: &Node, to: &Path, depth: usize) -> io::Result<()> {
+    if depth > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "nested deeper than {MAX_WALK_DEPTH} directories: the rest is not assembled"
+        )));
+    }
     std::fs::create_dir(to)?;
     for (name, c) in children(node)? {
         let Some(from) = c.effective() else { continue };
         let dest = to.join(&name);
         let meta = lstat(from)?;
         if meta.is_dir() {
-            materialize(&c, &dest)?;
+            materialize_below(&c, &dest, depth + 1)?;
             std::fs::set_permissions(
                 &dest,
                 std::fs::Permissions::from_mode(meta.mode() & DIR_MODE_MASK),
@@ -970,28 +1008,129 @@ fn ids_of_caller() -> (u32, u32) {
     unsafe { (libc::getuid(), libc::getgid()) }
 }
 
-/// Remove a run's directory, also where the program (or the overlay's `work/work`) left
-/// directories without permissions.
+/// Remove a run's directory, whatever the program left in it: any depth (also far deeper than
+/// `PATH_MAX`), directories without permissions (mode 000, or not writable), the overlay's
+/// `work/work`. It never follows a symbolic link, and never holds more than four descriptors
+/// (see [`remove_tree_bounded`]). What cannot be removed is left.
 pub(crate) fn remove_tree(dir: &Path) {
-    let work = dir.join("work").join("work");
-    let _ = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700));
-    if std::fs::remove_dir_all(dir).is_ok() {
-        return;
+    let _ = remove_tree_bounded(dir);
+}
+
+/// One directory on the way down: its name in its parent, the parent's identity (checked on
+/// the way back up), and the parent's entries still to remove.
+struct Level {
+    name: CString,
+    parent: (u64, u64),
+    pending: Vec<CString>,
+}
+
+/// Remove the tree `dir` with a bounded number of descriptors: one for the directory being
+/// emptied, one for its parent's way back (`openat(fd, "..")`, whose device and inode must be
+/// the ones recorded on the way down — a tree moved meanwhile is left alone rather than
+/// followed elsewhere), and one while a directory is listed. The path from the top is a stack
+/// of names on the heap, never a path string, so depth is bounded by memory only.
+fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
+    let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+    let parent = dir.parent().ok_or_else(invalid)?;
+    let name = dir.file_name().ok_or_else(invalid)?;
+    let name = CString::new(name.as_bytes()).map_err(|_| invalid())?;
+    let parent_path = CString::new(parent.as_os_str().as_bytes()).map_err(|_| invalid())?;
+    let top = open_at(
+        libc::AT_FDCWD,
+        &parent_path,
+        libc::O_RDONLY | libc::O_DIRECTORY,
+    )?;
+    if unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR).is_ok() {
+        return Ok(());
     }
-    fn open_up(path: &Path) {
-        let Ok(meta) = lstat(path) else { return };
-        if !meta.is_dir() {
-            return;
-        }
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                open_up(&e.path());
+    let mut cur = open_dir_forcibly(top.as_raw_fd(), &name)?;
+    let mut pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+    let mut stack: Vec<Level> = Vec::new();
+    let mut opened_up = false;
+    loop {
+        if let Some(entry) = pending.pop() {
+            match unlink_at(cur.as_raw_fd(), &entry, 0) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::EPERM)) => {
+                    if unlink_at(cur.as_raw_fd(), &entry, libc::AT_REMOVEDIR).is_ok() {
+                        continue;
+                    }
+                    // Not empty: go down into it.
+                    let Ok(child) = open_dir_forcibly(cur.as_raw_fd(), &entry) else {
+                        continue; // left
+                    };
+                    let st = fstat(cur.as_raw_fd())?;
+                    stack.push(Level {
+                        name: entry,
+                        parent: (st.st_dev, st.st_ino),
+                        pending: std::mem::take(&mut pending),
+                    });
+                    cur = child;
+                    opened_up = false;
+                    pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) && !opened_up => {
+                    // The directory is not writable: make it so (it is ours), and try again.
+                    opened_up = true;
+                    // SAFETY: plain fchmod on our descriptor.
+                    unsafe { libc::fchmod(cur.as_raw_fd(), 0o700) };
+                    pending.push(entry);
+                }
+                Err(_) => {} // left
             }
+            continue;
         }
+        // Everything in `cur` is gone (or left): back up to its parent.
+        let Some(level) = stack.pop() else { break };
+        let up = open_at(
+            cur.as_raw_fd(),
+            c"..",
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        )?;
+        let st = fstat(up.as_raw_fd())?;
+        if (st.st_dev, st.st_ino) != level.parent {
+            return Err(io::Error::other(
+                "the tree was moved while it was being removed",
+            ));
+        }
+        cur = up;
+        opened_up = false;
+        pending = level.pending;
+        let _ = unlink_at(cur.as_raw_fd(), &level.name, libc::AT_REMOVEDIR);
     }
-    open_up(dir);
-    let _ = std::fs::remove_dir_all(dir);
+    drop(cur);
+    unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR)
+}
+
+fn unlink_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<()> {
+    // SAFETY: name is a valid C string.
+    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Open the directory `name` in `dirfd` without following a link, giving its owner (us) access
+/// first if it has none. The mode is changed through an `O_PATH` descriptor of that very
+/// directory (`/proc/self/fd/N`), never by name: a link swapped in cannot redirect it.
+fn open_dir_forcibly(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+    match open_dir_at(dirfd, name) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            let path = open_at(
+                dirfd,
+                name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )?;
+            let link = CString::new(format!("/proc/self/fd/{}", path.as_raw_fd()))
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: link is a valid C string.
+            if unsafe { libc::chmod(link.as_ptr(), 0o700) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            open_dir_at(dirfd, name)
+        }
+        other => other,
+    }
 }
 
 fn open_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
@@ -1332,4 +1471,53 @@ fn read_link_at(dirfd: RawFd, name: &CStr) -> io::Result<CString> {
     }
     buf.truncate(n as usize);
     CString::new(buf).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkdir(p: &Path, mode: u32) {
+        std::fs::create_dir(p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn remove_tree_takes_what_an_overlay_and_a_program_leave() {
+        let base = std::env::temp_dir().join(format!("sandboxed-unit-{}", std::process::id()));
+        let _ = std::fs::create_dir(&base);
+        let run = base.join("run");
+        std::fs::create_dir_all(run.join("work/work/index")).unwrap();
+        std::fs::write(run.join("work/work/index/x"), "x").unwrap();
+        // The overlay's work/work: mode 000, not empty.
+        std::fs::set_permissions(
+            run.join("work/work"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+        mkdir(&run.join("upper"), 0o755);
+        std::fs::write(run.join("upper/f"), "x").unwrap();
+        mkdir(&run.join("upper/locked"), 0o700);
+        std::fs::write(run.join("upper/locked/f"), "x").unwrap();
+        std::fs::set_permissions(
+            run.join("upper/locked"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+        mkdir(&run.join("upper/wx"), 0o700);
+        std::fs::write(run.join("upper/wx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/wx"), std::fs::Permissions::from_mode(0o300))
+            .unwrap();
+        mkdir(&run.join("upper/rx"), 0o700);
+        std::fs::write(run.join("upper/rx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/rx"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        std::os::unix::fs::symlink("/etc", run.join("upper/link")).unwrap();
+        std::fs::set_permissions(run.join("upper"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        remove_tree_bounded(&run).unwrap();
+        assert!(!run.exists());
+        assert!(Path::new("/etc/passwd").exists()); // the link was not followed
+        std::fs::remove_dir(&base).unwrap();
+    }
 }

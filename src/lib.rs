@@ -67,7 +67,8 @@ pub use fixture::{Change, ChangeKind, Changes, FixtureRun};
 pub use policy::{FixtureMode, Net, Sandbox};
 pub use redact::Redactions;
 pub use report::{
-    Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name, signal_number,
+    Capture, Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name,
+    signal_number,
 };
 pub use seccomp::Seccomp;
 pub use supervise::{Child, Chunks};

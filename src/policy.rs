@@ -70,7 +70,10 @@ pub enum FixtureMode {
 /// `PATH` — with root-readable secrets and `/proc`'s global interfaces protected (the README's
 /// "What a sandboxed program sees" has the full table); a fresh `/proc`, a minimal `/dev`, a
 /// private tmpfs `/tmp`; `HOME` and `TMPDIR` fresh and writable; only `lo` up; the
-/// [`Seccomp::recommended`] filter. Refine it with the builder methods, then run programs with
+/// [`Seccomp::recommended`] filter. Bounded without asking: each writable tmpfs holds 256 MiB
+/// ([`tmpfs_size`](Self::tmpfs_size)), the program at most 4,094 processes
+/// ([`max_pids`](Self::max_pids)), and the parent keeps 64 MiB of each output stream
+/// ([`max_output`](Self::max_output)). Refine it with the builder methods, then run programs with
 /// [`Sandbox::command`]. A `Sandbox` is cheap to clone and can run any number of commands, from
 /// any number of threads.
 ///
@@ -100,6 +103,9 @@ pub struct Sandbox {
     pub(crate) max_pids: Option<u64>,
     pub(crate) cpu_time_limit: Option<Duration>,
     pub(crate) file_size_limit: Option<u64>,
+    pub(crate) max_output: u64,
+    /// Bytes each writable tmpfs may hold, if not the default.
+    pub(crate) tmpfs_size: Option<u64>,
     /// Rules for rendering the outputs of this sandbox's runs (a regex that does not compile is
     /// reported when a command starts).
     pub(crate) redactions: Redactions,
@@ -123,6 +129,8 @@ impl Default for Sandbox {
             max_pids: None,
             cpu_time_limit: None,
             file_size_limit: None,
+            max_output: crate::report::DEFAULT_MAX_OUTPUT,
+            tmpfs_size: None,
             redactions: Redactions::new(),
         }
     }
@@ -276,7 +284,8 @@ impl Sandbox {
         self
     }
 
-    /// Mount a fresh, empty, writable tmpfs at `inside`.
+    /// Mount a fresh, empty, writable tmpfs at `inside`. It holds at most
+    /// [`tmpfs_size`](Self::tmpfs_size) (default 256 MiB), like the sandbox's `/tmp`.
     pub fn tmpfs(mut self, inside: impl AsRef<Path>) -> Self {
         self.mounts.push(MountSpec::Tmpfs {
             target: inside.as_ref().to_owned(),
@@ -298,7 +307,8 @@ impl Sandbox {
     }
 
     /// Kill the whole sandbox after `timeout` of wall-clock time; the outcome is
-    /// [`Outcome::TimedOut`](crate::Outcome::TimedOut) and the output so far is kept.
+    /// [`Outcome::TimedOut`](crate::Outcome::TimedOut) and the output so far is kept. Default:
+    /// none.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -312,7 +322,13 @@ impl Sandbox {
     /// sandbox's memory, enforced by the kernel's OOM killer, and the outcome is exact.
     /// Otherwise it is `RLIMIT_DATA` of each process (its heap and private writable mappings):
     /// allocations beyond it fail, and the outcome is `OutOfMemory` when the program failed
-    /// after printing an allocation failure. The README's "Resource limits" has the details.
+    /// after printing an allocation failure. That rlimit counts private memory only: without a
+    /// cgroup, `MAP_SHARED | MAP_ANONYMOUS` memory, `memfd_create` files, SysV shared memory of
+    /// an ordinary user's sandbox, page cache and kernel memory are not held; every tmpfs of
+    /// the sandbox (`/tmp`, `/dev/shm`, `/run`, [`tmpfs`](Self::tmpfs)) is made no bigger than
+    /// the limit, each on its own. The README's "Resource limits" has the details.
+    ///
+    /// Default: none (but every tmpfs holds at most [`tmpfs_size`](Self::tmpfs_size)).
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
         self
@@ -326,6 +342,13 @@ impl Sandbox {
     /// which the kernel counts per user namespace — the sandbox's own. Root without a cgroup
     /// cannot be limited (the kernel exempts uid 0 from `RLIMIT_NPROC`): `output()` and
     /// `spawn()` then return [`Error::Limit`](crate::Error::Limit).
+    ///
+    /// Default: 4,094 — the sandbox's pid namespace has a `kernel.pid_max` of its own, 4,096
+    /// (Linux 6.14 and later, for root and users alike; pid 1 is the init). The kernel reuses
+    /// numbers below 300 only until it has passed them, so a sandbox may get as few as 3,795
+    /// at once. A `max_pids(n)` above that raises the ceiling to `n`. Before Linux 6.14 the
+    /// default is `RLIMIT_NPROC` for an ordinary user and a pids cgroup for root where root may
+    /// make one; never an error.
     pub fn max_pids(mut self, pids: u64) -> Self {
         self.max_pids = Some(pids);
         self
@@ -333,7 +356,7 @@ impl Sandbox {
 
     /// Limit the CPU time of each process in the sandbox (`RLIMIT_CPU`, whole seconds, rounded
     /// up); the outcome is [`Outcome::CpuTimeExceeded`](crate::Outcome::CpuTimeExceeded), also
-    /// for a program that ignores `SIGXCPU` and is killed a second later.
+    /// for a program that ignores `SIGXCPU` and is killed a second later. Default: none.
     pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
         self.cpu_time_limit = Some(limit);
         self
@@ -342,9 +365,37 @@ impl Sandbox {
     /// Limit the size of any file a sandboxed process writes (`RLIMIT_FSIZE`), in bytes. A write
     /// beyond it kills the process with `SIGXFSZ`, and the outcome is
     /// [`Outcome::FileSizeExceeded`](crate::Outcome::FileSizeExceeded); a program that ignores
-    /// `SIGXFSZ` (Python does) sees the write fail with `EFBIG` instead.
+    /// `SIGXFSZ` (Python does) sees the write fail with `EFBIG` instead. Default: none (a
+    /// fixture root on the host is bounded only by its file system: see the README's "Bounded
+    /// by default").
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    /// How much each writable tmpfs of the sandbox holds: `/tmp` (and so `HOME`), `/dev/shm`,
+    /// `/run` and every [`tmpfs`](Self::tmpfs) mount, each on its own, and never more than the
+    /// [`memory_limit`](Self::memory_limit). Default: 256 MiB (`256 << 20`) each. Beyond it a
+    /// write fails with `ENOSPC`, as on a full disk; so does creating files beyond one inode
+    /// per 4 KiB of the size (65,536 at the default). As root, the sandbox's SysV
+    /// shared memory (`shmget`) is bounded the same way (`kernel.shmmax`, `kernel.shmall` of its
+    /// IPC namespace); an ordinary user's sandbox cannot set those (see the README's "Resource
+    /// limits").
+    pub fn tmpfs_size(mut self, bytes: u64) -> Self {
+        self.tmpfs_size = Some(bytes);
+        self
+    }
+
+    /// How many bytes of each output stream (stdout, stderr) the parent keeps. Default: 64 MiB
+    /// (`64 << 20`) a stream. A program that writes more is not stopped nor blocked: the parent
+    /// goes on reading and drops what lies beyond the cap, and the [`Output`](crate::Output)
+    /// says so ([`Output::truncated`](crate::Output::truncated), a `truncated:` line in its
+    /// `Display`, the dropped byte counts in [`Output::capture`](crate::Output::capture)).
+    /// [`Child::chunks`](crate::Child::chunks) hands out the kept bytes only. Each kept byte is
+    /// held once, so a flooding program costs the test process at most twice this (both
+    /// streams), plus what the caller copies. `u64::MAX` keeps everything.
+    pub fn max_output(mut self, bytes: u64) -> Self {
+        self.max_output = bytes;
         self
     }
 

@@ -21,6 +21,7 @@ const STDIN_SHOWN: usize = 1024;
 pub(crate) fn output(o: &Output, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", o.outcome)?;
     denied(o, f)?;
+    truncated(o, f)?;
     if o.invocation.stderr_to_stdout {
         section(f, MERGED, &o.redactions.apply_bytes(&o.stdout))?;
         if !o.stderr.is_empty() {
@@ -56,19 +57,50 @@ pub(crate) fn denied_line(o: &Output) -> Option<String> {
     Some(format!("denied: {}", list.join(", ")))
 }
 
+/// The streams cut at the capture cap, when there were any:
+/// `truncated: stdout kept 67108864 of 536870912 bytes`.
+fn truncated(o: &Output, f: &mut impl fmt::Write) -> fmt::Result {
+    match truncated_line(o) {
+        Some(line) => writeln!(f, "{line}"),
+        None => Ok(()),
+    }
+}
+
+/// `truncated: stdout kept 67108864 of 536870912 bytes`, when a stream was cut at the cap.
+pub(crate) fn truncated_line(o: &Output) -> Option<String> {
+    if !o.truncated() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for (stream, kept) in [(Stream::Stdout, &o.stdout), (Stream::Stderr, &o.stderr)] {
+        let dropped = o.capture.dropped(stream);
+        if dropped > 0 {
+            let name = match stream {
+                Stream::Stdout if o.invocation.stderr_to_stdout => MERGED,
+                Stream::Stdout => "stdout",
+                Stream::Stderr => "stderr",
+            };
+            let written = kept.len() as u64 + dropped;
+            parts.push(format!("{name} kept {} of {written} bytes", kept.len()));
+        }
+    }
+    Some(format!("truncated: {}", parts.join(", ")))
+}
+
 /// The name of the one stream of a command run with `stderr_to_stdout`.
 const MERGED: &str = "stdout+stderr";
 
 /// `Display for DisplayTranscript`.
 pub(crate) fn transcript(o: &Output, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", o.outcome)?;
+    truncated(o, f)?;
     // Chunk boundaries are an accident of timing: join consecutive chunks of one stream, and
     // redact the joined text (a path may straddle two reads).
-    let mut segments: Vec<(Stream, Vec<u8>)> = Vec::new();
-    for chunk in &o.transcript {
+    let mut segments: Vec<(Stream, std::borrow::Cow<'_, [u8]>)> = Vec::new();
+    for (stream, data) in o.segments() {
         match segments.last_mut() {
-            Some((stream, data)) if *stream == chunk.stream => data.extend_from_slice(&chunk.data),
-            _ => segments.push((chunk.stream, chunk.data.clone())),
+            Some((s, joined)) if *s == stream => joined.to_mut().extend_from_slice(data),
+            _ => segments.push((stream, std::borrow::Cow::Borrowed(data))),
         }
     }
     if segments.is_empty() {

@@ -18,6 +18,81 @@ pub enum Stream {
     Stderr,
 }
 
+impl Stream {
+    /// 0 for stdout, 1 for stderr.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        }
+    }
+}
+
+/// How much a stream may keep by default: 64 MiB ([`Sandbox::max_output`](crate::Sandbox::max_output)).
+pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
+
+/// How an [`Output`]'s streams were captured: the cap per stream, how many bytes beyond it
+/// were read and dropped, and the order in which the two streams arrived (kept as lengths, so
+/// that the transcript needs no second copy of the bytes; see [`Output::segments`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capture {
+    /// The cap per stream the run had (0 for an output built by hand).
+    pub(crate) limit: u64,
+    /// Bytes of stdout and stderr read beyond the cap and dropped.
+    pub(crate) dropped: [u64; 2],
+    /// Runs of arrival: which stream, how many bytes.
+    pub(crate) order: Vec<(Stream, u32)>,
+    /// Whether `order` covers every kept byte (it stops at [`ORDER_RUNS`] switches between the
+    /// streams; the rest of each stream then follows in one piece).
+    pub(crate) order_incomplete: bool,
+}
+
+/// At most this many runs of one stream between switches are recorded (8 MiB of order); a
+/// program that switches between stdout and stderr more often than that gets the rest of each
+/// stream appended in one piece in its transcript.
+pub(crate) const ORDER_RUNS: usize = 1 << 20;
+
+impl Capture {
+    /// The cap per stream of the run (bytes; 0 for an output built by hand).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// How many bytes `stream` wrote beyond the cap: read (so the program never blocked) and
+    /// dropped. 0 when the stream is complete.
+    pub fn dropped(&self, stream: Stream) -> u64 {
+        self.dropped[stream.index()]
+    }
+
+    /// Whether either stream was cut at the cap.
+    pub fn truncated(&self) -> bool {
+        self.dropped != [0, 0]
+    }
+
+    /// Record `n` bytes of `stream` arriving (merged into the last run when it is the same
+    /// stream).
+    pub(crate) fn arrived(&mut self, stream: Stream, mut n: usize) {
+        while n > 0 {
+            if let Some((s, len)) = self.order.last_mut()
+                && *s == stream
+                && *len < u32::MAX
+            {
+                let add = n.min((u32::MAX - *len) as usize);
+                *len += add as u32;
+                n -= add;
+                continue;
+            }
+            if self.order.len() >= ORDER_RUNS {
+                self.order_incomplete = true;
+                return;
+            }
+            let add = n.min(u32::MAX as usize);
+            self.order.push((stream, add as u32));
+            n -= add;
+        }
+    }
+}
+
 /// A piece of output, as it arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
@@ -150,9 +225,14 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything written to standard error, byte-exact.
     pub stderr: Vec<u8>,
-    /// Both streams, in the order the parent read them. Within a stream the order is exact;
-    /// between the two streams it is the order of arrival at the parent, which two pipes cannot
-    /// make exact for writes closer together than a scheduler tick.
+    /// Both streams as chunks, in the order the parent read them — **empty unless asked for**
+    /// with [`with_transcript`](Self::with_transcript), so that each byte is kept once (in
+    /// `stdout` or `stderr`); the order of arrival is always recorded, and
+    /// [`segments`](Self::segments) and [`display_transcript`](Self::display_transcript) read
+    /// it without a copy. Within a stream the order is exact; between the two streams it is the
+    /// order of arrival at the parent, which two pipes cannot make exact for writes closer
+    /// together than a scheduler tick. An output built by hand may fill it directly; then it
+    /// is what `segments` and `display_transcript` show.
     pub transcript: Vec<Chunk>,
     /// Wall-clock time from the start of the set-up to the end of the sandbox.
     pub duration: Duration,
@@ -172,6 +252,10 @@ pub struct Output {
     /// refused the sandbox a seccomp listener, see [`Seccomp`](crate::Seccomp)). A program
     /// failing mysteriously under the default policy shows here what it was refused.
     pub denied: Vec<(String, u32)>,
+    /// How the streams were captured: whether one was cut at the cap
+    /// ([`Sandbox::max_output`](crate::Sandbox::max_output), 64 MiB a stream by default) and
+    /// how much was dropped, and the order the two streams arrived in. See [`Capture`].
+    pub capture: Capture,
 }
 
 /// An empty, successful output (`Exited(0)`, no output): a base for building one by hand, for
@@ -188,6 +272,7 @@ impl Default for Output {
             redactions: Redactions::default(),
             fixture: None,
             denied: Vec::new(),
+            capture: Capture::default(),
         }
     }
 }
@@ -196,6 +281,71 @@ impl Output {
     /// Whether the program exited with status 0.
     pub fn success(&self) -> bool {
         self.outcome == Outcome::Exited(0)
+    }
+
+    /// Whether a stream was cut at the capture cap ([`Sandbox::max_output`](crate::Sandbox::max_output),
+    /// 64 MiB a stream by default): the program went on writing, the parent went on reading,
+    /// and the bytes beyond the cap were dropped. [`capture`](Self::capture) says how many;
+    /// `Display` says so on the line after the outcome.
+    pub fn truncated(&self) -> bool {
+        self.capture.truncated()
+    }
+
+    /// Both streams in the order they arrived, as runs of one stream, borrowed from `stdout`
+    /// and `stderr` (no copy): from [`transcript`](Self::transcript) when it is filled,
+    /// otherwise from the recorded order of arrival. An output built by hand without either
+    /// gives stdout, then stderr.
+    pub fn segments(&self) -> impl Iterator<Item = (Stream, &[u8])> + '_ {
+        let mut runs: Vec<(Stream, &[u8])> = Vec::new();
+        if !self.transcript.is_empty() {
+            runs.extend(
+                self.transcript
+                    .iter()
+                    .map(|c| (c.stream, c.data.as_slice())),
+            );
+        } else {
+            let mut pos = [0usize; 2];
+            for &(stream, len) in &self.capture.order {
+                let data = match stream {
+                    Stream::Stdout => &self.stdout,
+                    Stream::Stderr => &self.stderr,
+                };
+                let at = pos[stream.index()];
+                let end = at.saturating_add(len as usize).min(data.len());
+                if at < end {
+                    runs.push((stream, &data[at..end]));
+                }
+                pos[stream.index()] = end;
+            }
+            // What the order does not cover (an output built by hand, or more switches than
+            // were recorded), each stream in one piece.
+            for (stream, data) in [
+                (Stream::Stdout, &self.stdout),
+                (Stream::Stderr, &self.stderr),
+            ] {
+                let at = pos[stream.index()];
+                if at < data.len() {
+                    runs.push((stream, &data[at..]));
+                }
+            }
+        }
+        runs.into_iter()
+    }
+
+    /// Fill [`transcript`](Self::transcript) from the recorded order of arrival (a copy of
+    /// every byte: the transcript is otherwise left empty, see there).
+    pub fn with_transcript(mut self) -> Self {
+        if self.transcript.is_empty() {
+            let chunks: Vec<Chunk> = self
+                .segments()
+                .map(|(stream, data)| Chunk {
+                    stream,
+                    data: data.to_vec(),
+                })
+                .collect();
+            self.transcript = chunks;
+        }
+        self
     }
 
     /// Standard output as text, with invalid UTF-8 replaced by U+FFFD.

@@ -5,7 +5,6 @@
 //! megabytes to stderr while we read stdout never blocks. The timeout itself is enforced by the
 //! sandbox's init, so it holds even while nobody is polling; the parent only keeps a safety net.
 
-use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -14,11 +13,14 @@ use crate::launch::child::Report;
 use crate::launch::{reap, sys};
 use crate::plan::Plan;
 use crate::redact::Redactions;
-use crate::report::{Chunk, Invocation, Outcome, Output, Stream};
+use crate::report::{Capture, Chunk, Invocation, Outcome, Output, Stream};
 
 /// How long past its timeout the parent waits for the sandbox's own report before it kills the
 /// sandbox itself.
 const GRACE: Duration = Duration::from_secs(2);
+
+/// Bytes read from a pipe at a time.
+const READ_SIZE: usize = 64 * 1024;
 
 /// A running sandbox, from [`Command::spawn`](crate::Command::spawn).
 ///
@@ -42,11 +44,23 @@ pub struct Child {
     /// sandbox.
     lifeline: Option<OwnedFd>,
 
+    /// What the program wrote, up to `max_output` a stream: the one copy of each byte.
     out: Vec<u8>,
     err: Vec<u8>,
-    transcript: Vec<Chunk>,
-    /// Chunks not yet handed out by [`chunks`](Self::chunks), as indices into `transcript`.
-    unseen: VecDeque<usize>,
+    /// The cap per stream; what comes beyond it is read and dropped, counted in `capture`.
+    max_output: u64,
+    /// The order of arrival (as lengths) and what was dropped.
+    capture: Capture,
+    /// The last bytes of stderr, kept also beyond the cap (the memory limit's classification
+    /// reads the end of stderr).
+    err_tail: Vec<u8>,
+    /// Where [`chunks`](Self::chunks) stands: a run of `capture.order`, how much of it was
+    /// handed out, and how much of each stream.
+    seen_run: usize,
+    seen_in_run: usize,
+    seen: [usize; 2],
+    /// The buffer each read goes through.
+    buf: Vec<u8>,
     end: Option<End>,
     /// System calls the seccomp policy answered EPERM, and how often (reported at the end).
     denied: Vec<(String, u32)>,
@@ -113,8 +127,16 @@ impl Child {
             lifeline: Some(lifeline),
             out: Vec::new(),
             err: Vec::new(),
-            transcript: Vec::new(),
-            unseen: VecDeque::new(),
+            max_output: plan.max_output,
+            capture: Capture {
+                limit: plan.max_output,
+                ..Capture::default()
+            },
+            err_tail: Vec::new(),
+            seen_run: 0,
+            seen_in_run: 0,
+            seen: [0, 0],
+            buf: Vec::new(),
             end: None,
             denied: Vec::new(),
             reaped: None,
@@ -194,7 +216,8 @@ impl Child {
         };
         // Which limit ended it, if one did (not when `kill` ended it).
         let outcome = if by_program || !self.killed {
-            self.limits.classify(outcome, &self.err, cpu_time)
+            let stderr_end = self.stderr_end();
+            self.limits.classify(outcome, &stderr_end, cpu_time)
         } else {
             outcome
         };
@@ -208,7 +231,8 @@ impl Child {
             outcome,
             stdout: std::mem::take(&mut self.out),
             stderr: std::mem::take(&mut self.err),
-            transcript: std::mem::take(&mut self.transcript),
+            transcript: Vec::new(),
+            capture: std::mem::take(&mut self.capture),
             duration,
             invocation: std::mem::take(&mut self.invocation),
             redactions: {
@@ -329,15 +353,19 @@ impl Child {
     }
 
     /// Read once from `stream`; whether bytes came (false at end-of-file or when none are ready).
+    /// Bytes beyond the cap are read all the same (the program must never block on a full
+    /// pipe) and dropped, counted.
     fn read_stream(&mut self, stream: Stream) -> Result<bool, Error> {
         let slot = match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
         };
         let Some(fd) = slot else { return Ok(false) };
-        let mut buf = vec![0u8; 64 * 1024];
+        if self.buf.len() < READ_SIZE {
+            self.buf = vec![0u8; READ_SIZE];
+        }
         // SAFETY: buf is a valid buffer of that length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        let n = unsafe { libc::read(fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), READ_SIZE) };
         if n < 0 {
             let e = sys::errno();
             if e == libc::EINTR {
@@ -352,14 +380,82 @@ impl Child {
             *slot = None;
             return Ok(false);
         }
-        buf.truncate(n as usize);
-        match stream {
-            Stream::Stdout => self.out.extend_from_slice(&buf),
-            Stream::Stderr => self.err.extend_from_slice(&buf),
+        let data = &self.buf[..n as usize];
+        let kept = match stream {
+            Stream::Stdout => &mut self.out,
+            Stream::Stderr => &mut self.err,
+        };
+        let room = usize::try_from(self.max_output.saturating_sub(kept.len() as u64))
+            .unwrap_or(usize::MAX);
+        let (keep, drop) = data.split_at(data.len().min(room));
+        kept.extend_from_slice(keep);
+        self.capture.arrived(stream, keep.len());
+        if !drop.is_empty() {
+            self.capture.dropped[stream.index()] += drop.len() as u64;
+            if stream == Stream::Stderr {
+                self.err_tail.extend_from_slice(drop);
+                let excess = self
+                    .err_tail
+                    .len()
+                    .saturating_sub(crate::limits::STDERR_TAIL);
+                self.err_tail.drain(..excess);
+            }
         }
-        self.unseen.push_back(self.transcript.len());
-        self.transcript.push(Chunk { stream, data: buf });
         Ok(true)
+    }
+
+    /// The end of stderr as the program wrote it (also past the cap), for the classification of
+    /// a memory limit.
+    fn stderr_end(&self) -> Vec<u8> {
+        let want = crate::limits::STDERR_TAIL;
+        let from_kept = want.saturating_sub(self.err_tail.len()).min(self.err.len());
+        let mut end = self.err[self.err.len() - from_kept..].to_vec();
+        end.extend_from_slice(&self.err_tail);
+        end
+    }
+
+    /// The next piece of captured output not yet handed out by [`chunks`](Self::chunks).
+    fn next_unseen(&mut self) -> Option<Chunk> {
+        loop {
+            let &(stream, len) = self.capture.order.get(self.seen_run)?;
+            let len = len as usize;
+            if self.seen_in_run < len {
+                let data = match stream {
+                    Stream::Stdout => &self.out,
+                    Stream::Stderr => &self.err,
+                };
+                let at = self.seen[stream.index()];
+                let end = (at + len - self.seen_in_run).min(data.len());
+                self.seen_in_run = len;
+                if at < end {
+                    self.seen[stream.index()] = end;
+                    return Some(Chunk {
+                        stream,
+                        data: data[at..end].to_vec(),
+                    });
+                }
+                continue;
+            }
+            if self.seen_run + 1 >= self.capture.order.len() {
+                break;
+            }
+            self.seen_run += 1;
+            self.seen_in_run = 0;
+        }
+        // More switches than the order records: the rest of each stream.
+        if self.capture.order_incomplete {
+            for (stream, data) in [(Stream::Stdout, &self.out), (Stream::Stderr, &self.err)] {
+                let at = self.seen[stream.index()];
+                if at < data.len() {
+                    self.seen[stream.index()] = data.len();
+                    return Some(Chunk {
+                        stream,
+                        data: data[at..].to_vec(),
+                    });
+                }
+            }
+        }
+        None
     }
 
     fn read_report(&mut self) -> Result<(), Error> {
@@ -449,18 +545,18 @@ impl Iterator for Chunks<'_> {
 
     fn next(&mut self) -> Option<Chunk> {
         loop {
-            if let Some(i) = self.child.unseen.pop_front() {
-                return self.child.transcript.get(i).cloned();
+            if let Some(chunk) = self.child.next_unseen() {
+                return Some(chunk);
             }
             if self.child.stdout.is_none() && self.child.stderr.is_none() {
                 return None;
             }
             // The init has gone: take what is left (see `finish`), then end.
             if self.child.report.is_none() {
-                if self.child.finish().is_err() || self.child.unseen.is_empty() {
+                if self.child.finish().is_err() {
                     return None;
                 }
-                continue;
+                return self.child.next_unseen();
             }
             if self.child.pump().is_err() {
                 return None;

@@ -642,3 +642,22 @@ fn verdict_denied_calls_are_in_the_failure() {
     assert_failed(&run, "fails_after_a_denied_call");
     assert!(run.stdout.contains("denied: getcwd ×"), "{}", run.stdout);
 }
+
+// ---- the defaults hold for a sandboxed body too ---------------------------------------------
+
+#[test]
+#[sandboxed]
+fn a_body_has_the_bounded_defaults() {
+    // Its /tmp and /dev/shm are 256 MiB tmpfs mounts, and its pid namespace ends at 4,096.
+    for dir in ["/tmp", "/dev/shm"] {
+        let c = std::ffi::CString::new(dir).unwrap();
+        // SAFETY: a zeroed statvfs is valid for statvfs to fill; c is a valid C string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+        assert_eq!(st.f_blocks * st.f_frsize, 256 << 20, "{dir}");
+    }
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap(),
+        "4096\n"
+    );
+}

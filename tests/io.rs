@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sandboxed::{Sandbox, Stream};
+use sandboxed::{Outcome, Sandbox, Stream};
 
 /// The bytes the writer below produces on a stream: block `i` is 1 MiB of `(i * 7 + salt) % 251`
 /// followed by every byte value (so invalid UTF-8 is in there too).
@@ -35,14 +35,23 @@ for i in range(50):
     assert_eq!(out.stdout.len(), 50 * ((1 << 20) + 256));
     assert!(out.stdout == expected(50, 1), "stdout differs");
     assert!(out.stderr == expected(50, 2), "stderr differs");
-    // The transcript holds both, each in order.
-    let transcript_out: Vec<u8> = out
+    // The order of arrival holds both, each in order, without a copy; the transcript is
+    // filled on request.
+    assert!(out.transcript.is_empty());
+    let segments_out: Vec<u8> = out
+        .segments()
+        .filter(|(s, _)| *s == Stream::Stdout)
+        .flat_map(|(_, d)| d.iter().copied())
+        .collect();
+    assert!(segments_out == out.stdout);
+    let out = out.with_transcript();
+    let transcript_err: Vec<u8> = out
         .transcript
         .iter()
-        .filter(|c| c.stream == Stream::Stdout)
+        .filter(|c| c.stream == Stream::Stderr)
         .flat_map(|c| c.data.iter().copied())
         .collect();
-    assert!(transcript_out == out.stdout);
+    assert!(transcript_err == out.stderr);
 }
 
 #[test]
@@ -114,4 +123,115 @@ fn sigpipe_is_default_inside() {
 fn output_of_subprocesses_is_captured() {
     let out = sh("sh -c 'echo from-child'; python3 -c 'import os; os.write(1, b\"raw-fd\\n\")'");
     assert_eq!(out.stdout_str(), "from-child\nraw-fd\n", "{out}");
+}
+
+// ---- floods --------------------------------------------------------------------------------
+
+/// The peak resident set of this process so far (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib << 10
+}
+
+#[test]
+#[ignore = "helper run in its own process by the flood tests (measures this process's peak RSS)"]
+fn helper_flood_512_mib() {
+    let before = peak_rss();
+    let out = sh("head -c 536870912 /dev/zero; echo done >&2");
+    println!(
+        "stdout {} peak-growth-mib {}",
+        out.stdout.len(),
+        (peak_rss().saturating_sub(before)) >> 20
+    );
+}
+
+#[test]
+fn a_512_mib_flood_grows_the_test_process_by_the_cap_not_twice_the_flood() {
+    let out = run_helper("helper_flood_512_mib", &std::env::current_dir().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("stdout ").map(|(_, rest)| rest))
+        .unwrap();
+    let f: Vec<&str> = line.split(' ').collect();
+    // 64 MiB kept (the default cap), read 64 KiB at a time: the peak grows by the cap and the
+    // allocator's slack, far from the 1 GiB (two copies of the whole flood) it was.
+    assert_eq!(f[0], (64u64 << 20).to_string(), "{stdout}");
+    let growth: u64 = f[2].parse().unwrap();
+    assert!(
+        growth < 160,
+        "the test process grew by {growth} MiB\n{stdout}"
+    );
+}
+
+#[test]
+fn a_flood_past_the_cap_is_drained_to_its_end_and_marked_truncated() {
+    // 600 MiB on stdout, then a line on stderr: the program is never blocked (it reaches its
+    // last line and exits 0), the first 64 MiB are kept, the rest counted.
+    let out = sh("head -c 629145600 /dev/zero; echo done >&2");
+    assert_eq!(out.outcome, Outcome::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout.len(), 64 << 20);
+    assert!(out.stdout.iter().all(|&b| b == 0));
+    assert_eq!(out.stderr, b"done\n");
+    assert!(out.truncated());
+    assert_eq!(out.capture.limit(), 64 << 20);
+    assert_eq!(out.capture.dropped(Stream::Stdout), 629145600 - (64 << 20));
+    assert_eq!(out.capture.dropped(Stream::Stderr), 0);
+    // (The Display of a truncated output: a_small_cap_keeps_the_first_bytes_of_each_stream_exactly;
+    // rendering 64 MiB of NUL bytes as `\x00` takes a while in a debug build.)
+}
+
+#[test]
+fn a_small_cap_keeps_the_first_bytes_of_each_stream_exactly() {
+    let sandbox = Sandbox::new().max_output(10);
+    let out = sh_in(
+        &sandbox,
+        "echo 0123456789abcdef; echo ABCDEFGHIJKLMNOP >&2; echo more; echo more >&2",
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout, b"0123456789");
+    assert_eq!(out.stderr, b"ABCDEFGHIJ");
+    assert_eq!(out.capture.dropped(Stream::Stdout), 7 + 5);
+    assert_eq!(out.capture.dropped(Stream::Stderr), 7 + 5);
+    assert_eq!(
+        out.to_string(),
+        "exited with status 0\n\
+         truncated: stdout kept 10 of 22 bytes, stderr kept 10 of 22 bytes\n\
+         ----- stdout (no newline at end) -----\n0123456789\n\
+         ----- stderr (no newline at end) -----\nABCDEFGHIJ\n----- end -----\n"
+    );
+    // Within the cap nothing is marked.
+    let out = sh_in(&Sandbox::new().max_output(6), "echo 12345");
+    assert!(!out.truncated(), "{out}");
+    assert_eq!(out.stdout, b"12345\n");
+}
+
+#[test]
+fn chunks_hand_out_the_kept_bytes_only() {
+    let mut child = Sandbox::new()
+        .max_output(100_000)
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("head -c 1000000 /dev/zero; head -c 5000 /dev/zero >&2")
+        .spawn()
+        .unwrap();
+    let mut seen = [0usize; 2];
+    for chunk in child.chunks() {
+        seen[(chunk.stream == Stream::Stderr) as usize] += chunk.data.len();
+    }
+    let out = child.wait().unwrap();
+    assert!(out.success(), "{out}");
+    assert_eq!(seen, [100_000, 5000]);
+    assert_eq!((out.stdout.len(), out.stderr.len()), (100_000, 5000));
+    assert_eq!(out.capture.dropped(Stream::Stdout), 900_000);
 }

@@ -288,7 +288,21 @@ fn chunks_stream_output_as_it_arrives() {
     assert!(out.success());
     assert_eq!(out.stdout_str(), "first\nthird\n");
     assert_eq!(out.stderr_str(), "second\n");
-    assert_eq!(out.transcript.len(), 1 + rest.len());
+    // The output has every chunk, also those already seen, in the order they came.
+    let seen: Vec<(Stream, Vec<u8>)> = std::iter::once(first)
+        .chain(rest.iter().cloned())
+        .map(|c| (c.stream, c.data))
+        .collect();
+    let all: Vec<(Stream, Vec<u8>)> = out.segments().map(|(s, d)| (s, d.to_vec())).collect();
+    let joined = |v: &[(Stream, Vec<u8>)], s: Stream| -> Vec<u8> {
+        v.iter()
+            .filter(|c| c.0 == s)
+            .flat_map(|c| c.1.clone())
+            .collect()
+    };
+    for s in [Stream::Stdout, Stream::Stderr] {
+        assert_eq!(joined(&seen, s), joined(&all, s));
+    }
     let joined: Vec<u8> = rest
         .iter()
         .filter(|c| c.stream == Stream::Stderr)

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use sandboxed::{Error, Outcome, Sandbox};
+use sandboxed::{Error, Outcome, Output, Sandbox};
 
 /// A generous wall-clock bound on every limited run, so that a limit that fails to hold ends as
 /// a clear `TimedOut` instead of a hung test.
@@ -780,4 +780,264 @@ for k in kids:
         "b = bytearray(512 << 20)",
     );
     println!("memory: {:?}", out.outcome);
+}
+
+// ---- the defaults: bounded without asking ---------------------------------------------------
+
+/// Fork until fork fails (or a fuse of 6,000 processes, so that a missing bound cannot take the
+/// machine down); every child waits on a pipe and ends when the parent closes it.
+const FORK_UNTIL_REFUSED: &str = r#"
+import errno, os
+r, w = os.pipe()
+kids, why = 0, "fuse"
+while kids < 6000:
+    try:
+        pid = os.fork()
+    except OSError as e:
+        why = errno.errorcode[e.errno]
+        break
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    kids += 1
+os.close(w)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+print(kids, why)
+"#;
+
+#[test]
+fn a_fork_bomb_under_the_defaults_ends_in_eagain_below_4096_processes() {
+    // No limit asked for: the sandbox's pid namespace hands out pid numbers below 4,096 (its
+    // own kernel.pid_max), for root and users alike. Pid 1 is the init, and the kernel does not
+    // reuse numbers below 300 once past them: between 3,795 and 4,094 of the program's.
+    let out = python_in(&limited(), FORK_UNTIL_REFUSED);
+    assert!(out.success(), "{out}");
+    let stdout = out.stdout_str();
+    let (kids, why) = stdout.trim().split_once(' ').unwrap();
+    let kids: u32 = kids.parse().unwrap();
+    assert_eq!(why, "EAGAIN", "{out}");
+    assert!((3795..=4093).contains(&kids), "{kids} forks\n{out}");
+    // The sandbox keeps working afterwards, and so does the next one.
+    assert!(sh("echo fine").success());
+}
+
+#[test]
+fn an_explicit_max_pids_above_the_default_lifts_the_ceiling() {
+    let out = sh_in(&limited().max_pids(5000), "cat /proc/sys/kernel/pid_max");
+    assert_eq!(out.stdout_str(), "5002\n", "{out}");
+    let out = sh("cat /proc/sys/kernel/pid_max");
+    assert_eq!(out.stdout_str(), "4096\n", "{out}");
+}
+
+/// `dd` into `file` until it fails, or `fuse` MiB (so that a missing bound fails the test, not
+/// the machine); prints dd's complaint and the size the file reached.
+fn dd_until_full(sandbox: &Sandbox, file: &str, fuse: u32) -> Output {
+    sh_in(
+        sandbox,
+        &format!(
+            "dd if=/dev/zero of={file} bs=1M count={fuse} 2>&1 | grep -o 'No space left on device' | head -1; stat -c %s {file}"
+        ),
+    )
+}
+
+#[test]
+fn tmp_dev_shm_run_and_tmpfs_mounts_each_hold_256_mib_then_enospc() {
+    let sandbox = limited().tmpfs("/scratch");
+    for file in ["/tmp/f", "/dev/shm/f", "/run/f", "/scratch/f"] {
+        let out = dd_until_full(&sandbox, file, 300);
+        assert!(out.success(), "{file}: {out}");
+        assert_eq!(
+            out.stdout_str(),
+            "No space left on device\n268435456\n",
+            "{file}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_tmpfs_ends_in_enospc_after_one_inode_per_4_kib() {
+    // Empty files take no data pages: their inodes are bounded on their own (65,536 at the
+    // default size; the root directory and HOME hold two).
+    let out = python_in(
+        &limited(),
+        r#"
+import errno, os
+n = 0
+try:
+    while n < 200000:
+        open(f"/tmp/{n}", "w").close()
+        n += 1
+except OSError as e:
+    print(n, errno.errorcode[e.errno])
+"#,
+    );
+    assert_eq!(out.stdout_str(), "65534 ENOSPC\n", "{out}");
+}
+
+#[test]
+fn tmpfs_size_changes_the_bound() {
+    let out = dd_until_full(&limited().tmpfs_size(3 << 20), "/tmp/f", 10);
+    assert_eq!(
+        out.stdout_str(),
+        "No space left on device\n3145728\n",
+        "{out}"
+    );
+    let out = dd_until_full(&limited().tmpfs_size(3 << 20), "/dev/shm/f", 10);
+    assert_eq!(
+        out.stdout_str(),
+        "No space left on device\n3145728\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn the_memory_limit_bounds_every_tmpfs() {
+    // A file in /tmp is memory that no rlimit counts: the tmpfs itself is no bigger than the
+    // limit. With a memory cgroup (root here) the cgroup may stop the writer first.
+    let sandbox = limited().memory_limit(48 << 20);
+    for file in ["/tmp/f", "/dev/shm/f"] {
+        let out = dd_until_full(&sandbox, file, 100);
+        if cgroups_expected() {
+            let size: u64 = out
+                .stdout_str()
+                .lines()
+                .last()
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0);
+            assert!(size <= 48 << 20, "{file}: {out}");
+        } else {
+            assert_eq!(
+                out.stdout_str(),
+                "No space left on device\n50331648\n",
+                "{file}: {out}"
+            );
+        }
+    }
+}
+
+/// 256 MiB in /tmp, then 256 MiB of MAP_SHARED|MAP_ANONYMOUS memory, touched, under a 64 MiB
+/// limit (issue 10, class 9).
+const SHARED_AND_TMP: &str = r#"
+import errno, mmap
+try:
+    with open("/tmp/f", "wb") as f:
+        for i in range(256):
+            f.write(b"\x01" * (1 << 20))
+            f.flush()
+    print("tmp: wrote 256 MiB")
+except OSError as e:
+    import os
+    print("tmp:", errno.errorcode[e.errno], "at", os.stat("/tmp/f").st_size)
+m = mmap.mmap(-1, 256 << 20, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+for off in range(0, 256 << 20, 4096):
+    m[off] = 1
+print("shared: touched 256 MiB")
+"#;
+
+#[test]
+fn shared_memory_and_tmp_under_a_64_mib_limit() {
+    let out = python_in(&limited().memory_limit(64 << 20), SHARED_AND_TMP);
+    if cgroups_expected() {
+        // The cgroup counts tmpfs and shared pages: the whole sandbox is held.
+        assert_eq!(out.outcome, Outcome::OutOfMemory, "{out}");
+    } else {
+        // RLIMIT_DATA: /tmp is held at the limit; MAP_SHARED|MAP_ANONYMOUS memory is not
+        // counted by any rlimit (documented in the README's "Resource limits").
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout_str(),
+            "tmp: ENOSPC at 67108864\nshared: touched 256 MiB\n",
+            "{out}"
+        );
+    }
+}
+
+/// shmget through ctypes: a segment of `mib` MiB, then another of the same size.
+fn sysv_segments(sandbox: &Sandbox, mib: u64) -> Output {
+    python_in(
+        sandbox,
+        &format!(
+            r#"
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+for i in range(2):
+    r = libc.shmget(0, {mib} << 20, 0o1000 | 0o600)
+    print("segment", i, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+"#
+        ),
+    )
+}
+
+#[test]
+fn sysv_shared_memory_is_bounded_like_a_tmpfs_as_root() {
+    // kernel.shmmax/shmall of the sandbox's own IPC namespace: 256 MiB by default, at most the
+    // memory limit. Only uid 0 of the sandbox's user namespace may set them: an ordinary user's
+    // sandbox keeps the kernel's (unbounded) defaults, as the README says.
+    let over = sysv_segments(&limited(), 300);
+    let halves = sysv_segments(&limited(), 160);
+    let small = sysv_segments(&limited().memory_limit(64 << 20), 40);
+    if is_root() {
+        assert_eq!(
+            over.stdout_str(),
+            "segment 0 EINVAL\nsegment 1 EINVAL\n",
+            "{over}"
+        );
+        assert_eq!(
+            halves.stdout_str(),
+            "segment 0 ok\nsegment 1 ENOSPC\n",
+            "{halves}"
+        );
+        assert_eq!(
+            small.stdout_str(),
+            "segment 0 ok\nsegment 1 ENOSPC\n",
+            "{small}"
+        );
+    } else {
+        assert_eq!(over.stdout_str(), "segment 0 ok\nsegment 1 ok\n", "{over}");
+        assert_eq!(
+            small.stdout_str(),
+            "segment 0 ok\nsegment 1 ok\n",
+            "{small}"
+        );
+    }
+}
+
+#[test]
+fn rlimit_nproc_binds_a_users_sandbox_but_not_roots() {
+    // The README's claim about root, tried: the kernel exempts the host's uid 0 from
+    // RLIMIT_NPROC, also in a user namespace of its own, without capabilities.
+    let out = python_in(
+        &limited(),
+        r#"
+import os, resource, time
+resource.setrlimit(resource.RLIMIT_NPROC, (10, 10))
+kids = []
+try:
+    while len(kids) < 30:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    print("refused")
+for k in kids:
+    os.kill(k, 9)
+print(len(kids))
+"#,
+    );
+    assert!(out.success(), "{out}");
+    if is_root() {
+        assert_eq!(out.stdout_str(), "30\n", "{out}");
+    } else {
+        // The program and its init count: 8 children.
+        assert_eq!(out.stdout_str(), "refused\n8\n", "{out}");
+    }
 }

@@ -348,6 +348,12 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         Err(e) => panic!("sandboxed test `{name}`: waiting for the sandbox failed: {e}"),
     };
     let records = records.join().unwrap_or_default();
+    if let Some(line) = crate::render::truncated_line(&output) {
+        eprintln!(
+            "sandboxed test `{name}`: its output was cut at the capture cap ({line}); \
+             raise it with Sandbox::max_output in a `config` function"
+        );
+    }
     let outcome = &output.outcome;
     // What the seccomp policy refused, in any failure: often the reason for it.
     let denied = crate::render::denied_line(&output)

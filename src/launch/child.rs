@@ -258,7 +258,28 @@ fn build_sandbox(ctx: &ChildContext<'_>) -> Step {
         )?;
     }
 
-    // 5. The kernel's global interfaces in our /proc and /sys, read-only or covered: root's
+    // 5. Resource bounds of the sandbox's own namespaces, written before the program runs
+    //    (src/limits): the pid numbers its pid namespace hands out (the default bound on
+    //    processes), and, where we are uid 0 of its user namespace, the SysV shared memory of
+    //    its IPC namespace. Each file is the namespace's own (pid_max only on kernels that keep
+    //    it per namespace; the plan has none otherwise): never the host's.
+    if has(ctx.flags, libc::CLONE_NEWPID)
+        && let Some(pid_max) = &plan.limits.pid_max
+    {
+        // A default bound: where the kernel refuses it, the program runs without (the explicit
+        // `max_pids` has a mechanism of its own).
+        let _ = sys::write_file(c"/proc/sys/kernel/pid_max", pid_max.as_bytes());
+    }
+    if has(ctx.flags, libc::CLONE_NEWIPC)
+        && let Some([shmmax, shmall, shmmni]) = &plan.limits.shm
+    {
+        // Defaults too: where the kernel refuses them (no uid 0 here), its own stay.
+        let _ = sys::write_file(c"/proc/sys/kernel/shmmax", shmmax.as_bytes());
+        let _ = sys::write_file(c"/proc/sys/kernel/shmall", shmall.as_bytes());
+        let _ = sys::write_file(c"/proc/sys/kernel/shmmni", shmmni.as_bytes());
+    }
+
+    // 6. The kernel's global interfaces in our /proc and /sys, read-only or covered: root's
     //    uid 0 is the host's for every permission check, and /proc/sys holds the host's
     //    sysctls (core_pattern, ...). Done after our own writes to the sandbox's sysctls above.
     if has(ctx.flags, libc::CLONE_NEWNS) && !plan.fs.late.is_empty() {

@@ -5,6 +5,8 @@
 //! |---|---|---|---|
 //! | memory | `memory` cgroup: the whole sandbox, resident memory; OOM kill counted | `memory.max`, `memory.swap.max = 0` | `RLIMIT_DATA`, per process, heap and private mappings |
 //! | processes | `pids` cgroup: the whole sandbox | `pids.max` | `RLIMIT_NPROC`, counted per user namespace: the whole sandbox |
+//! | processes, by default | the sandbox's own `kernel.pid_max` (Linux 6.14+) | same | same |
+//! | tmpfs, SysV shm | every writable tmpfs's `size=`/`nr_inodes=` ([`Tmpfs`]); `kernel.shm*` of root's IPC namespace | same | same (no `kernel.shm*`: no uid 0 to write them) |
 //! | CPU time | `RLIMIT_CPU`, per process | same | same |
 //! | file size | `RLIMIT_FSIZE`, per file | same | same |
 //!
@@ -52,6 +54,89 @@ pub(crate) enum Mechanism {
     Unenforced,
 }
 
+/// What a writable tmpfs of the sandbox (`/tmp`, `/dev/shm`, `/run`, `tmpfs()` mounts) holds
+/// by default: 256 MiB ([`Sandbox::tmpfs_size`]).
+pub(crate) const DEFAULT_TMPFS_SIZE: u64 = 256 << 20;
+
+/// Bytes of tmpfs per inode allowed: one inode per page, so that a flood of empty files ends in
+/// `ENOSPC` like a flood of data (the kernel's memory for an inode is not counted in `size=`).
+const TMPFS_BYTES_PER_INODE: u64 = 4096;
+
+/// The bound of every writable tmpfs of a sandbox: its size and inode count, as mount options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Tmpfs {
+    pub bytes: u64,
+    size: String,
+    inodes: String,
+}
+
+impl Tmpfs {
+    /// `tmpfs_size` (default [`DEFAULT_TMPFS_SIZE`]), and never more than `memory_limit`: a
+    /// tmpfs's pages are memory that no rlimit counts.
+    pub(crate) fn of(sandbox: &Sandbox) -> Tmpfs {
+        let bytes = sandbox
+            .tmpfs_size
+            .unwrap_or(DEFAULT_TMPFS_SIZE)
+            .min(sandbox.memory_limit.unwrap_or(u64::MAX))
+            .max(4096);
+        let inodes = (bytes / TMPFS_BYTES_PER_INODE).max(64);
+        Tmpfs {
+            bytes,
+            size: bytes.to_string(),
+            inodes: inodes.to_string(),
+        }
+    }
+
+    /// The options of such a tmpfs with this `mode`.
+    pub(crate) fn options<'a>(&'a self, mode: &'a str) -> [(&'a str, &'a str); 3] {
+        [
+            ("mode", mode),
+            ("size", &self.size),
+            ("nr_inodes", &self.inodes),
+        ]
+    }
+}
+
+/// The default bound on processes: the sandbox's pid namespace hands out pid numbers below
+/// 4,096, so the program has at most 4,094 processes and threads (its init is pid 1).
+pub(crate) const DEFAULT_PID_MAX: u64 = 4096;
+
+/// Whether this kernel keeps `kernel.pid_max` per pid namespace (Linux 6.14). Before, the
+/// file is the host's, and root's sandbox must never write it.
+fn pid_max_per_namespace() -> bool {
+    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *YES.get_or_init(|| {
+        // SAFETY: a zeroed utsname is valid for uname to fill.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: u is a valid utsname.
+        if unsafe { libc::uname(&mut u) } != 0 {
+            return false;
+        }
+        // SAFETY: uname nul-terminates release.
+        let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) };
+        kernel_at_least(&release.to_string_lossy(), (6, 14))
+    })
+}
+
+/// Whether a kernel release (`6.18.4-generic`) is at least `major.minor`.
+fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let a: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let b: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (a, b) >= (major, minor)
+}
+
+/// The host's (this pid namespace's) `kernel.pid_max`: a namespace's cannot be higher.
+fn host_pid_max() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(32768)
+    })
+}
+
 /// The limits of a plan: what is limited, by which mechanism, and the rlimits to set.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Limits {
@@ -65,6 +150,14 @@ pub(crate) struct Limits {
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
     /// The step id of joining the cgroups, for a set-up error.
     pub step: u32,
+    /// `kernel.pid_max` for the sandbox's own pid namespace (the default bound on processes,
+    /// and the ceiling above an explicit `max_pids`), written by the init; `None` where the
+    /// kernel does not keep it per namespace or the host's is lower anyway.
+    pub pid_max: Option<std::ffi::CString>,
+    /// `kernel.shmmax`, `kernel.shmall`, `kernel.shmmni` for the sandbox's own IPC namespace,
+    /// written by the init; `None` where it may not (an ordinary user's sandbox has no uid 0,
+    /// and only uid 0 of the namespace's owner may write them).
+    pub shm: Option<[std::ffi::CString; 3]>,
 }
 
 impl Limits {
@@ -164,35 +257,67 @@ pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits,
             limits.memory = Some((mechanism, bytes));
         }
         if let Some(n) = sandbox.max_pids {
-            let mechanism = if env.v2.as_ref().is_some_and(|v| v.pids) {
-                Mechanism::CgroupV2
-            } else if env.v1_pids.is_some() {
-                Mechanism::CgroupV1
-            } else if !nproc_exempt() {
-                // Counted in the sandbox's own user namespace: its init and the program's
-                // processes and threads. The init is not the program's: one more.
-                let total = n.saturating_add(1);
-                limits
-                    .rlimits
-                    .push(rlimit(libc::RLIMIT_NPROC, total, total));
-                Mechanism::Rlimit
-            } else if best_effort() {
-                warn_once(&format!(
-                    "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
-                     {ROOT_WITHOUT_PIDS_CGROUP}"
-                ));
-                Mechanism::Unenforced
-            } else {
-                return Err(bad(
-                    format!("max_pids({n})"),
-                    format!(
-                        "{ROOT_WITHOUT_PIDS_CGROUP}. Give root a writable cgroup file system, run \
-                         as an ordinary user, or set SANDBOXED_ISOLATION=best-effort to run \
-                         without the limit"
-                    ),
-                ));
+            let mechanism = match pids_mechanism(env, n, &mut limits) {
+                Some(m) => m,
+                None if best_effort() => {
+                    warn_once(&format!(
+                        "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
+                         {ROOT_WITHOUT_PIDS_CGROUP}"
+                    ));
+                    Mechanism::Unenforced
+                }
+                None => {
+                    return Err(bad(
+                        format!("max_pids({n})"),
+                        format!(
+                            "{ROOT_WITHOUT_PIDS_CGROUP}. Give root a writable cgroup file system, run \
+                             as an ordinary user, or set SANDBOXED_ISOLATION=best-effort to run \
+                             without the limit"
+                        ),
+                    ));
+                }
             };
             limits.pids = Some((mechanism, n));
+        }
+    }
+    // The default bound on processes (and the ceiling above an explicit one): the sandbox's pid
+    // namespace's pid_max, free of cost, for root and users alike. Where the kernel does not
+    // keep it per namespace, the mechanisms of `max_pids` that hold without asking anything of
+    // the caller: RLIMIT_NPROC for an ordinary user, a pids cgroup for root where it may make
+    // one — else nothing (a default never turns into an error).
+    let ceiling = sandbox.max_pids.map_or(DEFAULT_PID_MAX, |n| {
+        n.saturating_add(2).max(DEFAULT_PID_MAX)
+    });
+    if pid_max_per_namespace() {
+        if ceiling < host_pid_max() {
+            limits.pid_max = std::ffi::CString::new(ceiling.to_string()).ok();
+        }
+    } else if sandbox.max_pids.is_none() {
+        let n = DEFAULT_PID_MAX - 2;
+        if !nproc_exempt() {
+            limits
+                .rlimits
+                .push(rlimit(libc::RLIMIT_NPROC, n + 1, n + 1));
+            limits.pids = Some((Mechanism::Rlimit, n));
+        } else {
+            let env = cgroup::env();
+            if env.v2_problem.is_none()
+                && let Some(m) = pids_mechanism(env, n, &mut limits)
+            {
+                limits.pids = Some((m, n));
+            }
+        }
+    }
+    // SysV shared memory lives outside every tmpfs and rlimit: bound it like a tmpfs, where the
+    // init may (uid 0 of the sandbox's user namespace: the caller is root).
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        let bytes = Tmpfs::of(sandbox).bytes;
+        // SAFETY: sysconf cannot fail for _SC_PAGESIZE.
+        let page = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u64;
+        let c = |v: u64| std::ffi::CString::new(v.to_string()).ok();
+        if let (Some(max), Some(all), Some(mni)) = (c(bytes), c(bytes.div_ceil(page)), c(SHMMNI)) {
+            limits.shm = Some([max, all, mni]);
         }
     }
     if let Some(cpu) = sandbox.cpu_time_limit {
@@ -210,6 +335,29 @@ pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits,
             .push(rlimit(libc::RLIMIT_FSIZE, bytes, bytes));
     }
     Ok(limits)
+}
+
+/// SysV shared-memory segments a sandbox may have at once (the kernel's default).
+const SHMMNI: u64 = 4096;
+
+/// How `n` processes can be limited here, if at all: a pids cgroup where this process may make
+/// one, else `RLIMIT_NPROC` (pushed onto `limits`) unless the kernel exempts the sandbox's uid.
+fn pids_mechanism(env: &cgroup::Env, n: u64, limits: &mut Limits) -> Option<Mechanism> {
+    if env.v2.as_ref().is_some_and(|v| v.pids) {
+        Some(Mechanism::CgroupV2)
+    } else if env.v1_pids.is_some() {
+        Some(Mechanism::CgroupV1)
+    } else if !nproc_exempt() {
+        // Counted in the sandbox's own user namespace: its init and the program's processes
+        // and threads. The init is not the program's: one more.
+        let total = n.saturating_add(1);
+        limits
+            .rlimits
+            .push(rlimit(libc::RLIMIT_NPROC, total, total));
+        Some(Mechanism::Rlimit)
+    } else {
+        None
+    }
 }
 
 const ROOT_WITHOUT_PIDS_CGROUP: &str = "the sandbox runs as root, which RLIMIT_NPROC does not \
@@ -248,7 +396,7 @@ pub(crate) struct Run {
 }
 
 /// The last bytes of stderr searched for an allocation failure's message.
-const STDERR_TAIL: usize = 8 * 1024;
+pub(crate) const STDERR_TAIL: usize = 8 * 1024;
 
 /// What programs and runtimes print when an allocation fails (with `RLIMIT_DATA`, the failure
 /// is a plain `ENOMEM` from `mmap` or `brk`; no signal and no counter tells it apart).

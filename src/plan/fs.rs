@@ -795,6 +795,8 @@ fn plan_pass(
         overlay_empty: None,
         root_slot: None,
     };
+    // Every writable tmpfs is bounded (src/limits: size and inodes).
+    let tmpfs = crate::limits::Tmpfs::of(sandbox);
     for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }
@@ -929,7 +931,7 @@ fn plan_pass(
     p.ensure(Path::new("/dev/shm"), Want::Dir, "/dev/shm")?;
     p.new_fs(
         "tmpfs",
-        &[("mode", "1777")],
+        &tmpfs.options("1777"),
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         Path::new("/dev/shm"),
         LayerKind::Scratch {
@@ -946,7 +948,7 @@ fn plan_pass(
     // A private /tmp, and HOME inside it.
     p.new_fs(
         "tmpfs",
-        &[("mode", "1777")],
+        &tmpfs.options("1777"),
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         Path::new("/tmp"),
         LayerKind::Scratch {
@@ -971,7 +973,7 @@ fn plan_pass(
     if private_run {
         p.new_fs(
             "tmpfs",
-            &[("mode", "0755")],
+            &tmpfs.options("0755"),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
             Path::new("/run"),
             LayerKind::Scratch {
@@ -1046,7 +1048,7 @@ fn plan_pass(
                 p.ensure(&target, Want::Dir, "tmpfs")?;
                 p.new_fs(
                     "tmpfs",
-                    &[("mode", "0755")],
+                    &tmpfs.options("0755"),
                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                     &target,
                     LayerKind::Scratch {

@@ -85,6 +85,8 @@ pub(crate) struct Plan {
     /// restricted to abstract unix sockets and signals of its own sandbox.
     pub landlock_scoped: bool,
     pub timeout: Option<Duration>,
+    /// Bytes kept of each output stream.
+    pub max_output: u64,
     /// Where to stop closing descriptors one by one when `close_range` is missing.
     pub fd_limit: i32,
 
@@ -280,6 +282,7 @@ impl Plan {
             seccomp,
             landlock_scoped: landlock_scoped(),
             timeout: sandbox.timeout,
+            max_output: sandbox.max_output,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,
             invocation: cmd.invocation(),
