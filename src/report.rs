@@ -225,9 +225,11 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything written to standard error, byte-exact.
     pub stderr: Vec<u8>,
-    /// Both streams as chunks, in the order the parent read them — **empty unless asked for**
-    /// with [`with_transcript`](Self::with_transcript), so that each byte is kept once (in
-    /// `stdout` or `stderr`); the order of arrival is always recorded, and
+    /// Both streams as chunks, in the order the parent read them: filled when both streams
+    /// together hold at most [`Output::TRANSCRIPT_COPY_LIMIT`] (1 MiB), a second copy of at most
+    /// that much; beyond it **empty unless asked for** with
+    /// [`with_transcript`](Self::with_transcript), so that an output flood is kept once (in
+    /// `stdout` or `stderr`). The order of arrival is always recorded, and
     /// [`segments`](Self::segments) and [`display_transcript`](Self::display_transcript) read
     /// it without a copy. Within a stream the order is exact; between the two streams it is the
     /// order of arrival at the parent, which two pipes cannot make exact for writes closer
@@ -332,8 +334,13 @@ impl Output {
         runs.into_iter()
     }
 
+    /// Up to how many bytes of stdout and stderr together [`transcript`](Self::transcript) is
+    /// filled without being asked (a second copy of each byte).
+    pub const TRANSCRIPT_COPY_LIMIT: usize = 1 << 20;
+
     /// Fill [`transcript`](Self::transcript) from the recorded order of arrival (a copy of
-    /// every byte: the transcript is otherwise left empty, see there).
+    /// every byte: for outputs above [`TRANSCRIPT_COPY_LIMIT`](Self::TRANSCRIPT_COPY_LIMIT) the
+    /// transcript is otherwise left empty, see there).
     pub fn with_transcript(mut self) -> Self {
         if self.transcript.is_empty() {
             let chunks: Vec<Chunk> = self

@@ -226,7 +226,7 @@ impl Child {
         {
             run.mark_failed();
         }
-        Ok(Output {
+        let output = Output {
             fixture: self.fixture.take(),
             outcome,
             stdout: std::mem::take(&mut self.out),
@@ -245,7 +245,13 @@ impl Child {
                 denied.sort();
                 denied
             },
-        })
+        };
+        // The transcript the public field promises, where a second copy is small.
+        if output.stdout.len() + output.stderr.len() <= Output::TRANSCRIPT_COPY_LIMIT {
+            Ok(output.with_transcript())
+        } else {
+            Ok(output)
+        }
     }
 
     /// The end, once the init has closed its report pipe (it is exiting): wait until the

@@ -235,3 +235,36 @@ fn chunks_hand_out_the_kept_bytes_only() {
     assert_eq!((out.stdout.len(), out.stderr.len()), (100_000, 5000));
     assert_eq!(out.capture.dropped(Stream::Stdout), 900_000);
 }
+
+#[test]
+fn the_transcript_is_filled_for_small_outputs_and_kept_once_for_floods() {
+    use sandboxed::Output;
+    // Small: the public field holds both streams in order, as it always did.
+    let out = sh("echo out; sleep 0.1; echo err >&2; sleep 0.1; echo out2");
+    let got: Vec<(Stream, &[u8])> = out
+        .transcript
+        .iter()
+        .map(|c| (c.stream, c.data.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Stream::Stdout, &b"out\n"[..]),
+            (Stream::Stderr, b"err\n"),
+            (Stream::Stdout, b"out2\n"),
+        ],
+        "{out}"
+    );
+    // Past the copy limit the bytes are kept once; the order is still there on request.
+    let big = Output::TRANSCRIPT_COPY_LIMIT + 1;
+    let out = sh(&format!("head -c {big} /dev/zero; echo tail >&2"));
+    assert_eq!(out.stdout.len(), big);
+    assert!(out.transcript.is_empty());
+    let total: usize = out.segments().map(|(_, d)| d.len()).sum();
+    assert_eq!(total, big + 5);
+    let out = out.with_transcript();
+    assert_eq!(
+        out.transcript.last().map(|c| c.data.as_slice()),
+        Some(&b"tail\n"[..])
+    );
+}
