@@ -1450,23 +1450,7 @@ fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
     let [lower, upper, work, skeleton] = *fds;
     // "/proc/self/fd/S:/proc/self/fd/L": the skeleton above the template.
     let mut lowers = [0u8; 64];
-    let mut len = 0usize;
-    let mut buf = [0u8; 32];
-    for fd in [skeleton, lower] {
-        if fd < 0 {
-            continue;
-        }
-        if len > 0 {
-            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b':';
-            len = len.wrapping_add(1);
-        }
-        for &b in sys::fd_path(fd, &mut buf)?.to_bytes() {
-            *lowers.get_mut(len).ok_or(libc::EINVAL)? = b;
-            len = len.wrapping_add(1);
-        }
-    }
-    *lowers.get_mut(len).ok_or(libc::EINVAL)? = 0;
-    let lowers = CStr::from_bytes_until_nul(&lowers).map_err(|_| libc::EINVAL)?;
+    let lowers = join_fd_paths(&[skeleton, lower], &mut lowers)?;
     let mut bufs = [[0u8; 32]; 2];
     let [ub, wb] = &mut bufs;
     let fsfd = sys::fsopen(c"overlay")?;

@@ -152,15 +152,7 @@ pub(super) fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error
                 let want = if meta.is_dir() { Want::Dir } else { Want::File };
                 p.ensure(&inside, want, "system directory")?;
                 p.capture_and_attach(host, &inside, RO, true)?;
-                let order = (p.layers.len(), 0);
-                p.layers.push(Layer {
-                    target: inside,
-                    kind: LayerKind::Host {
-                        source: host.to_owned(),
-                        writable: false,
-                    },
-                    order,
-                });
+                p.host_layer(inside, host, false);
             }
         }
         Node::Dir if meta.is_dir() && is_fixture(p, &inside) => {
@@ -292,15 +284,7 @@ pub(super) fn bind_current_exe(p: &mut Planner<'_>) -> Result<(), Error> {
         let target = p.resolve(&path)?;
         p.ensure(&target, want, "the current executable")?;
         p.capture_and_attach(&path, &target, RO, true)?;
-        let order = (p.layers.len(), 0);
-        p.layers.push(Layer {
-            target,
-            kind: LayerKind::Host {
-                source: path,
-                writable: false,
-            },
-            order,
-        });
+        p.host_layer(target, &path, false);
     }
     Ok(())
 }

@@ -295,6 +295,19 @@ impl<'a> Planner<'a> {
         (self.steps.len() - 1) as u32
     }
 
+    /// Record that `target` (inside) now shows the host's `source`.
+    fn host_layer(&mut self, target: PathBuf, source: &Path, writable: bool) {
+        let order = (self.layers.len(), 0);
+        self.layers.push(Layer {
+            target,
+            kind: LayerKind::Host {
+                source: source.to_owned(),
+                writable,
+            },
+            order,
+        });
+    }
+
     fn slot(&mut self) -> usize {
         self.plan.slots += 1;
         self.plan.slots - 1
@@ -601,15 +614,7 @@ impl<'a> Planner<'a> {
             }
             let attr = if *writable { RW } else { RO };
             self.capture_and_attach(&host, &inside, attr, true)?;
-            let order = (self.layers.len(), 0);
-            self.layers.push(Layer {
-                target: inside,
-                kind: LayerKind::Host {
-                    source: host,
-                    writable: *writable,
-                },
-                order,
-            });
+            self.host_layer(inside, &host, *writable);
         }
         if !writable {
             let step = self.step(format!("making {} read-only", dir.display()));
@@ -1032,15 +1037,7 @@ fn plan_pass(
                 p.ensure(&target, want, &format!("bind {}", source.display()))?;
                 let attr = bind_attrs(&source, &meta, *writable);
                 p.capture_and_attach(&source, &target, attr, true)?;
-                let order = (p.layers.len(), 0);
-                p.layers.push(Layer {
-                    target: target.clone(),
-                    kind: LayerKind::Host {
-                        source,
-                        writable: *writable,
-                    },
-                    order,
-                });
+                p.host_layer(target.clone(), &source, *writable);
                 p.early_shadows(&target)?;
             }
             MountSpec::Tmpfs { target } => {

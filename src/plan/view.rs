@@ -294,15 +294,7 @@ impl Planner<'_> {
             step,
             fallback_step,
         });
-        let order = (self.layers.len(), 0);
-        self.layers.push(Layer {
-            target,
-            kind: LayerKind::Host {
-                source: host.to_owned(),
-                writable: false,
-            },
-            order,
-        });
+        self.host_layer(target, host, false);
         Ok(())
     }
 
@@ -311,15 +303,7 @@ impl Planner<'_> {
         let target = self.resolve(host)?;
         self.ensure(&target, Want::Dir, "host directory")?;
         self.capture_and_attach(host, &target, RO, true)?;
-        let order = (self.layers.len(), 0);
-        self.layers.push(Layer {
-            target,
-            kind: LayerKind::Host {
-                source: host.to_owned(),
-                writable: false,
-            },
-            order,
-        });
+        self.host_layer(target, host, false);
         Ok(())
     }
 
