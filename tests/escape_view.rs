@@ -693,3 +693,218 @@ fn helper_nested_overlay() {
         assert_eq!(out.stdout_str(), "deep\nRead-only file system\n", "{out}");
     }
 }
+
+// ---- found by attacking the view (red team) ---------------------------------------------------
+
+#[test]
+fn the_hosts_device_nodes_and_procs_entries_cannot_be_changed() {
+    // As root, /dev/null in the sandbox is the host's inode and /proc's global entries keep
+    // one mode for every procfs: chmod, utime and ACLs must not reach them.
+    for net in NETS {
+        let out = python_in(
+            &Sandbox::new().net(net).seccomp(Seccomp::unrestricted()),
+            &errno_probe(
+                "for p in ['/dev/null', '/dev/zero', '/proc/slabinfo', '/proc/meminfo',\n\
+                 \x20         '/proc/net/netstat', '/proc/self/status']:\n\
+                 \x20   attempt('chmod ' + p, lambda: os.chmod(p, 0o600))\n\
+                 attempt('utime', lambda: os.utime('/dev/null', (0, 0)))\n\
+                 attempt('null works', lambda: os.write(os.open('/dev/null', os.O_WRONLY), b'x'))",
+            ),
+        );
+        let mut expected: String = [
+            "/dev/null",
+            "/dev/zero",
+            "/proc/slabinfo",
+            "/proc/meminfo",
+            "/proc/net/netstat",
+            "/proc/self/status",
+        ]
+        .iter()
+        .map(|p| format!("chmod {p} EROFS\n"))
+        .collect();
+        expected.push_str("utime EROFS\nnull works OK\n");
+        assert_eq!(out.stdout_str(), expected, "{net:?}: {out}");
+    }
+}
+
+#[test]
+fn var_lib_and_var_cache_are_not_shown() {
+    // Services keep sockets there (incus, libvirt, mysql, sssd) and keys (kubelet, cloud-init).
+    let out = python_in(
+        &Sandbox::new(),
+        &errno_probe(
+            "for p in ['/var/lib', '/var/cache', '/var/log']:\n\
+             \x20   attempt(p, lambda: os.stat(p))\n\
+             print(sorted(os.listdir('/var')))",
+        ),
+    );
+    let text = out.stdout_str();
+    assert!(
+        text.starts_with("/var/lib ENOENT\n/var/cache ENOENT\n/var/log ENOENT\n"),
+        "{out}"
+    );
+    assert!(text.contains("'tmp'"), "{out}");
+}
+
+/// A home directory of the helper's own (in /var/tmp, which the view does not show), with a
+/// tool in it on PATH.
+fn fake_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir_in("/var/tmp").unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let tool = home.path().join(".tool");
+    std::fs::create_dir_all(tool.join("bin")).unwrap();
+    std::fs::write(
+        tool.join("bin/hello"),
+        "#!/bin/sh\necho hello from the tool\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tool.join("bin/hello"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(tool.join("config.yml"), "access_token: FAKE\n").unwrap();
+    std::fs::set_permissions(
+        tool.join("config.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(home.path().join("private.txt"), "home secret\n").unwrap();
+    home
+}
+
+#[test]
+fn a_tool_on_path_in_the_home_directory_runs_but_its_tokens_sockets_and_home_stay_out() {
+    let home = fake_home();
+    let path = format!(
+        "{}/.tool/bin:{}:/usr/bin:/bin",
+        home.path().display(),
+        home.path().display()
+    );
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(helper_args("helper_tool_in_home"))
+        .env("HOME", home.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by a_tool_on_path_in_the_home_directory_runs_but_its_tokens_sockets_and_home_stay_out"]
+fn helper_tool_in_home() {
+    let home = std::env::var("HOME").unwrap();
+    let sock = format!("{home}/.tool/agent.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let out = python(&errno_probe(&format!(
+        "import subprocess\n\
+         print(subprocess.run(['hello'], capture_output=True, text=True).stdout, end='')\n\
+         attempt('config', lambda: open('{home}/.tool/config.yml').read())\n\
+         attempt('home', lambda: open('{home}/private.txt').read())\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         attempt('connect', lambda: s.connect('{sock}'))"
+    )));
+    // The PATH entry $HOME itself is never shown; the tool is, through an overlay, with its
+    // owner-only files covered.
+    assert_eq!(
+        out.stdout_str(),
+        "hello from the tool\nconfig EACCES\nhome ENOENT\nconnect ECONNREFUSED\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn a_workspace_inside_a_system_directory_is_still_shown_through_an_overlay() {
+    // CI agents keep workspaces under /opt or /var/lib: /opt is a plain bind, and a socket in
+    // the workspace must still be out of reach. Root only (it writes /opt).
+    if !is_root() {
+        eprintln!("note: needs root to make a workspace under /opt; not tried");
+        return;
+    }
+    let ws = tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in("/opt")
+        .unwrap();
+    std::fs::write(ws.path().join("Cargo.lock"), "").unwrap();
+    let out = run_helper("helper_workspace_under_opt", ws.path());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by a_workspace_inside_a_system_directory_is_still_shown_through_an_overlay"]
+fn helper_workspace_under_opt() {
+    let cwd = std::env::current_dir().unwrap();
+    let sock = cwd.join("agent.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let out = python(&errno_probe(&format!(
+        "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
+        sock.to_str().unwrap()
+    )));
+    assert_eq!(out.stdout_str(), "connect ECONNREFUSED\n", "{out}");
+}
+
+#[test]
+fn root_only_files_deep_in_etc_and_in_opt_are_covered_also_with_the_whole_host() {
+    if !is_root() {
+        eprintln!("note: needs root to plant root-only files in /etc and /opt; not tried");
+        return;
+    }
+    let etc = tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in("/etc")
+        .unwrap();
+    let opt = tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in("/opt")
+        .unwrap();
+    let deep = etc.path().join("a/b/c");
+    std::fs::create_dir_all(&deep).unwrap();
+    let files = [deep.join("secret.key"), opt.path().join("secret.key")];
+    for f in &files {
+        std::fs::write(f, "ROOT SECRET\n").unwrap();
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    // A process of its own: the walk for secrets is made once per process.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(helper_args("helper_root_only_files"))
+        .env(
+            "SECRETS",
+            format!("{}:{}", files[0].display(), files[1].display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by root_only_files_deep_in_etc_and_in_opt_are_covered_also_with_the_whole_host"]
+fn helper_root_only_files() {
+    let secrets = std::env::var("SECRETS").unwrap();
+    let mut code = String::new();
+    for f in secrets.split(':').chain(["/etc/shadow"]) {
+        code.push_str(&format!("attempt('read', lambda: open({f:?}).read())\n"));
+    }
+    for sandbox in [Sandbox::new(), Sandbox::new().whole_host(true)] {
+        let out = python_in(&sandbox, &errno_probe(&code));
+        assert_eq!(out.stdout_str(), "read EACCES\n".repeat(3), "{out}");
+    }
+}

@@ -505,11 +505,19 @@ fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> Step {
             optional,
             step,
         } => cover(*root, path, mode, *optional, *step)?,
-        FsOp::ReadOnlySelf {
-            path,
-            optional,
-            step,
-        } => read_only_self(*root, path, *optional, *step)?,
+        FsOp::ReadOnlyMount { path, step } => {
+            let target = at(
+                *step,
+                sys::open_in_root(*root, path, libc::O_PATH | libc::O_DIRECTORY),
+            )?;
+            let attr = MountAttr {
+                attr_set: sys::MOUNT_ATTR_RDONLY,
+                ..Default::default()
+            };
+            let r = sys::mount_setattr(target, c"", libc::AT_EMPTY_PATH as c_uint, &attr);
+            sys::close(target);
+            at(*step, r)?;
+        }
     }
     Ok(())
 }
@@ -635,46 +643,6 @@ fn cover(root: c_int, path: &CStr, mode: &CStr, optional: bool, step: u32) -> St
             sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
         );
         sys::close(src);
-        r
-    });
-    sys::close(target);
-    at(step, r)
-}
-
-/// Bind `path` on itself, read-only, nosuid, nodev, noexec, with everything mounted below it.
-fn read_only_self(root: c_int, path: &CStr, optional: bool, step: u32) -> Step {
-    let Some(target) = open_target(root, path, optional, step)? else {
-        return Ok(());
-    };
-    let r = sys::open_tree(
-        target,
-        c"",
-        sys::OPEN_TREE_CLONE
-            | sys::OPEN_TREE_CLOEXEC
-            | sys::AT_RECURSIVE
-            | libc::AT_EMPTY_PATH as c_uint,
-    )
-    .and_then(|clone| {
-        let attr = MountAttr {
-            attr_set: READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC,
-            propagation: libc::MS_PRIVATE,
-            ..Default::default()
-        };
-        let r = sys::mount_setattr(
-            clone,
-            c"",
-            libc::AT_EMPTY_PATH as c_uint | sys::AT_RECURSIVE,
-            &attr,
-        )
-        .and_then(|()| {
-            sys::move_mount(
-                clone,
-                target,
-                c"",
-                sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
-            )
-        });
-        sys::close(clone);
         r
     });
     sys::close(target);

@@ -32,16 +32,20 @@ pub(crate) const RO: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NO
 pub(crate) const RW: u64 = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
 /// The mount flags of a policy's bind of `source`: `nodev` unless the source is a device node
-/// or lies in the host's `/dev` (a device bound on purpose, such as `/dev/fuse` or `/dev/dri`).
+/// or lies in the host's `/dev` (a device bound on purpose, such as `/dev/fuse` or `/dev/dri`),
+/// which is bound read-only (the device still opens for writing).
 fn bind_attrs(source: &Path, meta: &std::fs::Metadata, writable: bool) -> u64 {
     use std::os::unix::fs::FileTypeExt;
     let ft = meta.file_type();
     let device = ft.is_char_device() || ft.is_block_device() || source.starts_with("/dev");
-    let attrs = if writable { RW } else { RO };
     if device {
-        attrs & !MOUNT_ATTR_NODEV
+        // Read-only even for `bind()`: a device node is written through, never changed (its
+        // mode and times are the host's inode's).
+        RO & !MOUNT_ATTR_NODEV
+    } else if writable {
+        RW
     } else {
-        attrs
+        RO
     }
 }
 
@@ -149,11 +153,9 @@ pub(crate) enum FsOp {
         optional: bool,
         step: u32,
     },
-    /// Bind `path` on itself read-only, `nosuid,nodev,noexec` (the kernel's global interfaces in
-    /// the sandbox's own `/proc`). With `optional`, a missing `path` is skipped.
-    ReadOnlySelf {
+    /// Make the mount at `path` read-only (not what is mounted below it).
+    ReadOnlyMount {
         path: CString,
-        optional: bool,
         step: u32,
     },
     /// Open the directory at `path` (`O_PATH`) into `slot`: the overlays' empty layer, made
@@ -271,6 +273,8 @@ struct Planner<'a> {
     overlay_empty: Option<usize>,
     /// The kept slot of a root tmpfs of ours, made read-only at the end.
     root_slot: Option<usize>,
+    /// Host directories shown through read-only overlays (at their own paths).
+    overlays: Vec<PathBuf>,
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
@@ -799,6 +803,7 @@ fn plan_pass(
         fixture_created: BTreeSet::new(),
         overlay_empty: None,
         root_slot: None,
+        overlays: Vec::new(),
     };
     // Every writable tmpfs is bounded (src/limits: size and inodes).
     let tmpfs = crate::limits::Tmpfs::of(sandbox);
@@ -830,6 +835,7 @@ fn plan_pass(
             },
             order: (0, 0),
         });
+        view::cover_secrets(&mut p)?;
     }
     for spec in &sandbox.mounts {
         let (MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target }) = spec;
@@ -889,10 +895,13 @@ fn plan_pass(
     for dev in DEVICES {
         let inside = Path::new("/dev").join(dev);
         p.ensure(&inside, Want::File, "device")?;
+        // Read-only: the node is the host's own inode, whose mode and times root's uid 0 could
+        // otherwise change (`chmod 000 /dev/null` on the host). A device on a read-only mount
+        // still opens for writing.
         p.capture_and_attach(
             &Path::new("/dev").join(dev),
             &inside,
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
             false,
         )?;
     }

@@ -37,13 +37,14 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/gnu",
 ];
 
-/// What of the host's `/var` is shown: package and cache data programs read. Everything else of
-/// it (`mail`, `spool`, `log`, `backups`, `crash`, ...) is user or service data; `/var/tmp` is
-/// private, `/var/run` and `/var/lock` are the host's links (into the sandbox's `/run`).
-pub(crate) const VAR_SHOWN: &[&str] = &["lib", "cache"];
+/// What of the host's `/var` is shown: nothing but its links (`/var/run`, `/var/lock`, into the
+/// sandbox's own `/run`) and a private `/var/tmp`. The rest is service and user data: services'
+/// unix sockets (`/var/lib/incus/unix.socket`, libvirt's monitors, `mysql.sock`, sssd's pipes),
+/// their keys and tokens (`/var/lib/kubelet/pki`, cloud-init's user data), mail, spools, logs.
+pub(crate) const VAR_SHOWN: &[&str] = &[];
 
 /// Where [`secrets`] looks for files only their owner or group may read, and how deep.
-const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 4), ("/var/lib", 2), ("/var/cache", 2)];
+const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 64), ("/opt", 3), ("/usr/local", 3)];
 
 /// Files in a shown `CARGO_HOME` that hold registry tokens.
 const CARGO_SECRETS: &[&str] = &["credentials", "credentials.toml"];
@@ -62,17 +63,6 @@ const HOME_DATA_DIRS: &[&str] = &[
     ".password-store",
     ".mozilla",
     ".pki",
-];
-
-/// The kernel's global interfaces in the sandbox's `/proc`, read-only (runc's `readonlyPaths`).
-/// `pressure`: writing registers a PSI trigger with the kernel.
-const PROC_READ_ONLY: &[&str] = &[
-    "proc/sys",
-    "proc/sysrq-trigger",
-    "proc/irq",
-    "proc/bus",
-    "proc/fs",
-    "proc/pressure",
 ];
 
 /// What of `/proc` is covered (runc's `maskedPaths`, and the key lists).
@@ -154,6 +144,11 @@ pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
             }
         }
     }
+    cover_secrets(p)
+}
+
+/// Cover the [`secrets`] the sandbox would show.
+pub(super) fn cover_secrets(p: &mut Planner<'_>) -> Result<(), Error> {
     for path in secrets() {
         if fixture::reachable(p, path) {
             p.cover(path)?;
@@ -175,12 +170,12 @@ pub(super) fn plan_data(
         Data::All => data_dirs(path_env),
         Data::WorkingDirectory => std::env::current_dir()
             .into_iter()
-            .map(|d| (d, Show::Overlay))
+            .map(|d| (d, Show::Data))
             .collect(),
         Data::Exposed => Vec::new(),
     };
     for dir in &sandbox.exposed {
-        dirs.push((absolute_host(dir)?, Show::Overlay));
+        dirs.push((absolute_host(dir)?, Show::Data));
     }
     // Outermost first, so that a directory inside one already shown is seen as reachable; an
     // overlay before a bind of the same directory.
@@ -192,13 +187,21 @@ pub(super) fn plan_data(
         // Never over the sandbox's own mounts (a working directory of `/` or `/tmp`).
         let ours = OWN_MOUNTS.iter().any(|m| Path::new(m).starts_with(&dir))
             || ["/proc", "/sys", "/dev"].iter().any(|d| dir.starts_with(d));
-        if ours || !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) || fixture::reachable(p, &dir)
-        {
+        if ours || !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
             continue;
         }
-        match how {
-            Show::Overlay => p.show_data(&dir)?,
-            Show::Bind => p.show_tool(&dir)?,
+        let shown = match how {
+            Show::Data => p.under_overlay(&dir),
+            Show::Tool => fixture::reachable(p, &dir),
+        };
+        if !shown {
+            p.show_data(&dir)?;
+            if how == Show::Tool {
+                // A tool's own files that only you may read: its tokens and keys.
+                for secret in tool_secrets(&dir) {
+                    p.cover(&secret)?;
+                }
+            }
         }
     }
     if let Some(home) = cargo_home() {
@@ -212,16 +215,17 @@ pub(super) fn plan_data(
     Ok(())
 }
 
-/// How a directory of the caller's is shown.
+/// Why a directory of the caller's is shown (each through a read-only overlay).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Show {
-    /// Through a read-only overlay: where the caller's programs and services may leave unix
-    /// sockets and FIFOs (the workspace, the target directory, what the policy exposes).
-    Overlay,
-    /// A plain read-only bind (`nodev`): the toolchain and `PATH`, where programs are read on
-    /// every start (an overlay's lookups are cold in every new sandbox) and no service keeps a
-    /// socket.
-    Bind,
+    /// The caller's data (the workspace, the target directory, what the policy exposes): through
+    /// an overlay of its own even where a plain bind of a system directory already shows it (a
+    /// CI workspace under `/opt` or `/var/lib`), since programs and services leave sockets and
+    /// FIFOs there.
+    Data,
+    /// A tool the test runs (the toolchain, `PATH`): through an overlay where the view does not
+    /// show it yet (a tool in the home directory); left to a system directory's bind otherwise.
+    Tool,
 }
 
 /// Which of the caller's data [`plan_data`] shows.
@@ -238,14 +242,16 @@ pub(super) enum Data {
 /// The kernel's global interfaces in the sandbox's `/proc` and `/sys`: read-only, or covered.
 /// Done late (see [`FsPlan::late`]), once the init has written the sandbox's own limits.
 pub(super) fn plan_kernel_masks(p: &mut Planner<'_>, host_sysfs: bool) -> Result<(), Error> {
-    for path in PROC_READ_ONLY {
-        let step = p.step(format!("making /{path} read-only"));
-        p.plan.late.push(FsOp::ReadOnlySelf {
-            path: CString::new(*path).map_err(|_| nul())?,
-            optional: true,
-            step,
-        });
-    }
+    // All of /proc read-only, not only runc's `readonlyPaths` (sys, sysrq-trigger, irq, bus,
+    // fs): the modes of its global entries are kept once in the kernel, for every procfs, and
+    // root's uid 0 owns them (`chmod 0444 /proc/slabinfo` would change the host's), and with
+    // Net::Host /proc/net is the host's. Writes to the sandbox's own processes' files go too
+    // (gdb writes memory through ptrace where /proc/PID/mem is read-only).
+    let step = p.step("making /proc read-only".into());
+    p.plan.late.push(FsOp::ReadOnlyMount {
+        path: c"proc".to_owned(),
+        step,
+    });
     let host_only: &[&str] = if host_sysfs { HOST_SYS_COVERED } else { &[] };
     for path in PROC_COVERED.iter().chain(SYS_COVERED).chain(host_only) {
         let step = p.step(format!("covering /{path}"));
@@ -294,17 +300,14 @@ impl Planner<'_> {
             step,
             fallback_step,
         });
+        self.overlays.push(host.to_owned());
         self.host_layer(target, host, false);
         Ok(())
     }
 
-    /// Show the host directory `host` at its own path by a plain read-only bind.
-    fn show_tool(&mut self, host: &Path) -> Result<(), Error> {
-        let target = self.resolve(host)?;
-        self.ensure(&target, Want::Dir, "host directory")?;
-        self.capture_and_attach(host, &target, RO, true)?;
-        self.host_layer(target, host, false);
-        Ok(())
+    /// Whether `host` lies in a directory shown through an overlay already (at the same path).
+    fn under_overlay(&self, host: &Path) -> bool {
+        fixture::reachable(self, host) && self.overlays.iter().any(|o| host.starts_with(o))
     }
 
     /// Cover `path` (inside; shown from the host) so that nothing can open it.
@@ -336,8 +339,8 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
             .ancestors()
             .take_while(|d| Some(*d) != home.as_deref() && *d != Path::new("/"))
             .find(|d| d.join("Cargo.lock").is_file());
-        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Overlay));
-        dirs.push((cwd.clone(), Show::Overlay));
+        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Data));
+        dirs.push((cwd.clone(), Show::Data));
     }
     // The target directory of the running binary, also when it lies outside the workspace (a
     // shared CARGO_TARGET_DIR): cargo tags it with CACHEDIR.TAG; a nextest archive, extracted
@@ -349,13 +352,13 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
                 .find(|d| d.file_name() == Some(OsStr::new("target")))
         };
         if let Some(target) = tagged.or_else(named) {
-            dirs.push((target.to_owned(), Show::Overlay));
+            dirs.push((target.to_owned(), Show::Data));
         }
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from)
         && dir.is_absolute()
     {
-        dirs.push((dir, Show::Overlay));
+        dirs.push((dir, Show::Data));
     }
     // The resolver's configuration, where /etc/resolv.conf links into the host's /run (which
     // the sandbox replaces): its directory, so that Net::Host resolves names as the host does
@@ -364,10 +367,10 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
         && resolv.starts_with("/run")
         && let Some(dir) = resolv.parent()
     {
-        dirs.push((dir.to_owned(), Show::Overlay));
+        dirs.push((dir.to_owned(), Show::Data));
     }
     for dir in cargo_home().into_iter().chain(rustup_home()) {
-        dirs.push((dir, Show::Bind));
+        dirs.push((dir, Show::Tool));
     }
     // PATH: each directory, and for one in a tool's directory under HOME (~/.pyenv/shims,
     // ~/.cargo/bin) the tool's whole directory, which its programs need.
@@ -379,6 +382,10 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
         if !dir.is_absolute() || dir.starts_with("/proc") || dir.starts_with("/sys") {
             continue;
         }
+        // Never the home directory itself, nor a directory above it (`PATH=...:/root:/home`).
+        if home.as_deref().is_some_and(|h| h.starts_with(&dir)) {
+            continue;
+        }
         if let Some(home) = &home
             && let Ok(rest) = dir.strip_prefix(home)
             && let Some(top) = rest.components().next()
@@ -387,11 +394,11 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
             let is_tool = top.as_encoded_bytes().starts_with(b".")
                 && !HOME_DATA_DIRS.iter().any(|d| OsStr::new(d) == top);
             if is_tool && rest.components().count() > 1 {
-                dirs.push((home.join(top), Show::Bind));
+                dirs.push((home.join(top), Show::Tool));
                 continue;
             }
         }
-        dirs.push((dir, Show::Bind));
+        dirs.push((dir, Show::Tool));
     }
     dirs
 }
@@ -408,6 +415,15 @@ fn rustup_home() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".rustup")))
         .filter(|d| d.is_absolute() && d.is_dir())
+}
+
+/// Files and directories in a tool's directory (two levels deep) that the caller may read but
+/// others may not: `~/.fly/config.yml`, `~/.pulumi/credentials.json`, `~/.cargo/credentials.toml`.
+fn tool_secrets(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut budget = 5_000usize;
+    walk_secrets(dir, 2, &mut budget, &mut found);
+    found
 }
 
 /// Entries of the shown system directories that the caller may read but others may not: what
