@@ -908,3 +908,81 @@ fn helper_root_only_files() {
         assert_eq!(out.stdout_str(), "read EACCES\n".repeat(3), "{out}");
     }
 }
+
+#[test]
+fn cargo_registry_tokens_in_the_environment_stay_out_unless_given() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(helper_args("helper_registry_tokens"))
+        .env("CARGO_REGISTRY_TOKEN", "cio-secret")
+        .env("CARGO_REGISTRIES_MINE_TOKEN", "mine-secret")
+        .env("SANDBOXED_TEST_PLAIN", "kept")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by cargo_registry_tokens_in_the_environment_stay_out_unless_given"]
+fn helper_registry_tokens() {
+    let script = "env | grep -E '^(CARGO_REGISTR|SANDBOXED_TEST_PLAIN)' | sort";
+    let out = sh(script);
+    assert_eq!(out.stdout_str(), "SANDBOXED_TEST_PLAIN=kept\n", "{out}");
+    let out = sh_in(&Sandbox::new(), &format!("CARGO_X=1 {script}"));
+    assert_eq!(out.stdout_str(), "SANDBOXED_TEST_PLAIN=kept\n", "{out}");
+    let out = Sandbox::new()
+        .command("/bin/sh")
+        .args(["-c", script])
+        .env("CARGO_REGISTRY_TOKEN", "given")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout_str(),
+        "CARGO_REGISTRY_TOKEN=given\nSANDBOXED_TEST_PLAIN=kept\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn rustup_finds_its_toolchain_without_the_callers_home() {
+    // rustup's proxies look in $HOME/.rustup, and HOME is the sandbox's own: RUSTUP_HOME and
+    // CARGO_HOME name the caller's, where they were not set.
+    let host_has_cargo = std::process::Command::new("cargo")
+        .arg("--version")
+        .env_remove("RUSTUP_HOME")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !host_has_cargo {
+        eprintln!("note: no cargo on this user's PATH; not tried");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(helper_args("helper_rustup_home"))
+        .env_remove("RUSTUP_HOME")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by rustup_finds_its_toolchain_without_the_callers_home"]
+fn helper_rustup_home() {
+    let out = Sandbox::new()
+        .command("cargo")
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome, Outcome::Exited(0), "{out}");
+}

@@ -107,6 +107,13 @@ fn landlock_scoped() -> bool {
     *ABI.get_or_init(crate::launch::sys::landlock_abi) >= 6
 }
 
+/// Cargo's registry tokens (`CARGO_REGISTRY_TOKEN`, `CARGO_REGISTRIES_<NAME>_TOKEN`): not passed
+/// into a sandbox unless the command sets them (`Command::env`).
+fn is_registry_token(key: &OsStr) -> bool {
+    let k = key.as_bytes();
+    k == b"CARGO_REGISTRY_TOKEN" || (k.starts_with(b"CARGO_REGISTRIES_") && k.ends_with(b"_TOKEN"))
+}
+
 fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
     CString::new(bytes).map_err(|_| Error::NulByte { what: what() })
 }
@@ -163,8 +170,24 @@ impl Plan {
         let mut env: Vec<(OsString, OsString)> = if cmd.env_clear {
             Vec::new()
         } else {
-            std::env::vars_os().collect()
+            std::env::vars_os()
+                .filter(|(k, _)| !is_registry_token(k))
+                .collect()
         };
+        // The toolchain where rustup and cargo find it from the caller's HOME, which the sandbox
+        // replaces: named, so that `cargo` and `rustc` inside find theirs (plan/view.rs shows
+        // them).
+        if !cmd.env_clear {
+            let host_home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            for (k, dir) in [("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")] {
+                if std::env::var_os(k).is_none()
+                    && let Some(path) = host_home.as_ref().map(|h| h.join(dir))
+                    && path.is_dir()
+                {
+                    env.push((k.into(), path.into_os_string()));
+                }
+            }
+        }
         for (k, v) in &cmd.env {
             env.retain(|(ek, _)| ek != k);
             if let Some(v) = v {
