@@ -133,15 +133,27 @@ pub(crate) fn section(f: &mut impl fmt::Write, name: &str, bytes: &[u8]) -> fmt:
     } else {
         writeln!(f, "----- {name} (no newline at end) -----")?;
     }
-    let text = escape(bytes);
-    for line in text.split_inclusive('\n') {
+    // Line by line, and a long line in pieces, so that rendering holds no more than a piece's
+    // escape besides what it writes (a NUL is shown in four bytes).
+    let mut e = Escaper::new();
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let mut rest = line;
         if looks_like_header(line) {
             // Keep the program's line from passing for one of ours.
             f.write_str("\\x2d")?;
-            f.write_str(&line[1..])?;
-        } else {
-            f.write_str(line)?;
+            rest = &line[1..];
         }
+        while !rest.is_empty() {
+            let piece = utf8_piece(rest, 64 << 10);
+            e.feed(piece);
+            f.write_str(&e.out)?;
+            e.out.clear();
+            rest = &rest[piece.len()..];
+        }
+        // A backslash run at the end of a line is followed by a newline: written as it is.
+        e.finish();
+        f.write_str(&e.out)?;
+        e.out.clear();
     }
     if !complete {
         f.write_char('\n')?;
@@ -149,9 +161,28 @@ pub(crate) fn section(f: &mut impl fmt::Write, name: &str, bytes: &[u8]) -> fmt:
     Ok(())
 }
 
-fn looks_like_header(line: &str) -> bool {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    line.len() >= 11 && line.starts_with("----- ") && line.ends_with(" -----")
+/// Whether a line the program wrote would read like one of our section headers (none of their
+/// characters is escaped, so the raw bytes tell).
+fn looks_like_header(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.len() >= 11 && line.starts_with(b"----- ") && line.ends_with(b" -----")
+}
+
+/// The start of `bytes`, at most `max` long, cut where the escape of the pieces one by one is
+/// that of the whole: not inside a UTF-8 sequence, and not within three bytes after a
+/// backslash (whether a backslash run is doubled depends on the `xNN` after it).
+fn utf8_piece(bytes: &[u8], max: usize) -> &[u8] {
+    if bytes.len() <= max {
+        return bytes;
+    }
+    let mut end = max;
+    while end > 4 && (bytes[end] & 0xc0 == 0x80 || bytes[end - 3..end].contains(&b'\\')) {
+        end -= 1;
+    }
+    if end <= 4 {
+        return bytes; // a piece of backslashes and continuation bytes only: take it all
+    }
+    &bytes[..end]
 }
 
 /// Render bytes for a person, unambiguously: UTF-8 text as is, except that control characters
@@ -159,65 +190,96 @@ fn looks_like_header(line: &str) -> bool {
 /// `\xNN`. A backslash that would make text look like such an escape is doubled: a run of `k`
 /// backslashes followed by `xNN` (literal or escaped) is shown as `2k` backslashes.
 pub(crate) fn escape(bytes: &[u8]) -> String {
-    enum Unit<'a> {
-        Text(&'a str),
-        Byte(u8),
-    }
-    // First split into plain text and bytes to escape.
-    let mut units: Vec<Unit<'_>> = Vec::new();
-    for chunk in bytes.utf8_chunks() {
-        let valid = chunk.valid();
-        let mut start = 0;
-        for (i, c) in valid.char_indices() {
-            if (c.is_ascii_control() && c != '\t' && c != '\n') || c == '\x7f' {
-                if start < i {
-                    units.push(Unit::Text(&valid[start..i]));
-                }
-                units.push(Unit::Byte(c as u8));
-                start = i + 1;
-            }
+    let mut e = Escaper::new();
+    e.out.reserve(bytes.len() + bytes.len() / 8);
+    e.feed(bytes);
+    e.finish();
+    e.out
+}
+
+/// The state of [`escape`]: what is written, and the backslashes not yet written at the end of
+/// the last text (doubled when an escape or a literal `xNN` follows them).
+struct Escaper {
+    out: String,
+    pending: usize,
+}
+
+impl Escaper {
+    fn new() -> Escaper {
+        Escaper {
+            out: String::new(),
+            pending: 0,
         }
-        if start < valid.len() {
-            units.push(Unit::Text(&valid[start..]));
-        }
-        units.extend(chunk.invalid().iter().map(|&b| Unit::Byte(b)));
     }
-    // Then write them, doubling backslash runs that precede an escape or literal "xNN".
-    let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
-    let mut pending = 0usize; // backslashes not yet written, at the end of the last text
-    for unit in &units {
-        match unit {
-            Unit::Byte(b) => {
-                push_backslashes(&mut out, pending * 2);
-                pending = 0;
-                let _ = write!(out, "\\x{b:02x}");
-            }
-            Unit::Text(text) => {
-                let mut rest = *text;
-                while let Some(pos) = rest.find('\\') {
-                    let before = &rest[..pos];
-                    if !before.is_empty() {
-                        let doubled = pending > 0 && starts_like_escape(before);
-                        push_backslashes(&mut out, if doubled { pending * 2 } else { pending });
-                        pending = 0;
-                        out.push_str(before);
+
+    /// Escape `bytes`, a piece of the text (the backslashes at its end stay pending: what
+    /// follows decides whether they are doubled).
+    fn feed(&mut self, bytes: &[u8]) {
+        for chunk in bytes.utf8_chunks() {
+            let valid = chunk.valid();
+            let mut start = 0;
+            for (i, c) in valid.char_indices() {
+                if (c.is_ascii_control() && c != '\t' && c != '\n') || c == '\x7f' {
+                    if start < i {
+                        self.text(&valid[start..i]);
                     }
-                    pending += 1;
-                    rest = &rest[pos + 1..];
+                    self.byte(c as u8);
+                    start = i + 1;
                 }
-                if !rest.is_empty() {
-                    let doubled = pending > 0 && starts_like_escape(rest);
-                    push_backslashes(&mut out, if doubled { pending * 2 } else { pending });
-                    pending = 0;
-                    out.push_str(rest);
-                }
-                // Text units alternate with escaped bytes, so a run left pending here is
-                // followed by an escaped byte (and doubled there) or by the end.
+            }
+            if start < valid.len() {
+                self.text(&valid[start..]);
+            }
+            for &b in chunk.invalid() {
+                self.byte(b);
             }
         }
     }
-    push_backslashes(&mut out, pending);
-    out
+
+    /// The end of the text: pending backslashes as they are.
+    fn finish(&mut self) {
+        push_backslashes(&mut self.out, self.pending);
+        self.pending = 0;
+    }
+
+    fn byte(&mut self, b: u8) {
+        push_backslashes(&mut self.out, self.pending * 2);
+        self.pending = 0;
+        let _ = write!(self.out, "\\x{b:02x}");
+    }
+
+    fn text(&mut self, text: &str) {
+        let mut rest = text;
+        while let Some(pos) = rest.find('\\') {
+            let before = &rest[..pos];
+            if !before.is_empty() {
+                let doubled = self.pending > 0 && starts_like_escape(before);
+                let n = if doubled {
+                    self.pending * 2
+                } else {
+                    self.pending
+                };
+                push_backslashes(&mut self.out, n);
+                self.pending = 0;
+                self.out.push_str(before);
+            }
+            self.pending += 1;
+            rest = &rest[pos + 1..];
+        }
+        if !rest.is_empty() {
+            let doubled = self.pending > 0 && starts_like_escape(rest);
+            let n = if doubled {
+                self.pending * 2
+            } else {
+                self.pending
+            };
+            push_backslashes(&mut self.out, n);
+            self.pending = 0;
+            self.out.push_str(rest);
+        }
+        // Text alternates with escaped bytes, so a run left pending here is followed by an
+        // escaped byte (and doubled there) or by the end.
+    }
 }
 
 fn push_backslashes(out: &mut String, n: usize) {
@@ -326,6 +388,38 @@ impl Info {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_section_in_pieces_renders_as_the_whole() {
+        // Backslash runs, escapes, multi-byte characters and header-like lines, around the
+        // piece boundaries (lines of about 200 KiB: several pieces each).
+        let mut bytes = Vec::new();
+        for i in 0..40_000u32 {
+            match i % 7 {
+                0 => bytes.extend_from_slice(b"\\\\x41"),
+                1 => bytes.extend_from_slice("é€😀".as_bytes()),
+                2 => bytes.push(0),
+                3 => bytes.extend_from_slice(b"\\"),
+                4 if i % 35_000 == 4 => bytes.extend_from_slice(b"\n----- stdout -----\n"),
+                4 => bytes.extend_from_slice(b"ab"),
+                5 => bytes.push(0xff),
+                _ => bytes.extend_from_slice(b"x4"),
+            }
+        }
+        let mut pieced = String::new();
+        super::section(&mut pieced, "stdout", &bytes).unwrap();
+        let mut whole = String::from("----- stdout (no newline at end) -----\n");
+        for line in super::escape(&bytes).split_inclusive('\n') {
+            if line.starts_with("----- ") && line.trim_end_matches('\n').ends_with(" -----") {
+                whole.push_str("\\x2d");
+                whole.push_str(&line[1..]);
+            } else {
+                whole.push_str(line);
+            }
+        }
+        whole.push('\n');
+        assert_eq!(pieced, whole);
+    }
+
     use super::*;
     use crate::report::{Chunk, Outcome};
     use std::time::Duration;

@@ -151,6 +151,46 @@ fn helper_flood_512_mib() {
 }
 
 #[test]
+#[ignore = "helper run in its own process by rendering_a_flood_of_nul_bytes_costs_a_few_times_its_size"]
+fn helper_render_32_mib_of_nul() {
+    let out = sh("head -c 33554432 /dev/zero");
+    let before = peak_rss();
+    let text = out.to_string();
+    println!(
+        "rendered {} peak-growth-mib {}",
+        text.len(),
+        (peak_rss().saturating_sub(before)) >> 20
+    );
+}
+
+#[test]
+fn rendering_a_flood_of_nul_bytes_costs_a_few_times_its_size() {
+    // Each NUL is shown as `\x00` (4 bytes): the rendering is 128 MiB; it once took 22 times the
+    // output (a list of one entry per escaped byte) — 700 MiB here.
+    let out = run_helper(
+        "helper_render_32_mib_of_nul",
+        &std::env::current_dir().unwrap(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("rendered ").map(|(_, rest)| rest))
+        .unwrap();
+    let f: Vec<&str> = line.split(' ').collect();
+    assert!(f[0].parse::<u64>().unwrap() > 4 * (32 << 20), "{stdout}");
+    let growth: u64 = f[2].parse().unwrap();
+    assert!(
+        growth < 260,
+        "rendering grew the process by {growth} MiB\n{stdout}"
+    );
+}
+
+#[test]
 fn a_512_mib_flood_grows_the_test_process_by_the_cap_not_twice_the_flood() {
     let out = run_helper("helper_flood_512_mib", &std::env::current_dir().unwrap());
     let stdout = String::from_utf8_lossy(&out.stdout);
