@@ -986,3 +986,19 @@ fn helper_rustup_home() {
         .unwrap();
     assert_eq!(out.outcome, Outcome::Exited(0), "{out}");
 }
+
+#[test]
+fn gdb_and_strace_work_with_a_read_only_proc() {
+    // gdb writes breakpoints through /proc/PID/mem; with /proc read-only it says so and uses
+    // ptrace instead.
+    let Some(gdb) = gdb() else { return };
+    let out = sh(&format!(
+        "{gdb} -q -batch -ex 'set breakpoint pending on' -ex 'break write' -ex run -ex 'bt 1' \
+         -ex kill --args /bin/echo hi 2>&1 | grep -c '^Breakpoint 1, '"
+    ));
+    assert_eq!(out.stdout_str(), "1\n", "{out}");
+    let out = sh(
+        "strace -f -e trace=write -o /tmp/trace /bin/echo hi >/dev/null && grep -c 'write(1, \"hi' /tmp/trace",
+    );
+    assert_eq!(out.stdout_str(), "1\n", "{out}");
+}

@@ -164,6 +164,21 @@ pub fn busybox() -> Option<&'static str> {
     found
 }
 
+/// A debugger (gdb), where installed; required like busybox under `SANDBOXED_REQUIRE_TOOLS`.
+pub fn gdb() -> Option<&'static str> {
+    let found = std::path::Path::new("/usr/bin/gdb")
+        .exists()
+        .then_some("/usr/bin/gdb");
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SANDBOXED_REQUIRE_TOOLS").is_none(),
+            "gdb is required here (SANDBOXED_REQUIRE_TOOLS is set): apt-get install gdb"
+        );
+        eprintln!("note: gdb is not installed (apt-get install gdb): skipping what needs it");
+    }
+    found
+}
+
 /// Python that makes raw system calls: `sc(nr, *args)` returns the result or `-errno`,
 /// `attempt(label, nr, *args)` prints `label ERRNO` (or `label ok`).
 pub const RAW_SYSCALLS: &str = r#"
