@@ -1002,3 +1002,31 @@ fn gdb_and_strace_work_with_a_read_only_proc() {
     );
     assert_eq!(out.stdout_str(), "1\n", "{out}");
 }
+
+#[test]
+fn a_live_host_socket_in_a_system_directory_is_covered() {
+    // Plain binds show /etc, /opt and the toolchain: a socket a host service binds there is
+    // covered (found in /proc/net/unix). Root only (it writes /etc).
+    if !is_root() {
+        eprintln!("note: needs root to bind a socket in /etc; not tried");
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in("/etc")
+        .unwrap();
+    let path = dir.path().join("service.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    for sandbox in [Sandbox::new(), Sandbox::new().whole_host(true)] {
+        let out = python_in(
+            &sandbox,
+            &errno_probe(&format!(
+                "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
+                path.to_str().unwrap()
+            )),
+        );
+        assert_eq!(out.stdout_str(), "connect ECONNREFUSED\n", "{out}");
+    }
+    assert!(listener.accept().is_err(), "no connection reached the host");
+}

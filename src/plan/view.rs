@@ -194,9 +194,13 @@ pub(super) fn plan_data(
             Show::Data => p.under_overlay(&dir),
             Show::Tool => fixture::reachable(p, &dir),
         };
-        if !shown {
-            p.show_data(&dir)?;
-            if how == Show::Tool {
+        if shown {
+            continue;
+        }
+        match how {
+            Show::Data => p.show_data(&dir)?,
+            Show::Tool => {
+                p.show_tool(&dir)?;
                 // A tool's own files that only you may read: its tokens and keys.
                 for secret in tool_secrets(&dir) {
                     p.cover(&secret)?;
@@ -204,6 +208,7 @@ pub(super) fn plan_data(
             }
         }
     }
+    cover_live_sockets(p)?;
     if let Some(home) = cargo_home() {
         for name in CARGO_SECRETS {
             let path = home.join(name);
@@ -215,7 +220,7 @@ pub(super) fn plan_data(
     Ok(())
 }
 
-/// Why a directory of the caller's is shown (each through a read-only overlay).
+/// Why a directory of the caller's is shown, and so how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Show {
     /// The caller's data (the workspace, the target directory, what the policy exposes): through
@@ -223,8 +228,11 @@ pub(super) enum Show {
     /// CI workspace under `/opt` or `/var/lib`), since programs and services leave sockets and
     /// FIFOs there.
     Data,
-    /// A tool the test runs (the toolchain, `PATH`): through an overlay where the view does not
-    /// show it yet (a tool in the home directory); left to a system directory's bind otherwise.
+    /// A tool the test runs (the toolchain, `PATH`): by a plain read-only bind where the view
+    /// does not show it yet (a tool in the home directory), left to a system directory's bind
+    /// otherwise. Not an overlay: programs start from these on every run, and each overlay
+    /// costs a spawn about 0.5 ms (mostly an expedited RCU grace period when it is unmounted).
+    /// Live unix sockets in them are covered ([`cover_live_sockets`]).
     Tool,
 }
 
@@ -237,6 +245,39 @@ pub(super) enum Data {
     WorkingDirectory,
     /// A fixture root: only what the policy exposes.
     Exposed,
+}
+
+/// Cover every unix socket that is bound, now, in this network namespace (the host's services
+/// listen in it) and that the view shows through a plain bind (the system directories, the
+/// toolchain): its path is covered, and a `connect` to it is refused (`ECONNREFUSED`). A socket
+/// seen through an overlay is inert already; one in a hidden directory is not there. The
+/// kernel lists the bound path sockets of a network namespace in `/proc/net/unix` (one line
+/// each, the path last).
+fn cover_live_sockets(p: &mut Planner<'_>) -> Result<(), Error> {
+    let Ok(list) = std::fs::read("/proc/net/unix") else {
+        return Ok(());
+    };
+    let mut seen = BTreeSet::new();
+    for line in list.split(|b| *b == b'\n').skip(1) {
+        // Num RefCount Protocol Flags Type St Inode Path
+        let Some(path) = line.split(|b| *b == b' ').filter(|f| !f.is_empty()).nth(7) else {
+            continue;
+        };
+        if !path.starts_with(b"/") {
+            continue; // abstract (`@...`): the network namespace's own
+        }
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
+        use std::os::unix::fs::FileTypeExt;
+        let is_socket = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket());
+        if is_socket
+            && seen.insert(path.clone())
+            && fixture::reachable(p, &path)
+            && !p.under_overlay(&path)
+        {
+            p.cover(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// The kernel's global interfaces in the sandbox's `/proc` and `/sys`: read-only, or covered.
@@ -301,6 +342,15 @@ impl Planner<'_> {
             fallback_step,
         });
         self.overlays.push(host.to_owned());
+        self.host_layer(target, host, false);
+        Ok(())
+    }
+
+    /// Show the host directory `host` at its own path by a plain read-only bind (`nodev`).
+    fn show_tool(&mut self, host: &Path) -> Result<(), Error> {
+        let target = self.resolve(host)?;
+        self.ensure(&target, Want::Dir, "host directory")?;
+        self.capture_and_attach(host, &target, RO, true)?;
         self.host_layer(target, host, false);
         Ok(())
     }
@@ -419,11 +469,20 @@ fn rustup_home() -> Option<PathBuf> {
 
 /// Files and directories in a tool's directory (two levels deep) that the caller may read but
 /// others may not: `~/.fly/config.yml`, `~/.pulumi/credentials.json`, `~/.cargo/credentials.toml`.
+/// Looked for once per process and directory, like [`secrets`].
 fn tool_secrets(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut budget = 5_000usize;
-    walk_secrets(dir, 2, &mut budget, &mut found);
-    found
+    static FOUND: std::sync::Mutex<BTreeMap<PathBuf, Vec<PathBuf>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(dir.to_owned())
+        .or_insert_with(|| {
+            let mut found = Vec::new();
+            let mut budget = 5_000usize;
+            walk_secrets(dir, 2, &mut budget, &mut found);
+            found
+        })
+        .clone()
 }
 
 /// Entries of the shown system directories that the caller may read but others may not: what
