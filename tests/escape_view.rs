@@ -45,6 +45,12 @@ fn home_scratch() -> Option<tempfile::TempDir> {
         .ok()
 }
 
+/// Whether the kernel has Landlock (ABI 1, Linux 5.13) enabled.
+fn landlock() -> bool {
+    // SAFETY: the version query of landlock_create_ruleset reads no memory.
+    unsafe { libc::syscall(444, std::ptr::null::<u8>(), 0usize, 1u32) >= 1 }
+}
+
 fn errno_probe(code: &str) -> String {
     format!(
         "import os, socket, errno, sys\n\
@@ -202,11 +208,14 @@ fn host_fifos_are_not_reached() {
                         fifo.to_str().unwrap()
                     )),
                 );
-                // Shown through an overlay, the FIFO is a pipe of its own, with no reader.
-                let expected = if shown {
-                    "write ENXIO\n"
-                } else {
+                // Shown read-only, a FIFO cannot be opened for writing (Landlock, EACCES); without
+                // Landlock, through the overlay, it is a pipe of its own, with no reader.
+                let expected = if !shown {
                     "write ENOENT\n"
+                } else if landlock() {
+                    "write EACCES\n"
+                } else {
+                    "write ENXIO\n"
                 };
                 assert_eq!(
                     out.stdout_str(),
@@ -1029,4 +1038,50 @@ fn a_live_host_socket_in_a_system_directory_is_covered() {
         assert_eq!(out.stdout_str(), "connect ECONNREFUSED\n", "{out}");
     }
     assert!(listener.accept().is_err(), "no connection reached the host");
+}
+
+#[test]
+fn a_fifo_or_device_in_a_read_only_host_directory_cannot_be_opened_for_writing() {
+    // A read-only mount does not stop a write into a FIFO: Landlock does, everywhere but the
+    // sandbox's own writable places and the policy's mounts. Root only (it writes /etc).
+    if !is_root() || !landlock() {
+        eprintln!("note: needs root (to make a FIFO in /etc) and Landlock; not tried");
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in("/etc")
+        .unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+    // SAFETY: a valid path.
+    let reader = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK) };
+    assert!(reader >= 0);
+    let out_dir = tempfile::tempdir().unwrap();
+    for sandbox in sandboxes(Net::Loopback) {
+        let out = python_in(
+            &sandbox.bind(out_dir.path(), "/out"),
+            &errno_probe(&format!(
+                "attempt('fifo', lambda: os.open({:?}, os.O_WRONLY | os.O_NONBLOCK))\n\
+                 attempt('tmp', lambda: open('/tmp/x', 'w'))\n\
+                 attempt('out', lambda: open('/out/x', 'w'))\n\
+                 attempt('null', lambda: os.write(os.open('/dev/null', os.O_WRONLY), b'x'))\n\
+                 attempt('shm', lambda: open('/dev/shm/x', 'w'))",
+                fifo.to_str().unwrap()
+            )),
+        );
+        assert_eq!(
+            out.stdout_str(),
+            "fifo EACCES\ntmp OK\nout OK\nnull OK\nshm OK\n",
+            "{out}"
+        );
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: a valid buffer and descriptor.
+    let n = unsafe { libc::read(reader, buf.as_mut_ptr().cast(), buf.len()) };
+    assert!(n <= 0, "nothing reached the host's reader");
+    // SAFETY: our descriptor.
+    unsafe { libc::close(reader) };
 }

@@ -981,11 +981,22 @@ fn exec_program(ctx: &ChildContext<'_>, listener: &mut c_int) -> Step<std::conve
     // and Landlock.
     at(step::NO_NEW_PRIVS, sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1))?;
 
-    // Landlock scopes (Linux 6.12+, probed by the parent): no abstract unix socket made outside
+    // Landlock's scopes (Linux 6.12+, probed by the parent): no abstract unix socket made outside
     // the sandbox can be connected to (with Net::Host the host's: X11, the session bus), and no
     // process outside it can be signalled (the init, or with no pid namespace, the host's).
-    if plan.landlock_scoped {
-        at(step::LANDLOCK, sys::landlock_scope())?;
+    // And where the kernel has Landlock at all (5.13+), files are opened for writing only in
+    // the sandbox's own writable places and the policy's mounts: a FIFO or device node in a
+    // read-only host directory cannot be opened for writing (a read-only mount stops neither).
+    let write_beneath = if plan.landlock_write && has(ctx.flags, libc::CLONE_NEWNS) {
+        plan.fs.write_beneath.as_deref()
+    } else {
+        None
+    };
+    if plan.landlock_scoped || write_beneath.is_some() {
+        at(
+            step::LANDLOCK,
+            sys::landlock_restrict(plan.landlock_scoped, write_beneath),
+        )?;
     }
 
     // Seccomp last: nothing of ours runs under it but the execve below (which no policy may

@@ -595,27 +595,84 @@ pub(crate) struct LandlockRulesetAttr {
     pub scoped: u64,
 }
 
-/// Restrict the calling thread (and what it executes) to a Landlock domain that handles no
-/// file or network access, only the scopes: abstract unix sockets and signals. Needs
-/// `no_new_privs` and Landlock ABI 6.
-pub(crate) fn landlock_scope() -> Result<(), i32> {
+pub(crate) const SYS_LANDLOCK_ADD_RULE: c_long = 445;
+pub(crate) const LANDLOCK_RULE_PATH_BENEATH: c_uint = 1;
+pub(crate) const LANDLOCK_ACCESS_FS_WRITE_FILE: u64 = 1 << 1;
+
+/// `struct landlock_path_beneath_attr` (packed in the kernel's ABI).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LandlockPathBeneathAttr {
+    pub allowed_access: u64,
+    pub parent_fd: i32,
+}
+
+/// Restrict the calling thread (and what it executes) to a Landlock domain: with `scoped`
+/// (ABI 6), abstract unix sockets and signals of its own domain only; with `write_beneath`
+/// (ABI 1), opening a file for writing only beneath those absolute paths (a missing one is
+/// skipped). Needs `no_new_privs`. A kernel older than the struct's last field reads the
+/// fields it knows and checks the rest are zero.
+pub(crate) fn landlock_restrict(
+    scoped: bool,
+    write_beneath: Option<&[std::ffi::CString]>,
+) -> Result<(), i32> {
     let attr = LandlockRulesetAttr {
-        scoped: LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL,
+        handled_access_fs: if write_beneath.is_some() {
+            LANDLOCK_ACCESS_FS_WRITE_FILE
+        } else {
+            0
+        },
+        scoped: if scoped {
+            LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
+        } else {
+            0
+        },
         ..Default::default()
     };
-    // SAFETY: attr is a valid struct of the size we pass.
+    // Without its `scoped` field the struct of ABI 1 to 5 is 16 bytes.
+    let size = if scoped {
+        std::mem::size_of::<LandlockRulesetAttr>()
+    } else {
+        16
+    };
+    // SAFETY: attr is a valid struct of at least the size we pass.
     let fd = check(unsafe {
         libc::syscall(
             SYS_LANDLOCK_CREATE_RULESET,
             &attr as *const LandlockRulesetAttr,
-            std::mem::size_of::<LandlockRulesetAttr>(),
+            size,
             0 as c_uint,
         )
     })? as c_int;
-    // SAFETY: fd is the ruleset just created; no pointers.
-    let r = check(unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0 as c_uint) });
+    let r = (|| {
+        for path in write_beneath.unwrap_or(&[]) {
+            let dir = match open(path, libc::O_PATH) {
+                Ok(d) => d,
+                Err(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            let rule = LandlockPathBeneathAttr {
+                allowed_access: LANDLOCK_ACCESS_FS_WRITE_FILE,
+                parent_fd: dir,
+            };
+            // SAFETY: rule is a valid struct for this rule type.
+            let r = check(unsafe {
+                libc::syscall(
+                    SYS_LANDLOCK_ADD_RULE,
+                    fd,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &rule as *const LandlockPathBeneathAttr,
+                    0 as c_uint,
+                )
+            });
+            close(dir);
+            r?;
+        }
+        // SAFETY: fd is the ruleset just created; no pointers.
+        check(unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0 as c_uint) }).map(drop)
+    })();
     close(fd);
-    r.map(drop)
+    r
 }
 
 /// The Landlock ABI version of the running kernel, or 0 without Landlock (not built, not

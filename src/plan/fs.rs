@@ -202,6 +202,12 @@ pub(crate) struct FsPlan {
     pub overlay_fallback: Option<u32>,
     /// A fixture root cannot be made without a mount namespace: the step to fail with then.
     pub needs_mount_ns: Option<u32>,
+    /// Where the program may open files for writing (absolute paths inside: the sandbox's own
+    /// tmpfs mounts and `/dev`, and the policy's mounts), enforced by Landlock where the kernel
+    /// has it: a FIFO or device node in a read-only host directory cannot be opened for
+    /// writing (a read-only mount does not stop that). `None` in a fixture root, which is
+    /// writable as a whole.
+    pub write_beneath: Option<Vec<CString>>,
     /// Operations done after the init's own writes to `/proc/sys` (the sandbox's namespace
     /// limits), inside the new root: the kernel's global interfaces in `/proc` and `/sys` made
     /// read-only or covered.
@@ -275,6 +281,8 @@ struct Planner<'a> {
     root_slot: Option<usize>,
     /// Host directories shown through read-only overlays (at their own paths).
     overlays: Vec<PathBuf>,
+    /// The writable tmpfs mounts of ours (`/tmp`, `/var/tmp`, `/run`, ...).
+    own_writable: Vec<PathBuf>,
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
@@ -723,6 +731,13 @@ impl<'a> Planner<'a> {
             keep_slot,
             step,
         });
+        if kind
+            == (LayerKind::Scratch {
+                shadow_of_readonly: false,
+            })
+        {
+            self.own_writable.push(inside.to_owned());
+        }
         let order = (self.layers.len(), 0);
         self.layers.push(Layer {
             target: inside.to_owned(),
@@ -804,6 +819,7 @@ fn plan_pass(
         overlay_empty: None,
         root_slot: None,
         overlays: Vec::new(),
+        own_writable: Vec::new(),
     };
     // Every writable tmpfs is bounded (src/limits: size and inodes).
     let tmpfs = crate::limits::Tmpfs::of(sandbox);
@@ -1094,6 +1110,23 @@ fn plan_pass(
             Err(_) => PathBuf::from("/"),
         },
     };
+
+    // Where the program may write: the sandbox's own writable mounts, /dev (its devices, pts,
+    // shm), the policy's mounts; everything else is the host's, read-only.
+    if fixture_root.is_none() {
+        let mut write: Vec<PathBuf> = p.own_writable.clone();
+        write.push("/dev".into());
+        for spec in &sandbox.mounts {
+            let (MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target }) = spec;
+            write.push(p.resolve(target).unwrap_or_else(|_| target.clone()));
+        }
+        p.plan.write_beneath = Some(
+            write
+                .iter()
+                .map(|d| cstr(d, "mount target"))
+                .collect::<Result<_, _>>()?,
+        );
+    }
 
     // The kernel's global interfaces in /proc and /sys, once the init's own writes are done.
     view::plan_kernel_masks(&mut p, sandbox.net == Net::Host)?;

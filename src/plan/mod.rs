@@ -84,6 +84,9 @@ pub(crate) struct Plan {
     /// Whether the kernel has Landlock's scopes (ABI 6, Linux 6.12): the program is then
     /// restricted to abstract unix sockets and signals of its own sandbox.
     pub landlock_scoped: bool,
+    /// Whether Landlock restricts where files are opened for writing (ABI 1, Linux 5.13; see
+    /// [`FsPlan::write_beneath`]).
+    pub landlock_write: bool,
     pub timeout: Option<Duration>,
     /// Bytes kept of each output stream.
     pub max_output: u64,
@@ -102,9 +105,13 @@ pub(crate) struct Plan {
 }
 
 /// Whether this kernel has Landlock's scopes (ABI 6+), probed once per process.
-fn landlock_scoped() -> bool {
+fn landlock_abi() -> i64 {
     static ABI: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *ABI.get_or_init(crate::launch::sys::landlock_abi) >= 6
+    *ABI.get_or_init(crate::launch::sys::landlock_abi)
+}
+
+fn landlock_scoped() -> bool {
+    landlock_abi() >= 6
 }
 
 /// Cargo's registry tokens (`CARGO_REGISTRY_TOKEN`, `CARGO_REGISTRIES_<NAME>_TOKEN`): not passed
@@ -304,6 +311,7 @@ impl Plan {
             limits,
             seccomp,
             landlock_scoped: landlock_scoped(),
+            landlock_write: landlock_abi() >= 1,
             timeout: sandbox.timeout,
             max_output: sandbox.max_output,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
