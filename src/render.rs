@@ -133,30 +133,43 @@ pub(crate) fn section(f: &mut impl fmt::Write, name: &str, bytes: &[u8]) -> fmt:
     } else {
         writeln!(f, "----- {name} (no newline at end) -----")?;
     }
-    // Line by line, and a long line in pieces, so that rendering holds no more than a piece's
-    // escape besides what it writes (a NUL is shown in four bytes).
+    // In pieces, so that rendering holds no more than a piece's escape besides what it writes
+    // (a NUL is shown in four bytes); the lines that look like our headers are found first, and
+    // everything between them is escaped in one go (an output of millions of empty lines is
+    // not a million calls).
     let mut e = Escaper::new();
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        let mut rest = line;
-        if looks_like_header(line) {
+    let mut pending_from = 0;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let end = bytes[pos..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |n| pos + n + 1);
+        if looks_like_header(&bytes[pos..end]) {
             // Keep the program's line from passing for one of ours.
+            escape_pieces(&mut e, &bytes[pending_from..pos], f)?;
             f.write_str("\\x2d")?;
-            rest = &line[1..];
+            pending_from = pos + 1;
         }
-        while !rest.is_empty() {
-            let piece = utf8_piece(rest, 64 << 10);
-            e.feed(piece);
-            f.write_str(&e.out)?;
-            e.out.clear();
-            rest = &rest[piece.len()..];
-        }
-        // A backslash run at the end of a line is followed by a newline: written as it is.
-        e.finish();
-        f.write_str(&e.out)?;
-        e.out.clear();
+        pos = end;
     }
+    escape_pieces(&mut e, &bytes[pending_from..], f)?;
+    e.finish();
+    f.write_str(&e.out)?;
     if !complete {
         f.write_char('\n')?;
+    }
+    Ok(())
+}
+
+/// Escape `bytes` into `f` a piece at a time (the escaper keeps what a piece's end leaves open).
+fn escape_pieces(e: &mut Escaper, mut bytes: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
+    while !bytes.is_empty() {
+        let piece = utf8_piece(bytes, 64 << 10);
+        e.feed(piece);
+        f.write_str(&e.out)?;
+        e.out.clear();
+        bytes = &bytes[piece.len()..];
     }
     Ok(())
 }

@@ -851,7 +851,7 @@ fn plan_pass(
             },
             order: (0, 0),
         });
-        view::cover_secrets(&mut p)?;
+        view::cover_secrets_of_the_whole_host(&mut p)?;
     }
     for spec in &sandbox.mounts {
         let (MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target }) = spec;

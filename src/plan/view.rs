@@ -44,7 +44,12 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
 pub(crate) const VAR_SHOWN: &[&str] = &[];
 
 /// Where [`secrets`] looks for files only their owner or group may read, and how deep.
-const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 64), ("/opt", 3), ("/usr/local", 3)];
+const SECRET_ROOTS: &[(&str, usize)] = &[
+    ("/etc", 64),
+    ("/opt", 4),
+    ("/usr/local", 4),
+    ("/usr", 2),
+];
 
 /// Files in a shown `CARGO_HOME` that hold registry tokens.
 const CARGO_SECRETS: &[&str] = &["credentials", "credentials.toml"];
@@ -157,6 +162,20 @@ pub(super) fn cover_secrets(p: &mut Planner<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// With the whole host root shown: the [`secrets`], and the owner-only files of the home
+/// directory (two levels: `~/.npmrc`, `~/.ssh/id_ed25519`, ...).
+pub(super) fn cover_secrets_of_the_whole_host(p: &mut Planner<'_>) -> Result<(), Error> {
+    cover_secrets(p)?;
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok()) {
+        for path in tool_secrets(&home) {
+            if fixture::reachable(p, &path) {
+                p.cover(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The host directories of the caller's own data that the test needs, each shown read-only
 /// through an overlay (see the module docs): planned after the sandbox's own `/tmp` and `/run`
 /// (a workspace may lie under the host's `/tmp`), before the policy's mounts (which win).
@@ -200,7 +219,7 @@ pub(super) fn plan_data(
         match how {
             Show::Data => p.show_data(&dir)?,
             Show::Tool => {
-                p.show_tool(&dir)?;
+                p.show_data(&dir)?;
                 // A tool's own files that only you may read: its tokens and keys.
                 for secret in tool_secrets(&dir) {
                     p.cover(&secret)?;
@@ -228,11 +247,9 @@ pub(super) enum Show {
     /// CI workspace under `/opt` or `/var/lib`), since programs and services leave sockets and
     /// FIFOs there.
     Data,
-    /// A tool the test runs (the toolchain, `PATH`): by a plain read-only bind where the view
-    /// does not show it yet (a tool in the home directory), left to a system directory's bind
-    /// otherwise. Not an overlay: programs start from these on every run, and each overlay
-    /// costs a spawn about 0.5 ms (mostly an expedited RCU grace period when it is unmounted).
-    /// Live unix sockets in them are covered ([`cover_live_sockets`]).
+    /// A tool the test runs (the toolchain, `PATH`): through an overlay where the view does not
+    /// show it yet (a tool in the home directory, where you and your programs may leave sockets
+    /// and FIFOs), left to a system directory's bind otherwise; its owner-only files covered.
     Tool,
 }
 
@@ -259,10 +276,19 @@ fn cover_live_sockets(p: &mut Planner<'_>) -> Result<(), Error> {
     };
     let mut seen = BTreeSet::new();
     for line in list.split(|b| *b == b'\n').skip(1) {
-        // Num RefCount Protocol Flags Type St Inode Path
-        let Some(path) = line.split(|b| *b == b' ').filter(|f| !f.is_empty()).nth(7) else {
+        // Num RefCount Protocol Flags Type St Inode Path: the path is the rest of the line
+        // after seven fields (it may hold spaces).
+        let mut rest: &[u8] = line;
+        for _ in 0..7 {
+            let field_start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+            rest = &rest[field_start..];
+            let field_end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+            rest = &rest[field_end..];
+        }
+        let path = rest.strip_prefix(b" ").unwrap_or(rest);
+        if path.is_empty() {
             continue;
-        };
+        }
         if !path.starts_with(b"/") {
             continue; // abstract (`@...`): the network namespace's own
         }
@@ -346,15 +372,6 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// Show the host directory `host` at its own path by a plain read-only bind (`nodev`).
-    fn show_tool(&mut self, host: &Path) -> Result<(), Error> {
-        let target = self.resolve(host)?;
-        self.ensure(&target, Want::Dir, "host directory")?;
-        self.capture_and_attach(host, &target, RO, true)?;
-        self.host_layer(target, host, false);
-        Ok(())
-    }
-
     /// Whether `host` lies in a directory shown through an overlay already (at the same path).
     fn under_overlay(&self, host: &Path) -> bool {
         fixture::reachable(self, host) && self.overlays.iter().any(|o| host.starts_with(o))
@@ -419,21 +436,27 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
     {
         dirs.push((dir.to_owned(), Show::Data));
     }
-    for dir in cargo_home().into_iter().chain(rustup_home()) {
-        dirs.push((dir, Show::Tool));
-    }
-    // PATH: each directory, and for one in a tool's directory under HOME (~/.pyenv/shims,
-    // ~/.cargo/bin) the tool's whole directory, which its programs need.
+    // The toolchain and PATH, each directory canonical (no link or `..` leads elsewhere), never
+    // the home directory itself nor one above it (`PATH=...:/root`, `CARGO_HOME=/home`), and for
+    // one in a tool's directory under HOME (~/.pyenv/shims, ~/.cargo/bin) the tool's whole
+    // directory, which its programs need.
+    let home = home.and_then(|h| std::fs::canonicalize(h).ok());
     let path = path_env
         .map(OsStr::to_owned)
         .or_else(|| std::env::var_os("PATH"))
         .unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        if !dir.is_absolute() || dir.starts_with("/proc") || dir.starts_with("/sys") {
+    let tools = cargo_home()
+        .into_iter()
+        .chain(rustup_home())
+        .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()));
+    for dir in tools {
+        let Ok(dir) = std::fs::canonicalize(&dir) else {
             continue;
-        }
-        // Never the home directory itself, nor a directory above it (`PATH=...:/root:/home`).
-        if home.as_deref().is_some_and(|h| h.starts_with(&dir)) {
+        };
+        if dir.starts_with("/proc")
+            || dir.starts_with("/sys")
+            || home.as_deref().is_some_and(|h| h.starts_with(&dir))
+        {
             continue;
         }
         if let Some(home) = &home
@@ -496,6 +519,8 @@ pub(crate) fn secrets() -> &'static [PathBuf] {
         for (root, depth) in SECRET_ROOTS {
             walk_secrets(Path::new(root), *depth, &mut budget, &mut found);
         }
+        found.sort();
+        found.dedup();
         found
     })
 }
@@ -535,8 +560,13 @@ fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<Pa
 }
 
 /// Whether the sandbox's program, with the caller's uid and groups but no capabilities, could
-/// read `path` (by the permission bits alone: `access(2)` would count root's capabilities).
-fn may_read(_path: &Path, meta: &std::fs::Metadata) -> bool {
+/// read `path`: by the permission bits (`access(2)` would count root's capabilities), or where
+/// an access ACL may grant more than they say (then it is taken as readable: covering a file
+/// the program could not read anyway costs a mount, not a secret).
+fn may_read(path: &Path, meta: &std::fs::Metadata) -> bool {
+    if has_access_acl(path) {
+        return true;
+    }
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
     let mode = meta.permissions().mode();
@@ -547,6 +577,22 @@ fn may_read(_path: &Path, meta: &std::fs::Metadata) -> bool {
         return true;
     }
     false
+}
+
+fn has_access_acl(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid path and name; a NULL buffer of size 0 asks for the size only.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    n > 0
 }
 
 fn in_group(gid: u32) -> bool {
