@@ -1080,3 +1080,38 @@ fn a_fifo_or_device_in_a_read_only_host_directory_cannot_be_opened_for_writing()
     // SAFETY: our descriptor.
     unsafe { libc::close(reader) };
 }
+
+#[test]
+fn no_path_shows_the_home_directory_through_a_link_dot_dot_or_cargo_home() {
+    let home = fake_home();
+    let links = tempfile::tempdir_in("/var/tmp").unwrap();
+    let link = links.path().join("homelink");
+    std::os::unix::fs::symlink(home.path(), &link).unwrap();
+    let name = home.path().file_name().unwrap().to_str().unwrap();
+    let dotdot = format!("{}/../{name}", home.path().display());
+    let path = format!("{}:{dotdot}:/usr/bin:/bin", link.display());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(helper_args("helper_home_stays_hidden"))
+        .env("HOME", home.path())
+        .env("CARGO_HOME", home.path())
+        .env("RUSTUP_HOME", links.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "helper: run by no_path_shows_the_home_directory_through_a_link_dot_dot_or_cargo_home"]
+fn helper_home_stays_hidden() {
+    let home = std::env::var("HOME").unwrap();
+    let out = python(&errno_probe(&format!(
+        "attempt('home', lambda: open('{home}/private.txt').read())"
+    )));
+    assert_eq!(out.stdout_str(), "home ENOENT\n", "{out}");
+}

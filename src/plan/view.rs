@@ -44,12 +44,7 @@ pub(crate) const SYSTEM_DIRS: &[&str] = &[
 pub(crate) const VAR_SHOWN: &[&str] = &[];
 
 /// Where [`secrets`] looks for files only their owner or group may read, and how deep.
-const SECRET_ROOTS: &[(&str, usize)] = &[
-    ("/etc", 64),
-    ("/opt", 4),
-    ("/usr/local", 4),
-    ("/usr", 2),
-];
+const SECRET_ROOTS: &[(&str, usize)] = &[("/etc", 64), ("/opt", 4), ("/usr/local", 4), ("/usr", 2)];
 
 /// Files in a shown `CARGO_HOME` that hold registry tokens.
 const CARGO_SECRETS: &[&str] = &["credentials", "credentials.toml"];
@@ -646,6 +641,43 @@ mod tests {
             ["a/b/key", "private", "shadow"].map(PathBuf::from),
             "{found:?}"
         );
+        // A file with an access ACL counts as readable, whatever its mode says.
+        let acl = p("acl");
+        std::fs::write(&acl, "x").unwrap();
+        mode(&acl, 0o600);
+        assert!(!super::has_access_acl(&acl));
+        // POSIX ACL xattr: version 2; user::rw-, user:65534:r--, group::---, mask::r--, other::---.
+        let mut blob = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in [
+            (0x01u16, 6u16, u32::MAX),
+            (0x02, 4, 65534),
+            (0x04, 0, u32::MAX),
+            (0x10, 4, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ] {
+            blob.extend_from_slice(&tag.to_le_bytes());
+            blob.extend_from_slice(&perm.to_le_bytes());
+            blob.extend_from_slice(&id.to_le_bytes());
+        }
+        let c = std::ffi::CString::new(acl.to_str().unwrap()).unwrap();
+        // SAFETY: valid strings and buffer.
+        let r = unsafe {
+            libc::setxattr(
+                c.as_ptr(),
+                c"system.posix_acl_access".as_ptr(),
+                blob.as_ptr().cast(),
+                blob.len(),
+                0,
+            )
+        };
+        if r == 0 {
+            assert!(super::has_access_acl(&acl));
+        } else {
+            eprintln!(
+                "note: no ACLs on this file system: {}",
+                std::io::Error::last_os_error()
+            );
+        }
         // The budget bounds the walk.
         let (mut found, mut budget) = (Vec::new(), 2);
         super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
