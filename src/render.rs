@@ -255,6 +255,22 @@ impl Escaper {
         self.pending = 0;
     }
 
+    /// Text without a backslash, after the pending run (doubled where it reads like `xNN`).
+    fn plain(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let doubled = self.pending > 0 && starts_like_escape(text);
+        let n = if doubled {
+            self.pending * 2
+        } else {
+            self.pending
+        };
+        push_backslashes(&mut self.out, n);
+        self.pending = 0;
+        self.out.push_str(text);
+    }
+
     fn byte(&mut self, b: u8) {
         push_backslashes(&mut self.out, self.pending * 2);
         self.pending = 0;
@@ -264,32 +280,11 @@ impl Escaper {
     fn text(&mut self, text: &str) {
         let mut rest = text;
         while let Some(pos) = rest.find('\\') {
-            let before = &rest[..pos];
-            if !before.is_empty() {
-                let doubled = self.pending > 0 && starts_like_escape(before);
-                let n = if doubled {
-                    self.pending * 2
-                } else {
-                    self.pending
-                };
-                push_backslashes(&mut self.out, n);
-                self.pending = 0;
-                self.out.push_str(before);
-            }
+            self.plain(&rest[..pos]);
             self.pending += 1;
             rest = &rest[pos + 1..];
         }
-        if !rest.is_empty() {
-            let doubled = self.pending > 0 && starts_like_escape(rest);
-            let n = if doubled {
-                self.pending * 2
-            } else {
-                self.pending
-            };
-            push_backslashes(&mut self.out, n);
-            self.pending = 0;
-            self.out.push_str(rest);
-        }
+        self.plain(rest);
         // Text alternates with escaped bytes, so a run left pending here is followed by an
         // escaped byte (and doubled there) or by the end.
     }

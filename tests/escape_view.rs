@@ -275,13 +275,7 @@ fn the_hosts_run_is_private_also_with_the_hosts_network() {
         std::fs::create_dir(&dir).unwrap();
         let path = dir.join("bus");
         let _listener = UnixListener::bind(&path).unwrap();
-        let out = python_in(
-            &Sandbox::new().net(Net::Host),
-            &errno_probe(&format!(
-                "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
-                path.to_str().unwrap()
-            )),
-        );
+        let out = python_in(&Sandbox::new().net(Net::Host), &connect_probe(&path));
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(out.stdout_str(), "connect ENOENT\n", "{out}");
     }
@@ -442,6 +436,40 @@ fn helper_cargo_home() -> tempfile::TempDir {
     dir
 }
 
+/// A fresh directory `sandboxed-test-*` in the host directory `parent` (root only, mostly).
+fn host_test_dir(parent: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sandboxed-test-")
+        .tempdir_in(parent)
+        .unwrap()
+}
+
+/// Python that connects to the unix socket at `path` and prints `connect OK` or the errno.
+fn connect_probe(path: &Path) -> String {
+    errno_probe(&format!(
+        "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
+        path.to_str().unwrap()
+    ))
+}
+
+/// A helper process (one of this binary's ignored tests) must have passed.
+fn assert_helper_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A command that runs this binary's ignored test `name` alone (set its environment, then
+/// `.output()`).
+fn helper_command(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(helper_args(name));
+    cmd
+}
+
 fn run_helper_with_env(name: &str, env: &[(&str, &Path)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(helper_args(name));
@@ -576,12 +604,7 @@ fn a_bind_inside_a_project_under_tmp_is_not_covered() {
     std::fs::write(project.path().join("Cargo.lock"), "").unwrap();
     std::fs::create_dir(project.path().join("out")).unwrap();
     let out = run_helper("helper_bind_inside_project_under_tmp", project.path());
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -789,18 +812,12 @@ fn a_tool_on_path_in_the_home_directory_runs_but_its_tokens_sockets_and_home_sta
         home.path().display(),
         home.path().display()
     );
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(helper_args("helper_tool_in_home"))
+    let out = helper_command("helper_tool_in_home")
         .env("HOME", home.path())
         .env("PATH", &path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -834,18 +851,10 @@ fn a_workspace_inside_a_system_directory_is_still_shown_through_an_overlay() {
         eprintln!("note: needs root to make a workspace under /opt; not tried");
         return;
     }
-    let ws = tempfile::Builder::new()
-        .prefix("sandboxed-test-")
-        .tempdir_in("/opt")
-        .unwrap();
+    let ws = host_test_dir("/opt");
     std::fs::write(ws.path().join("Cargo.lock"), "").unwrap();
     let out = run_helper("helper_workspace_under_opt", ws.path());
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -854,10 +863,7 @@ fn helper_workspace_under_opt() {
     let cwd = std::env::current_dir().unwrap();
     let sock = cwd.join("agent.sock");
     let _listener = UnixListener::bind(&sock).unwrap();
-    let out = python(&errno_probe(&format!(
-        "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
-        sock.to_str().unwrap()
-    )));
+    let out = python(&connect_probe(&sock));
     assert_eq!(out.stdout_str(), "connect ECONNREFUSED\n", "{out}");
 }
 
@@ -867,14 +873,8 @@ fn root_only_files_deep_in_etc_and_in_opt_are_covered_also_with_the_whole_host()
         eprintln!("note: needs root to plant root-only files in /etc and /opt; not tried");
         return;
     }
-    let etc = tempfile::Builder::new()
-        .prefix("sandboxed-test-")
-        .tempdir_in("/etc")
-        .unwrap();
-    let opt = tempfile::Builder::new()
-        .prefix("sandboxed-test-")
-        .tempdir_in("/opt")
-        .unwrap();
+    let etc = host_test_dir("/etc");
+    let opt = host_test_dir("/opt");
     let deep = etc.path().join("a/b/c");
     std::fs::create_dir_all(&deep).unwrap();
     let files = [deep.join("secret.key"), opt.path().join("secret.key")];
@@ -883,20 +883,14 @@ fn root_only_files_deep_in_etc_and_in_opt_are_covered_also_with_the_whole_host()
         std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     }
     // A process of its own: the walk for secrets is made once per process.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(helper_args("helper_root_only_files"))
+    let out = helper_command("helper_root_only_files")
         .env(
             "SECRETS",
             format!("{}:{}", files[0].display(), files[1].display()),
         )
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -915,19 +909,13 @@ fn helper_root_only_files() {
 
 #[test]
 fn cargo_registry_tokens_in_the_environment_stay_out_unless_given() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(helper_args("helper_registry_tokens"))
+    let out = helper_command("helper_registry_tokens")
         .env("CARGO_REGISTRY_TOKEN", "cio-secret")
         .env("CARGO_REGISTRIES_MINE_TOKEN", "mine-secret")
         .env("SANDBOXED_TEST_PLAIN", "kept")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -965,19 +953,13 @@ fn rustup_finds_its_toolchain_without_the_callers_home() {
         eprintln!("note: no cargo on this user's PATH; not tried");
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(helper_args("helper_rustup_home"))
+    let out = helper_command("helper_rustup_home")
         .env_remove("RUSTUP_HOME")
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO_HOME")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
@@ -1015,21 +997,12 @@ fn a_live_host_socket_in_a_system_directory_is_covered() {
         eprintln!("note: needs root to bind a socket in /etc; not tried");
         return;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("sandboxed-test-")
-        .tempdir_in("/etc")
-        .unwrap();
+    let dir = host_test_dir("/etc");
     let path = dir.path().join("service.sock");
     let listener = UnixListener::bind(&path).unwrap();
     listener.set_nonblocking(true).unwrap();
     for sandbox in [Sandbox::new(), Sandbox::new().whole_host(true)] {
-        let out = python_in(
-            &sandbox,
-            &errno_probe(&format!(
-                "s = socket.socket(socket.AF_UNIX)\nattempt('connect', lambda: s.connect({:?}))",
-                path.to_str().unwrap()
-            )),
-        );
+        let out = python_in(&sandbox, &connect_probe(&path));
         assert_eq!(out.stdout_str(), "connect ECONNREFUSED\n", "{out}");
     }
     assert!(listener.accept().is_err(), "no connection reached the host");
@@ -1043,10 +1016,7 @@ fn a_fifo_or_device_in_a_read_only_host_directory_cannot_be_opened_for_writing()
         eprintln!("note: needs root (to make a FIFO in /etc) and Landlock; not tried");
         return;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("sandboxed-test-")
-        .tempdir_in("/etc")
-        .unwrap();
+    let dir = host_test_dir("/etc");
     let fifo = dir.path().join("fifo");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid path.
@@ -1090,20 +1060,14 @@ fn no_path_shows_the_home_directory_through_a_link_dot_dot_or_cargo_home() {
     let name = home.path().file_name().unwrap().to_str().unwrap();
     let dotdot = format!("{}/../{name}", home.path().display());
     let path = format!("{}:{dotdot}:/usr/bin:/bin", link.display());
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(helper_args("helper_home_stays_hidden"))
+    let out = helper_command("helper_home_stays_hidden")
         .env("HOME", home.path())
         .env("CARGO_HOME", home.path())
         .env("RUSTUP_HOME", links.path())
         .env("PATH", &path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_helper_ok(&out);
 }
 
 #[test]
