@@ -469,6 +469,14 @@ fn connect_probe(path: &Path) -> String {
     ))
 }
 
+/// Whether the test runs as root; otherwise it says it needs root `why` and is not tried.
+fn root_only(why: &str) -> bool {
+    if !is_root() {
+        eprintln!("note: needs root {why}; not tried");
+    }
+    is_root()
+}
+
 /// A helper process (one of this binary's ignored tests) must have passed.
 fn assert_helper_ok(out: &std::process::Output) {
     assert!(
@@ -665,8 +673,7 @@ fn an_overlay_the_kernel_refuses_falls_back_to_a_read_only_bind_said_once() {
     // overlayfs stacks at most two deep: a directory that is itself on an overlay of an overlay
     // cannot be shown through one more. Root only (it mounts them, in a mount namespace of the
     // helper's own).
-    if !is_root() {
-        eprintln!("note: needs root to mount the nested overlays; not tried");
+    if !root_only("to mount the nested overlays") {
         return;
     }
     let out = run_helper("helper_nested_overlay", Path::new("/"));
@@ -864,8 +871,7 @@ fn helper_tool_in_home() {
 fn a_workspace_inside_a_system_directory_is_still_shown_through_an_overlay() {
     // CI agents keep workspaces under /opt or /var/lib: /opt is a plain bind, and a socket in
     // the workspace must still be out of reach. Root only (it writes /opt).
-    if !is_root() {
-        eprintln!("note: needs root to make a workspace under /opt; not tried");
+    if !root_only("to make a workspace under /opt") {
         return;
     }
     let ws = host_test_dir("/opt");
@@ -886,8 +892,7 @@ fn helper_workspace_under_opt() {
 
 #[test]
 fn root_only_files_deep_in_etc_and_in_opt_are_covered_also_with_the_whole_host() {
-    if !is_root() {
-        eprintln!("note: needs root to plant root-only files in /etc and /opt; not tried");
+    if !root_only("to plant root-only files in /etc and /opt") {
         return;
     }
     let etc = host_test_dir("/etc");
@@ -1015,8 +1020,7 @@ fn gdb_and_strace_work_with_a_read_only_proc() {
 fn a_live_host_socket_in_a_system_directory_is_covered() {
     // Plain binds show /etc, /opt and the toolchain: a socket a host service binds there is
     // covered (found in /proc/net/unix). Root only (it writes /etc).
-    if !is_root() {
-        eprintln!("note: needs root to bind a socket in /etc; not tried");
+    if !root_only("to bind a socket in /etc") {
         return;
     }
     let dir = host_test_dir("/etc");

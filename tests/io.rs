@@ -127,6 +127,26 @@ fn output_of_subprocesses_is_captured() {
 
 // ---- floods --------------------------------------------------------------------------------
 
+/// Run the flood helper `name` in a process of its own and return its stdout and the words
+/// after `key ` on the line it printed.
+fn helper_figures(name: &str, key: &str) -> (String, Vec<String>) {
+    let out = run_helper(name, &std::env::current_dir().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let words = stdout
+        .lines()
+        .find_map(|l| l.split_once(&format!("{key} ")).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no `{key}` line:\n{stdout}"))
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    (stdout, words)
+}
+
 /// The peak resident set of this process so far (`VmHWM`), in bytes.
 fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -167,21 +187,8 @@ fn helper_render_32_mib_of_nul() {
 fn rendering_a_flood_of_nul_bytes_costs_a_few_times_its_size() {
     // Each NUL is shown as `\x00` (4 bytes): the rendering is 128 MiB; it once took 22 times the
     // output (a list of one entry per escaped byte) — 700 MiB here.
-    let out = run_helper(
-        "helper_render_32_mib_of_nul",
-        &std::env::current_dir().unwrap(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("rendered ").map(|(_, rest)| rest))
-        .unwrap();
-    let f: Vec<&str> = line.split(' ').collect();
+    let (stdout, f) = helper_figures("helper_render_32_mib_of_nul", "rendered");
+    let f: Vec<&str> = f.iter().map(String::as_str).collect();
     assert!(f[0].parse::<u64>().unwrap() > 4 * (32 << 20), "{stdout}");
     let growth: u64 = f[2].parse().unwrap();
     assert!(
@@ -192,18 +199,8 @@ fn rendering_a_flood_of_nul_bytes_costs_a_few_times_its_size() {
 
 #[test]
 fn a_512_mib_flood_grows_the_test_process_by_the_cap_not_twice_the_flood() {
-    let out = run_helper("helper_flood_512_mib", &std::env::current_dir().unwrap());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("stdout ").map(|(_, rest)| rest))
-        .unwrap();
-    let f: Vec<&str> = line.split(' ').collect();
+    let (stdout, f) = helper_figures("helper_flood_512_mib", "stdout");
+    let f: Vec<&str> = f.iter().map(String::as_str).collect();
     // 64 MiB kept (the default cap), read 64 KiB at a time: the peak grows by the cap and the
     // allocator's slack, far from the 1 GiB (two copies of the whole flood) it was.
     assert_eq!(f[0], (64u64 << 20).to_string(), "{stdout}");
