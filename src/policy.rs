@@ -237,8 +237,9 @@ impl Sandbox {
     /// workspace, the target directory, the toolchain and `PATH`; not the home directory nor
     /// other user data). Like the workspace, it is shown through a read-only overlay: its files
     /// read the same, but no unix socket or FIFO in it reaches a host process. Use
-    /// [`ro_bind`](Self::ro_bind) to show a file, or a directory at another path. Default:
-    /// nothing beyond the default view.
+    /// [`ro_bind`](Self::ro_bind) to show a file, or a directory at another path. A path that
+    /// is missing or not a directory makes `output()`/`spawn()` return
+    /// [`Error::BadPath`](crate::Error::BadPath). Default: nothing beyond the default view.
     ///
     /// ```no_run
     /// use sandboxed::Sandbox;

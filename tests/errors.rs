@@ -278,3 +278,22 @@ fn public_types_cross_threads() {
         .unwrap();
     assert_eq!(out.stdout_str(), "moved\n");
 }
+
+#[test]
+fn exposing_a_missing_directory_or_a_file_is_a_clear_error() {
+    let e = err(Sandbox::new().expose("/no/such/dir").command("/bin/true"));
+    assert_eq!(
+        e.to_string(),
+        "bad path `/no/such/dir`: cannot expose it: No such file or directory (os error 2)"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let e = err(Sandbox::new().expose(file.path()).command("/bin/true"));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "bad path `{}`: `Sandbox::expose` shows a directory; show a file with \
+             `Sandbox::ro_bind(path, path)`",
+            file.path().display()
+        )
+    );
+}

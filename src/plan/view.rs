@@ -189,7 +189,25 @@ pub(super) fn plan_data(
         Data::Exposed => Vec::new(),
     };
     for dir in &sandbox.exposed {
-        dirs.push((absolute_host(dir)?, Show::Data));
+        let dir = absolute_host(dir)?;
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::BadPath {
+                    path: dir,
+                    reason: "`Sandbox::expose` shows a directory; show a file with \
+                             `Sandbox::ro_bind(path, path)`"
+                        .into(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::BadPath {
+                    path: dir,
+                    reason: format!("cannot expose it: {e}"),
+                });
+            }
+        }
+        dirs.push((dir, Show::Data));
     }
     // Outermost first, so that a directory inside one already shown is seen as reachable; an
     // overlay before a bind of the same directory.
