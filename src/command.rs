@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::policy::Sandbox;
-use crate::redact::Redactions;
+use crate::policy::redact::Redactions;
 use crate::report::{Invocation, Output};
 use crate::supervise::Child;
 
@@ -141,7 +141,7 @@ impl Command {
         let side = self.side_channel.as_deref();
         match crate::launch::launch(plan, self.stdin.clone(), side) {
             Err(Error::Setup { step, .. }) if Some(&step) == overlay_step.as_ref() => {
-                crate::fixture::OVERLAY_UNAVAILABLE
+                crate::plan::fixture::OVERLAY_UNAVAILABLE
                     .store(true, std::sync::atomic::Ordering::Relaxed);
                 crate::launch::launch(crate::plan::Plan::new(self)?, self.stdin.clone(), side)
             }

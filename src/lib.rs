@@ -36,41 +36,38 @@ compile_error!("sandboxed runs programs in Linux namespaces and only builds on L
 // Lets `#[sandboxed]` (which names `::sandboxed`) work in this crate's own unit tests.
 extern crate self as sandboxed;
 
-mod attribute;
-mod command;
-mod diagnose;
-mod error;
-mod fixture;
-mod launch;
-mod limits;
-mod plan;
-mod policy;
-pub mod redact;
-mod render;
-mod report;
-mod seccomp;
+// The layers, lowest first; a module uses only those above it in this list (tests/layers.rs
+// checks it).
 mod signals;
-#[cfg(feature = "insta")]
-mod snapshot;
+mod sys;
+mod error;
+mod policy;
+mod plan;
+mod launch;
+mod report;
 mod supervise;
+mod command;
+mod attribute;
+
+pub use policy::redact;
 
 /// Support for [`assert_output_snapshot!`]; not a public API.
 #[cfg(feature = "insta")]
 #[doc(hidden)]
 pub mod __snapshot {
-    pub use crate::snapshot::{insta, settings, test_name};
+    pub use crate::report::snapshot::{insta, settings, test_name};
 }
 
 pub use command::Command;
 pub use error::Error;
-pub use fixture::{Change, ChangeKind, Changes, FixtureRun};
+pub use plan::fixture::{Change, ChangeKind, Changes, FixtureRun};
 pub use policy::{FixtureMode, Net, Sandbox};
-pub use redact::Redactions;
+pub use policy::redact::Redactions;
 pub use report::{
     Capture, Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name,
     signal_number,
 };
-pub use seccomp::Seccomp;
+pub use policy::seccomp::Seccomp;
 pub use supervise::{Child, Chunks};
 
 /// Run a test's body in a fresh sandboxed child process.

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::launch::child::Report;
-use crate::launch::{reap, sys};
+use crate::launch::reap;
+use crate::sys;
 use crate::plan::Plan;
-use crate::redact::Redactions;
+use crate::policy::redact::Redactions;
 use crate::report::{Capture, Chunk, Invocation, Outcome, Output, Stream};
 
 /// How long past its timeout the parent waits for the sandbox's own report before it kills the
@@ -75,9 +76,9 @@ pub struct Child {
     redactions: Redactions,
     /// Resource limits: the run's cgroups (removed when the `Child` goes) and what tells which
     /// limit was hit.
-    limits: crate::limits::Run,
+    limits: crate::plan::limits::Run,
     /// The fixture root of the run, handed to the `Output` (removed with it).
-    fixture: Option<crate::fixture::FixtureRun>,
+    fixture: Option<crate::plan::fixture::FixtureRun>,
 }
 
 #[derive(Clone, Debug)]
@@ -144,8 +145,8 @@ impl Child {
             killed: false,
             invocation: plan.invocation,
             redactions: plan.redactions,
-            limits: crate::limits::Run::default(),
-            fixture: plan.fs.fixture.take().map(crate::fixture::FixtureRun),
+            limits: crate::plan::limits::Run::default(),
+            fixture: plan.fs.fixture.take().map(crate::plan::fixture::FixtureRun),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -153,7 +154,7 @@ impl Child {
         child
     }
 
-    pub(crate) fn with_limits(mut self, limits: crate::limits::Run) -> Child {
+    pub(crate) fn with_limits(mut self, limits: crate::plan::limits::Run) -> Child {
         self.limits = limits;
         self
     }
@@ -237,7 +238,7 @@ impl Child {
             invocation: std::mem::take(&mut self.invocation),
             redactions: {
                 let mut r = std::mem::take(&mut self.redactions);
-                r.add_pid(self.pid as u32, crate::redact::PID);
+                r.add_pid(self.pid as u32, crate::policy::redact::PID);
                 r
             },
             denied: {
@@ -403,7 +404,7 @@ impl Child {
                 let excess = self
                     .err_tail
                     .len()
-                    .saturating_sub(crate::limits::STDERR_TAIL);
+                    .saturating_sub(crate::plan::limits::STDERR_TAIL);
                 self.err_tail.drain(..excess);
             }
         }
@@ -413,7 +414,7 @@ impl Child {
     /// The end of stderr as the program wrote it (also past the cap), for the classification of
     /// a memory limit.
     fn stderr_end(&self) -> Vec<u8> {
-        let want = crate::limits::STDERR_TAIL;
+        let want = crate::plan::limits::STDERR_TAIL;
         let from_kept = want.saturating_sub(self.err_tail.len()).min(self.err.len());
         let mut end = self.err[self.err.len() - from_kept..].to_vec();
         end.extend_from_slice(&self.err_tail);
@@ -492,7 +493,7 @@ impl Child {
                 Report::EXITED => self.end = Some(End::Exited(r.value)),
                 Report::TIMED_OUT => self.end = Some(End::TimedOut),
                 Report::SYSCALL_BLOCKED => {
-                    self.end = Some(End::SyscallBlocked(crate::seccomp::describe(
+                    self.end = Some(End::SyscallBlocked(crate::policy::seccomp::describe(
                         r.step as i32,
                         r.value as u32,
                     )))
@@ -500,7 +501,7 @@ impl Child {
                 Report::INIT_FAILED => self.end = Some(End::InitFailed(r.step, r.value)),
                 Report::DENIED => self
                     .denied
-                    .push((crate::seccomp::syscall_name(r.step as i32), r.value as u32)),
+                    .push((crate::policy::seccomp::syscall_name(r.step as i32), r.value as u32)),
                 _ => {}
             }
         }

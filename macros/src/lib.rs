@@ -18,7 +18,7 @@ mod signals;
 
 /// System call names (of x86_64 and aarch64: a proc macro runs on the host's architecture, not
 /// the target's) and seccomp preset names, shared with the runtime.
-#[path = "../../src/seccomp/names.rs"]
+#[path = "../../src/policy/seccomp/names.rs"]
 #[allow(dead_code)]
 mod names;
 

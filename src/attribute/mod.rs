@@ -31,7 +31,7 @@ use channel::{BODY_END, BODY_START, CHANNEL_ENV, CHILD_ENV, Record};
 
 use crate::policy::{Net, Sandbox};
 use crate::report::{Outcome, Stream, signal_number};
-use crate::seccomp::Seccomp;
+use crate::policy::seccomp::Seccomp;
 
 /// What the attribute's arguments say, validated at compile time.
 #[doc(hidden)]
@@ -348,7 +348,7 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         Err(e) => panic!("sandboxed test `{name}`: waiting for the sandbox failed: {e}"),
     };
     let records = records.join().unwrap_or_default();
-    if let Some(line) = crate::render::truncated_line(&output) {
+    if let Some(line) = crate::report::render::truncated_line(&output) {
         eprintln!(
             "sandboxed test `{name}`: its output was cut at the capture cap ({line}); \
              raise it with Sandbox::max_output in a `config` function"
@@ -356,7 +356,7 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
     }
     let outcome = &output.outcome;
     // What the seccomp policy refused, in any failure: often the reason for it.
-    let denied = crate::render::denied_line(&output)
+    let denied = crate::report::render::denied_line(&output)
         .map(|line| format!("\n{line}"))
         .unwrap_or_default();
 

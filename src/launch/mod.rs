@@ -2,7 +2,6 @@
 //! wait until the program has really started — or learn precisely why it could not.
 
 pub(crate) mod child;
-pub(crate) mod sys;
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -12,10 +11,11 @@ use std::time::Instant;
 
 use libc::{c_char, c_int};
 
-use crate::diagnose;
+use crate::error::diagnose;
 use crate::error::Error;
+use crate::sys;
 use crate::plan::{Plan, step};
-use crate::seccomp::Filter;
+use crate::policy::seccomp::Filter;
 use crate::supervise::Child;
 use child::{ChildContext, Report};
 
@@ -154,7 +154,7 @@ pub(crate) fn launch(
 
     // Resource limits: the run's cgroups, created now, joined by the init as its first act and
     // removed with the `Child` (src/limits).
-    let mut cgroup = crate::limits::Cgroup::create(&plan.limits.cgroup_spec())?;
+    let mut cgroup = crate::plan::limits::Cgroup::create(&plan.limits.cgroup_spec())?;
     let cgroup_procs: Vec<c_int> = cgroup.as_ref().map(|c| c.procs_fds()).unwrap_or_default();
 
     let mut attempts: Vec<u64> = vec![plan.clone_flags];
@@ -240,7 +240,7 @@ pub(crate) fn launch(
             return Err(setup_error(&plan, other, status, flags));
         }
     }
-    let limits = crate::limits::Run::new(&plan.limits, cgroup);
+    let limits = crate::plan::limits::Run::new(&plan.limits, cgroup);
     Ok(Child::new(
         pid,
         plan,

@@ -1,353 +1,1523 @@
-//! Planning a fixture root (a child module of [`super`], which it extends): the root operation,
-//! the sandbox's own mount points in it, the host's system directories merged in read-only, and
-//! the running executable made reachable.
+//! Fixture roots at run time: the fresh tree each run gets (made here, in the parent, before the
+//! clone), what the program changed in it, reading the files it wrote, and removing it.
 //!
-//! The fixture is a layer like the others ([`LayerKind::Fixture`]): lookups see the template on
-//! the host, plus what the plan creates in the fresh root. Since that root is writable, mount
-//! points are made right in it (no shadowing); they are recorded so that
-//! [`Output::changes`](crate::Output::changes) leaves them out.
+//! A run's tree lives in a temporary directory on the host, `$TMPDIR/sandboxed-fixture-XXXXXX`,
+//! so that it can be looked at after the sandbox is gone:
+//! - **overlay**: `upper/` and `work/`; the child mounts an overlay of the template (lower) and
+//!   `upper/`, so `upper/` *is* the change set: new and modified files, whiteouts (character
+//!   devices 0/0) for deletions, and `user.overlay.opaque` on directories that replaced a
+//!   template directory (`userxattr`, as an unprivileged overlay must use).
+//! - **copy**: `root/`, a copy of the template made here without following any symbolic link;
+//!   the child binds it as the root.
+//!
+//! The [`FixtureRoot`] guard owns that directory. The plan holds it, then the
+//! [`Child`](crate::Child), then every clone of the [`Output`]: when the last one goes, the
+//! directory is removed — unless `SANDBOXED_KEEP=1` and the run failed.
 
-use super::*;
-use crate::fixture::{FixtureRoot, RootKind};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The host's system directories bound into a fixture root, so that dynamically linked
-/// programs run: the programs and libraries, the dynamic loader's cache, and Debian's
-/// alternatives (the targets of links such as `/usr/bin/awk`).
-pub(crate) const SYSTEM_DIRS: &[&str] = &[
-    "/usr",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/etc/ld.so.cache",
-    "/etc/alternatives",
-];
+use crate::error::Error;
+use crate::policy::FixtureMode;
+use crate::report::Output;
 
-/// The sandbox's own mounts: a fixture's entries there must be directories (or absent).
-const OWN_MOUNTS: &[&str] = &["/proc", "/dev", "/sys", "/tmp"];
+/// Set once an overlay mount failed in this process: [`FixtureMode::Auto`] copies from then on.
+pub(crate) static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
-/// The root of a fixture run: attach the fresh tree, make the sandbox's mount points in it, and
-/// merge the host's system directories in.
-pub(super) fn plan_root(
-    p: &mut Planner<'_>,
-    root: &FixtureRoot,
-    sandbox: &Sandbox,
-) -> Result<(), Error> {
-    let template = &root.template;
-    let needs = p.step(format!(
-        "rooting the sandbox at the fixture {}: that needs a mount namespace, which the \
-         best-effort isolation could not create",
-        template.display()
-    ));
-    p.plan.needs_mount_ns = Some(needs);
-    match &root.kind {
-        RootKind::Overlay { upper, work } => {
-            let open_step = p.step(format!(
-                "opening the fixture {} and its overlay directories in {} (a path must not \
-                 contain a symbolic link)",
-                template.display(),
-                root.dir.display()
-            ));
-            let mount_step = p.step(format!(
-                "mounting the fixture {} as an overlay (upper directory {})",
-                template.display(),
-                upper.display()
-            ));
-            p.plan.ops.push(FsOp::OverlayRoot {
-                lower: cstr(template, "fixture")?,
-                upper: cstr(upper, "fixture root")?,
-                work: cstr(work, "fixture root")?,
-                skeleton: Vec::new(),
-                open_step,
-                mount_step,
-            });
-            if root.auto {
-                p.plan.overlay_fallback = Some(mount_step);
-            }
-        }
-        RootKind::Copy { root: copy } => {
-            let step = p.step(format!(
-                "attaching the copy of the fixture {} in {} as the root",
-                template.display(),
-                copy.display()
-            ));
-            p.plan.ops.push(FsOp::BindRoot {
-                dir: cstr(copy, "fixture root")?,
-                step,
-            });
-        }
-    }
-    // Look at what the sandbox will see: the copy (private to this run, so it cannot change
-    // under us), or the template under an empty upper layer.
-    let shown = match &root.kind {
-        RootKind::Copy { root: copy } => copy.clone(),
-        RootKind::Overlay { .. } => template.clone(),
-    };
-    p.layers.push(Layer {
-        target: "/".into(),
-        kind: LayerKind::Fixture { template: shown },
-        order: (0, 0),
-    });
-
-    for own in OWN_MOUNTS {
-        let path = Path::new(own);
-        match p.lookup(path) {
-            Node::Dir => {}
-            Node::Missing => p.ensure(path, Want::Dir, "mount point")?,
-            _ => {
-                return Err(Error::BadPath {
-                    path: template.join(&own[1..]),
-                    reason: "the sandbox mounts its own /proc, /dev, /sys and /tmp, so a \
-                             fixture's `proc`, `dev`, `sys` and `tmp` must be directories if \
-                             present"
-                        .into(),
-                });
-            }
-        }
-    }
-
-    if sandbox.system_dirs {
-        for dir in SYSTEM_DIRS {
-            merge_system(p, Path::new(dir))?;
-        }
-    }
-    Ok(())
+/// How a run's fresh root is made.
+#[derive(Debug)]
+pub(crate) enum RootKind {
+    Overlay { upper: PathBuf, work: PathBuf },
+    Copy { root: PathBuf },
 }
 
-/// Show the host's `host` at the same path, read-only, where the fixture has nothing of its own:
-/// a fixture entry wins; inside a directory both have, the host's other entries fill in.
-pub(super) fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error> {
-    let Ok(meta) = std::fs::symlink_metadata(host) else {
-        return Ok(()); // not on this host
-    };
-    let Ok(inside) = p.resolve(host) else {
-        return Ok(()); // the fixture's own entry there leads nowhere (a link loop): it wins
-    };
-    match p.lookup(&inside) {
-        Node::Missing => {
-            if meta.file_type().is_symlink() {
-                // `/bin -> usr/bin` on a merged-/usr host: the same link, resolved inside.
-                let Ok(target) = std::fs::read_link(host) else {
-                    return Ok(());
-                };
-                let parent = inside.parent().unwrap_or(Path::new("/")).to_owned();
-                p.ensure(&parent, Want::Dir, "system directory")?;
-                let step = p.step(format!(
-                    "linking {} to {}",
-                    inside.display(),
-                    target.display()
-                ));
-                p.plan.ops.push(FsOp::Symlink {
-                    target: cstr(&target, "symlink")?,
-                    at: at(&inside)?,
-                    step,
-                });
-                if is_fixture(p, &inside) {
-                    p.fixture_created.insert(inside.clone());
+/// The fresh root of one run: a temporary directory on the host, removed on drop.
+#[derive(Debug)]
+pub(crate) struct FixtureRoot {
+    /// The template, canonical.
+    pub template: PathBuf,
+    /// The temporary directory (canonical), holding `upper/` + `work/` or `root/`.
+    pub dir: PathBuf,
+    pub kind: RootKind,
+    /// Whether the mode was chosen by [`FixtureMode::Auto`] (an overlay failure may then fall
+    /// back to a copy).
+    pub auto: bool,
+    /// Paths inside (absolute) that the sandbox itself created in the root — mount points and
+    /// their parents, system symlinks — which are not the program's changes.
+    pub created: BTreeSet<PathBuf>,
+    /// For a copy: the ctime of its top once complete (see [`Diff`]).
+    copied: Option<(i64, i64)>,
+    /// Set by the first look at the run's tree: the modes of the entries opened up for it.
+    opened: std::sync::OnceLock<BTreeMap<PathBuf, u32>>,
+    failed: AtomicBool,
+}
+
+impl FixtureRoot {
+    /// Make the fresh root for a run of the template `path` (relative to the current directory).
+    pub(crate) fn prepare(path: &Path, mode: FixtureMode) -> Result<FixtureRoot, Error> {
+        let template = find_template(path)?;
+        let overlay = match mode {
+            FixtureMode::Copy => false,
+            FixtureMode::Overlay => true,
+            _ => !OVERLAY_UNAVAILABLE.load(Ordering::Relaxed),
+        };
+        let auto = !matches!(mode, FixtureMode::Overlay | FixtureMode::Copy);
+        // SAFETY: getuid/getgid cannot fail.
+        let ids = unsafe { (libc::getuid(), libc::getgid()) };
+        let mut overlay_ok = overlay;
+        // No component of the (canonical) path may be a link: one swapped in since cannot
+        // redirect us.
+        let template_fd = crate::sys::open_no_symlinks(
+            &c_path(&template)?,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )
+        .map(|fd| {
+            // SAFETY: a fresh descriptor we own.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        })
+        .map_err(|e| {
+            Error::io(
+                format!("opening the fixture {}", template.display()),
+                io::Error::from_raw_os_error(e),
+            )
+        })?;
+        if overlay {
+            // An overlay shows the template itself: refuse special files now, and check that
+            // the sandbox's user owns everything (an unmapped owner shows as `nobody`, and the
+            // overlay could not copy such a file up to modify it).
+            if let Some((path, uid, gid)) = validate(&template_fd, &template, ids)? {
+                if !auto {
+                    return Err(Error::BadPath {
+                        path,
+                        reason: format!(
+                            "FixtureMode::Overlay needs a fixture owned by the user running the \
+                             sandbox (uid {}, gid {}), and this is owned by {uid}:{gid}; use \
+                             FixtureMode::Auto or FixtureMode::Copy, which copy it",
+                            ids.0, ids.1
+                        ),
+                    });
                 }
-                p.created_links.insert(inside, target);
+                overlay_ok = false;
+            }
+        }
+        let dir = make_temp_dir()?;
+        let kind = if overlay_ok {
+            RootKind::Overlay {
+                upper: dir.join("upper"),
+                work: dir.join("work"),
+            }
+        } else {
+            RootKind::Copy {
+                root: dir.join("root"),
+            }
+        };
+        let mut root = FixtureRoot {
+            template,
+            dir,
+            kind,
+            auto,
+            created: BTreeSet::new(),
+            copied: None,
+            opened: std::sync::OnceLock::new(),
+            failed: AtomicBool::new(false),
+        };
+        // From here on, dropping `root` removes the directory, also on error.
+        let top = fstat(template_fd.as_raw_fd())
+            .map_err(|e| Error::io(format!("reading {}", root.template.display()), e))?;
+        let io_err = |e: io::Error| {
+            Error::io(
+                format!("preparing the fixture root in {}", root.dir.display()),
+                e,
+            )
+        };
+        let mut copied = None;
+        match &root.kind {
+            RootKind::Overlay { upper, work } => {
+                std::fs::create_dir(upper).map_err(io_err)?;
+                std::fs::create_dir(work).map_err(io_err)?;
+                // The root directory of the merged tree is the upper one: give it the
+                // template's permissions and times.
+                let upper_fd = open_dir_at(libc::AT_FDCWD, &c_path(upper)?).map_err(io_err)?;
+                set_mode_and_times(upper_fd.as_raw_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
+            }
+            RootKind::Copy { root: copy } => {
+                std::fs::create_dir(copy).map_err(io_err)?;
+                let copy_fd = open_dir_at(libc::AT_FDCWD, &c_path(copy)?).map_err(io_err)?;
+                copy_tree(&template_fd, &copy_fd, &root.template)?;
+                set_mode_and_times(copy_fd.as_raw_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
+                let done = fstat(copy_fd.as_raw_fd()).map_err(io_err)?;
+                copied = Some((done.st_ctime, done.st_ctime_nsec));
+            }
+        }
+        root.copied = copied;
+        Ok(root)
+    }
+
+    /// Remember that the run failed (an outcome other than exit status 0), for `SANDBOXED_KEEP`.
+    pub(crate) fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The final tree, as the program left it.
+    fn final_root(&self) -> Node {
+        match &self.kind {
+            RootKind::Overlay { upper, .. } => Node {
+                upper: Some(upper.clone()),
+                lower: (!is_opaque(upper)).then(|| self.template.clone()),
+            },
+            RootKind::Copy { root } => Node {
+                upper: Some(root.clone()),
+                lower: None,
+            },
+        }
+    }
+
+    /// The path shown to people for the kept root.
+    fn keep(&self) -> PathBuf {
+        let _ = std::fs::write(
+            self.dir.join(KEPT),
+            "kept because SANDBOXED_KEEP was set and the run failed; remove it when done\n",
+        );
+        match &self.kind {
+            RootKind::Copy { root } => root.clone(),
+            RootKind::Overlay { .. } => {
+                // The upper directory alone is only the changes: materialize the whole tree.
+                self.opened();
+                let merged = self.dir.join("root");
+                if let Err(e) = materialize(&self.final_root(), &merged) {
+                    eprintln!(
+                        "sandboxed: could not assemble the kept fixture root at {}: {e}",
+                        merged.display()
+                    );
+                }
+                merged
+            }
+        }
+    }
+
+    /// The run's own tree, made readable to us (once).
+    fn opened(&self) -> &BTreeMap<PathBuf, u32> {
+        self.opened.get_or_init(|| {
+            let mut modes = BTreeMap::new();
+            match &self.kind {
+                RootKind::Overlay { upper, .. } => open_up(upper, &mut modes),
+                RootKind::Copy { root } => open_up(root, &mut modes),
+            }
+            modes
+        })
+    }
+
+    fn changes(&self) -> io::Result<Changes> {
+        let template = Node {
+            upper: None,
+            lower: Some(self.template.clone()),
+        };
+        let mut diff = Diff {
+            created: &self.created,
+            copied: self.copied,
+            modes: self.opened(),
+            out: Vec::new(),
+        };
+        diff.dirs(Some(&template), Some(&self.final_root()), Path::new(""))?;
+        let mut out = diff.out;
+        out.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
+        Ok(Changes(out))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.opened();
+        let node = resolve(&self.final_root(), path)?;
+        let file = node
+            .effective()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let fd = open_at(
+            libc::AT_FDCWD,
+            &c_path(file).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
+        )?;
+        let st = fstat(fd.as_raw_fd())?;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file",
+                ));
+            }
+        }
+        let mut data = Vec::with_capacity(st.st_size.max(0) as usize);
+        io::Read::read_to_end(&mut File::from(fd), &mut data)?;
+        Ok(data)
+    }
+}
+
+impl Drop for FixtureRoot {
+    fn drop(&mut self) {
+        if (self.failed.load(Ordering::Relaxed) || std::thread::panicking()) && keep_requested() {
+            let at = self.keep();
+            eprintln!(
+                "sandboxed: SANDBOXED_KEEP is set: kept the root of a failed run of fixture {} at {}",
+                self.template.display(),
+                at.display()
+            );
+            return;
+        }
+        remove_tree(&self.dir);
+    }
+}
+
+fn keep_requested() -> bool {
+    std::env::var_os("SANDBOXED_KEEP").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The fresh root of one [fixture](crate::Sandbox::fixture) run, held by the
+/// [`Output`](Output::fixture) (and, before, the [`Child`](crate::Child)): the temporary
+/// directory stays while any clone of it lives, for [`Output::changes`] and [`Output::read`],
+/// and is removed with the last one (kept for a failed run with `SANDBOXED_KEEP=1`).
+///
+/// All `FixtureRun`s compare equal: comparing outputs compares how programs ended and what
+/// they wrote.
+#[derive(Clone)]
+pub struct FixtureRun(pub(crate) Arc<FixtureRoot>);
+
+impl FixtureRun {
+    /// The template the run's root was made from (canonical).
+    pub fn template(&self) -> &Path {
+        &self.0.template
+    }
+
+    /// The run's temporary directory on the host (`$TMPDIR/sandboxed-fixture-<pid>-XXXXXX`).
+    pub fn temp_dir(&self) -> &Path {
+        &self.0.dir
+    }
+
+    pub(crate) fn mark_failed(&self) {
+        self.0.mark_failed();
+    }
+}
+
+impl PartialEq for FixtureRun {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for FixtureRun {}
+
+impl fmt::Debug for FixtureRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixtureRun")
+            .field("template", &self.0.template)
+            .field("temp_dir", &self.0.dir)
+            .finish()
+    }
+}
+
+fn root_of<'a>(run: &'a Option<FixtureRun>, what: &str) -> Result<&'a FixtureRoot, Error> {
+    run.as_ref()
+        .map(|r| &*r.0)
+        .ok_or_else(|| Error::Unsupported {
+            what: format!(
+                "{what} needs a run in a fixture root (Sandbox::fixture), and this run had none"
+            ),
+        })
+}
+
+impl Output {
+    /// What the program created, modified and deleted in its [fixture](crate::Sandbox::fixture)
+    /// root, relative to the template: a deterministic listing, sorted by path, whose
+    /// `Display` is made for snapshots:
+    ///
+    /// ```text
+    /// added    notes/
+    /// added    notes/today.txt
+    /// deleted  old.txt
+    /// modified greeting.txt
+    /// ```
+    ///
+    /// *Modified* means a different content, link target or permission bits (not merely a new
+    /// time stamp, nor a file opened for writing and left as it was). Directories end in `/`;
+    /// a directory added or deleted is listed with everything in it. The sandbox's own
+    /// `/proc`, `/dev`, `/sys` and `/tmp` are not part of the root, nor are the mount points the
+    /// sandbox made for system directories and binds.
+    ///
+    /// `Err` when the run had no fixture, or the root could not be read.
+    pub fn changes(&self) -> Result<Changes, Error> {
+        let root = root_of(&self.fixture, "Output::changes()")?;
+        root.changes().map_err(|e| {
+            Error::io(
+                format!(
+                    "comparing the fixture root in {} with its template {}",
+                    root.dir.display(),
+                    root.template.display()
+                ),
+                e,
+            )
+        })
+    }
+
+    /// The content of a file in the program's [fixture](crate::Sandbox::fixture) root, as the
+    /// program left it: `path` is a path inside the sandbox (`/data/out.txt`, or relative to
+    /// the fixture's top). Symbolic links are followed inside the root, as the program would;
+    /// only the fixture's tree is there (not the system directories, `/tmp` or binds).
+    /// Available while this `Output` (or a clone) lives.
+    pub fn read(&self, path: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
+        let path = path.as_ref();
+        let root = root_of(&self.fixture, "Output::read()")?;
+        root.read(path).map_err(|e| {
+            Error::io(
+                format!("reading `{}` from the fixture root", path.display()),
+                e,
+            )
+        })
+    }
+
+    /// [`read`](Self::read) as text, with invalid UTF-8 replaced by U+FFFD.
+    pub fn read_to_string(&self, path: impl AsRef<Path>) -> Result<String, Error> {
+        self.read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+// ---- changes --------------------------------------------------------------------------------
+
+/// What happened to one path of a fixture root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// It was in the template and is gone.
+    Deleted,
+    /// It was not in the template.
+    Added,
+    /// It is there in both, with a different content, link target or permissions.
+    Modified,
+}
+
+impl ChangeKind {
+    fn word(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// One changed path of a fixture root; see [`Output::changes`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Change {
+    /// Added, modified or deleted.
+    pub kind: ChangeKind,
+    /// The path relative to the fixture's top (`notes/today.txt`).
+    pub path: PathBuf,
+    /// Whether it is (or, deleted, was) a directory.
+    pub is_dir: bool,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = crate::report::render::escape(self.path.as_os_str().as_bytes());
+        write!(f, "{:<8} {path}", self.kind.word())?;
+        if self.is_dir {
+            write!(f, "/")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that changed in a fixture root, sorted by path; see [`Output::changes`].
+///
+/// Dereferences to a slice of [`Change`]s. Its `Display` is one line per change, each ending
+/// in a newline, and nothing at all when nothing changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes(Vec<Change>);
+
+impl std::ops::Deref for Changes {
+    type Target = [Change];
+    fn deref(&self) -> &[Change] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Changes {
+    type Item = &'a Change;
+    type IntoIter = std::slice::Iter<'a, Change>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Changes {
+    type Item = Change;
+    type IntoIter = std::vec::IntoIter<Change>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl fmt::Display for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for change in &self.0 {
+            writeln!(f, "{change}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A path of a tree seen through an overlay: the entry in the upper layer (which wins), and the
+/// lower entry it merges with (only for directories that are not opaque).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Node {
+    upper: Option<PathBuf>,
+    lower: Option<PathBuf>,
+}
+
+impl Node {
+    fn effective(&self) -> Option<&Path> {
+        self.upper.as_deref().or(self.lower.as_deref())
+    }
+}
+
+fn lstat(path: &Path) -> io::Result<std::fs::Metadata> {
+    std::fs::symlink_metadata(path)
+}
+
+fn is_whiteout(meta: &std::fs::Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    let Ok(path) = c_path(dir) else { return false };
+    let mut value = [0u8; 4];
+    // SAFETY: valid C strings and a buffer of the size we pass.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"user.overlay.opaque".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    n == 1 && value[0] == b'y'
+}
+
+/// The entry `name` of the directory `node`, as the overlay shows it.
+fn child(node: &Node, name: &OsStr) -> Option<Node> {
+    if let Some(upper) = &node.upper {
+        let path = upper.join(name);
+        if let Ok(meta) = lstat(&path) {
+            if is_whiteout(&meta) {
+                return None;
+            }
+            let lower = if meta.is_dir() && !is_opaque(&path) {
+                node.lower
+                    .as_ref()
+                    .map(|l| l.join(name))
+                    .filter(|l| lstat(l).is_ok_and(|m| m.is_dir()))
             } else {
-                let want = if meta.is_dir() { Want::Dir } else { Want::File };
-                p.ensure(&inside, want, "system directory")?;
-                p.capture_and_attach(host, &inside, RO, true)?;
-                p.host_layer(inside, host, false);
-            }
-        }
-        Node::Dir if meta.is_dir() && is_fixture(p, &inside) => {
-            // Both have this directory: the fixture's entries win, the host's fill in.
-            let Ok(entries) = std::fs::read_dir(host) else {
-                return Ok(());
+                None
             };
-            let mut names: Vec<_> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name())
-                .collect();
-            names.sort();
-            for name in names {
-                merge_system(p, &host.join(name))?;
+            return Some(Node {
+                upper: Some(path),
+                lower,
+            });
+        }
+    }
+    let lower = node.lower.as_ref()?.join(name);
+    lstat(&lower).ok()?;
+    Some(Node {
+        upper: None,
+        lower: Some(lower),
+    })
+}
+
+/// The entries of the directory `node`, sorted by name.
+fn children(node: &Node) -> io::Result<BTreeMap<OsString, Node>> {
+    let mut names = BTreeSet::new();
+    for dir in [&node.upper, &node.lower] {
+        let Some(dir) = dir else { continue };
+        let read = |dir: &Path| -> io::Result<Vec<OsString>> {
+            std::fs::read_dir(dir)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect()
+        };
+        names.extend(read(dir)?);
+    }
+    Ok(names
+        .into_iter()
+        .filter_map(|name| child(node, &name).map(|c| (name, c)))
+        .collect())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Link,
+    Other,
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> Kind {
+    let t = meta.file_type();
+    if t.is_dir() {
+        Kind::Dir
+    } else if t.is_file() {
+        Kind::File
+    } else if t.is_symlink() {
+        Kind::Link
+    } else {
+        Kind::Other
+    }
+}
+
+const FILE_MODE_MASK: u32 = 0o777;
+const DIR_MODE_MASK: u32 = 0o1777;
+
+fn files_differ(a: &Path, b: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(p)
+    };
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let na = read_full(&mut fa, &mut ba)?;
+        let nb = read_full(&mut fb, &mut bb)?;
+        if na != nb || ba[..na] != bb[..nb] {
+            return Ok(true);
+        }
+        if na == 0 {
+            return Ok(false);
+        }
+    }
+    fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
             }
         }
-        _ => {} // the fixture's own entry (or something already bound there) wins
+        Ok(n)
+    }
+}
+
+/// Give the owner access to everything in the run's own tree `dir` (the program may have left
+/// entries it cannot read itself, mode 000), and return the modes it had, by path. The sandbox
+/// is gone and the tree is ours.
+fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
+    open_up_below(dir, modes, 0);
+}
+
+/// How deep [`Output::changes`], [`Output::read`] and a kept root's assembly look into a run's
+/// tree: they walk it by path and recursively, and a program can nest directories far deeper
+/// than a path or a thread's stack allows (removal has no such bound: [`remove_tree`]).
+const MAX_WALK_DEPTH: usize = 256;
+
+fn too_deep(rel: &Path) -> io::Result<()> {
+    if rel.components().count() > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "the program nested directories deeper than {MAX_WALK_DEPTH} levels (at `{}`), \
+             deeper than this comparison follows; read the files you need with Output::read",
+            rel.components()
+                .take(4)
+                .collect::<PathBuf>()
+                .join("...")
+                .display()
+        )));
     }
     Ok(())
 }
 
-/// In an overlay root, make what the sandbox creates in the fixture (`created`) in the
-/// skeleton layer rather than in the upper directory: move those operations into the
-/// [`FsOp::OverlayRoot`], each preceded by its missing parent directories (which merge with the
-/// template's, and take their permissions).
-pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>, template: &Path) {
-    let Some(FsOp::OverlayRoot { .. }) = plan.ops.first() else {
+fn open_up_below(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    let Ok(meta) = lstat(dir) else { return };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o700 != 0o700 {
+        if std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700)).is_err() {
+            return;
+        }
+        modes.insert(dir.to_owned(), mode);
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let inside = |a: &At| {
-        let parent =
-            Path::new("/").join(Path::new(std::ffi::OsStr::from_bytes(a.parent.to_bytes())));
-        parent.join(std::ffi::OsStr::from_bytes(a.name.to_bytes()))
-    };
-    let mut skeleton = Vec::new();
-    let mut made: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut rest = Vec::with_capacity(plan.ops.len());
-    for op in std::mem::take(&mut plan.ops) {
-        let target = match &op {
-            FsOp::Mkdir { at, .. } | FsOp::Mkfile { at, .. } | FsOp::Symlink { at, .. } => {
-                Some(inside(at))
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = lstat(&path) else { continue };
+        if meta.is_dir() {
+            open_up_below(&path, modes, depth + 1);
+        } else if meta.is_file() && meta.mode() & 0o400 == 0 {
+            let mode = meta.mode() & 0o7777;
+            if std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))
+                .is_ok()
+            {
+                modes.insert(path, mode);
             }
-            _ => None,
-        };
-        match target {
-            Some(path) if created.contains(&path) => {
-                let step = match &op {
-                    FsOp::Mkdir { step, .. }
-                    | FsOp::Mkfile { step, .. }
-                    | FsOp::Symlink { step, .. } => *step,
-                    _ => 0,
-                };
-                let mut parents: Vec<&Path> = path.ancestors().skip(1).collect();
-                parents.reverse();
-                for parent in parents {
-                    if parent == Path::new("/") || !made.insert(parent.to_owned()) {
-                        continue;
-                    }
-                    // A directory of the template: the skeleton's shows over it, with its mode.
-                    let rel = parent.strip_prefix("/").unwrap_or(parent);
-                    let mode = std::fs::symlink_metadata(template.join(rel))
-                        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o1777)
-                        .unwrap_or(0o755);
-                    if let Ok(at) = at(parent) {
-                        skeleton.push(FsOp::Mkdir { at, mode, step });
-                    }
-                }
-                made.insert(path);
-                skeleton.push(op);
-            }
-            _ => rest.push(op),
         }
     }
-    if let Some(FsOp::OverlayRoot { skeleton: s, .. }) = rest.first_mut() {
-        *s = skeleton;
-    }
-    plan.ops = rest;
 }
 
-fn is_fixture(p: &Planner<'_>, path: &Path) -> bool {
-    matches!(
-        p.layer_of(path).map(|l| &l.kind),
-        Some(LayerKind::Fixture { .. })
+/// A comparison of the template with the final tree.
+struct Diff<'a> {
+    /// Paths the sandbox created (not changes).
+    created: &'a BTreeSet<PathBuf>,
+    /// For a copy: the ctime of the copy's top once it was complete. A copied file whose ctime
+    /// is older has not been touched since (no program can set a ctime), so its content need
+    /// not be compared.
+    copied: Option<(i64, i64)>,
+    /// The modes the program left on entries we had to open up (see [`open_up`]).
+    modes: &'a BTreeMap<PathBuf, u32>,
+    out: Vec<Change>,
+}
+
+impl Diff<'_> {
+    /// Whether two entries of the same path differ: kind, permissions, link target or content.
+    fn differ(
+        &self,
+        a: &Path,
+        am: &std::fs::Metadata,
+        b: &Path,
+        bm: &std::fs::Metadata,
+    ) -> io::Result<bool> {
+        let kind = kind_of(am);
+        if kind != kind_of(bm) {
+            return Ok(true);
+        }
+        let b_mode = self.modes.get(b).copied().unwrap_or(bm.mode());
+        match kind {
+            Kind::Link => Ok(std::fs::read_link(a)? != std::fs::read_link(b)?),
+            Kind::File => {
+                if am.mode() & FILE_MODE_MASK != b_mode & FILE_MODE_MASK || am.len() != bm.len() {
+                    return Ok(true);
+                }
+                if am.dev() == bm.dev() && am.ino() == bm.ino() {
+                    return Ok(false);
+                }
+                if self
+                    .copied
+                    .is_some_and(|copied| (bm.ctime(), bm.ctime_nsec()) < copied)
+                {
+                    return Ok(false);
+                }
+                files_differ(a, b)
+            }
+            Kind::Dir => Ok(am.mode() & DIR_MODE_MASK != b_mode & DIR_MODE_MASK),
+            Kind::Other => Ok(am.mode() != bm.mode() || am.rdev() != bm.rdev()),
+        }
+    }
+
+    fn push(&mut self, kind: ChangeKind, rel: &Path, is_dir: bool) {
+        self.out.push(Change {
+            kind,
+            path: rel.to_owned(),
+            is_dir,
+        });
+    }
+
+    /// Record `node` (and, for a directory, everything in it) as `kind` at `rel`.
+    fn whole(&mut self, kind: ChangeKind, node: &Node, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
+        let Some(path) = node.effective() else {
+            return Ok(());
+        };
+        let meta = lstat(path)?;
+        let is_dir = meta.is_dir();
+        if !(kind == ChangeKind::Added && self.created.contains(&Path::new("/").join(rel))) {
+            self.push(kind, rel, is_dir);
+        }
+        if is_dir {
+            for (name, c) in children(node)? {
+                self.whole(kind, &c, &rel.join(name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Compare the directory `t` of the template with `f` of the final tree, at `rel`.
+    fn dirs(&mut self, t: Option<&Node>, f: Option<&Node>, rel: &Path) -> io::Result<()> {
+        too_deep(rel)?;
+        // A directory the overlay never wrote to is the template's own: nothing changed below.
+        if let (Some(t), Some(f)) = (t, f)
+            && f.upper.is_none()
+            && f.lower == t.lower
+        {
+            return Ok(());
+        }
+        let tc = match t {
+            Some(t) => children(t)?,
+            None => BTreeMap::new(),
+        };
+        let fc = match f {
+            Some(f) => children(f)?,
+            None => BTreeMap::new(),
+        };
+        let names: BTreeSet<&OsString> = tc.keys().chain(fc.keys()).collect();
+        for name in names {
+            let rel = rel.join(name);
+            match (tc.get(name), fc.get(name)) {
+                (Some(tn), None) => self.whole(ChangeKind::Deleted, tn, &rel)?,
+                (None, Some(fnode)) => {
+                    if self.created.contains(&Path::new("/").join(&rel)) {
+                        // Made by the sandbox (a mount point or its parent): only what the
+                        // program put in it is a change.
+                        let is_dir = fnode
+                            .effective()
+                            .is_some_and(|p| lstat(p).is_ok_and(|m| m.is_dir()));
+                        if is_dir {
+                            self.dirs(None, Some(fnode), &rel)?;
+                        }
+                    } else {
+                        self.whole(ChangeKind::Added, fnode, &rel)?;
+                    }
+                }
+                (Some(tn), Some(fnode)) => {
+                    let (Some(tp), Some(fp)) = (tn.effective(), fnode.effective()) else {
+                        continue;
+                    };
+                    let (tm, fm) = (lstat(tp)?, lstat(fp)?);
+                    match (tm.is_dir(), fm.is_dir()) {
+                        (true, true) => {
+                            if self.differ(tp, &tm, fp, &fm)? {
+                                self.push(ChangeKind::Modified, &rel, true);
+                            }
+                            self.dirs(Some(tn), Some(fnode), &rel)?;
+                        }
+                        (false, false) => {
+                            if self.differ(tp, &tm, fp, &fm)? {
+                                self.push(ChangeKind::Modified, &rel, false);
+                            }
+                        }
+                        _ => {
+                            self.whole(ChangeKind::Deleted, tn, &rel)?;
+                            self.whole(ChangeKind::Added, fnode, &rel)?;
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolve `path` (inside the sandbox) in the tree `root`, following symbolic links inside it.
+fn resolve(root: &Node, path: &Path) -> io::Result<Node> {
+    let not_found = || io::Error::from(io::ErrorKind::NotFound);
+    let mut todo: Vec<OsString> = path
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
+    let mut stack: Vec<Node> = vec![root.clone()];
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match Path::new(&c).components().next() {
+            Some(Component::RootDir) => {
+                stack.truncate(1);
+                continue;
+            }
+            Some(Component::CurDir) | None => continue,
+            Some(Component::ParentDir) => {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let dir = stack.last().ok_or_else(not_found)?;
+        let next = child(dir, &c).ok_or_else(not_found)?;
+        let at = next.effective().ok_or_else(not_found)?;
+        if lstat(at)?.file_type().is_symlink() {
+            links += 1;
+            if links > 40 {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            let target = std::fs::read_link(at)?;
+            if target.is_absolute() {
+                stack.truncate(1);
+            }
+            todo.extend(target.components().rev().map(|c| c.as_os_str().to_owned()));
+        } else {
+            stack.push(next);
+        }
+    }
+    stack.pop().ok_or_else(not_found)
+}
+
+/// Copy the tree `node` (as the overlay shows it) to the new directory `to`.
+fn materialize(node: &Node, to: &Path) -> io::Result<()> {
+    materialize_below(node, to, 0)
+}
+
+fn materialize_below(node: &Node, to: &Path, depth: usize) -> io::Result<()> {
+    if depth > MAX_WALK_DEPTH {
+        return Err(io::Error::other(format!(
+            "nested deeper than {MAX_WALK_DEPTH} directories: the rest is not assembled"
+        )));
+    }
+    std::fs::create_dir(to)?;
+    for (name, c) in children(node)? {
+        let Some(from) = c.effective() else { continue };
+        let dest = to.join(&name);
+        let meta = lstat(from)?;
+        if meta.is_dir() {
+            materialize_below(&c, &dest, depth + 1)?;
+            std::fs::set_permissions(
+                &dest,
+                std::fs::Permissions::from_mode(meta.mode() & DIR_MODE_MASK),
+            )?;
+        } else if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(from)?, &dest)?;
+        } else if meta.is_file() {
+            std::fs::copy(from, &dest)?;
+        }
+    }
+    Ok(())
+}
+
+// ---- the template, the copy, the temporary directory ------------------------------------------
+
+fn c_path(path: &Path) -> Result<CString, Error> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::NulByte {
+        what: format!("the path `{}`", path.display()),
+    })
+}
+
+fn find_template(path: &Path) -> Result<PathBuf, Error> {
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let template = std::fs::canonicalize(path).map_err(|e| {
+        let mut reason = format!("the fixture directory cannot be found: {e}");
+        if path.is_relative()
+            && let Ok(cwd) = std::env::current_dir()
+        {
+            reason.push_str(&format!(
+                " (a relative fixture path is relative to the current directory, {})",
+                cwd.display()
+            ));
+        }
+        Error::BadPath {
+            path: shown.clone(),
+            reason,
+        }
+    })?;
+    let meta = std::fs::metadata(&template).map_err(|e| Error::BadPath {
+        path: shown.clone(),
+        reason: format!("the fixture directory cannot be read: {e}"),
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::BadPath {
+            path: shown,
+            reason: "a fixture must be a directory (the tree the sandbox sees as its root)".into(),
+        });
+    }
+    Ok(template)
+}
+
+/// The name of a run's directory: `sandboxed-fixture-<pid>-XXXXXX`.
+const PREFIX: &str = "sandboxed-fixture-";
+/// A file in a kept run's directory: never swept.
+const KEPT: &str = "kept-by-SANDBOXED_KEEP";
+
+/// `$TMPDIR/sandboxed-fixture-<pid>-XXXXXX`, mode 0700, canonical.
+fn make_temp_dir() -> Result<PathBuf, Error> {
+    let base = std::env::temp_dir();
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| sweep(&base));
+    let mut template = base
+        .join(format!("{PREFIX}{}-XXXXXX", std::process::id()))
+        .into_os_string()
+        .into_vec();
+    template.push(0);
+    // SAFETY: template is a writable nul-terminated buffer ending in XXXXXX.
+    let r = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+    if r.is_null() {
+        return Err(Error::last_os(format!(
+            "creating a temporary directory for the fixture root in {} (set TMPDIR to a writable directory)",
+            base.display()
+        )));
+    }
+    template.pop();
+    let dir = PathBuf::from(OsString::from_vec(template));
+    std::fs::canonicalize(&dir).map_err(|e| Error::io(format!("resolving {}", dir.display()), e))
+}
+
+/// Remove the directories that processes which died without cleaning up (killed by a signal,
+/// or aborting) left in `base`: ours (same owner), not kept, whose process is gone (by pid), and
+/// older than an hour — the last so that a process of another pid namespace sharing this
+/// directory is not mistaken for a dead one while its runs are young.
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let uid = ids_of_caller().0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('-')
+            .and_then(|(p, _)| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = lstat(&path) else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if pid != std::process::id()
+            && meta.is_dir()
+            && meta.uid() == uid
+            && old
+            && !Path::new("/proc").join(pid.to_string()).exists()
+            && !path.join(KEPT).exists()
+        {
+            remove_tree(&path);
+        }
+    }
+}
+
+fn ids_of_caller() -> (u32, u32) {
+    // SAFETY: getuid/getgid cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}
+
+/// Remove a run's directory, whatever the program left in it: any depth (also far deeper than
+/// `PATH_MAX`), directories without permissions (mode 000, or not writable), the overlay's
+/// `work/work`. It never follows a symbolic link, and never holds more than four descriptors
+/// (see [`remove_tree_bounded`]). What cannot be removed is left.
+pub(crate) fn remove_tree(dir: &Path) {
+    let _ = remove_tree_bounded(dir);
+}
+
+/// One directory on the way down: its name in its parent, the parent's identity (checked on
+/// the way back up), and the parent's entries still to remove.
+struct Level {
+    name: CString,
+    parent: (u64, u64),
+    pending: Vec<CString>,
+}
+
+/// Remove the tree `dir` with a bounded number of descriptors: one for the directory being
+/// emptied, one for its parent's way back (`openat(fd, "..")`, whose device and inode must be
+/// the ones recorded on the way down — a tree moved meanwhile is left alone rather than
+/// followed elsewhere), and one while a directory is listed. The path from the top is a stack
+/// of names on the heap, never a path string, so depth is bounded by memory only.
+fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
+    let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+    let parent = dir.parent().ok_or_else(invalid)?;
+    let name = dir.file_name().ok_or_else(invalid)?;
+    let name = CString::new(name.as_bytes()).map_err(|_| invalid())?;
+    let parent_path = CString::new(parent.as_os_str().as_bytes()).map_err(|_| invalid())?;
+    let top = open_at(
+        libc::AT_FDCWD,
+        &parent_path,
+        libc::O_RDONLY | libc::O_DIRECTORY,
+    )?;
+    if unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR).is_ok() {
+        return Ok(());
+    }
+    let mut cur = open_dir_forcibly(top.as_raw_fd(), &name)?;
+    let mut pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+    let mut stack: Vec<Level> = Vec::new();
+    let mut opened_up = false;
+    loop {
+        if let Some(entry) = pending.pop() {
+            match unlink_at(cur.as_raw_fd(), &entry, 0) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::EPERM)) => {
+                    if unlink_at(cur.as_raw_fd(), &entry, libc::AT_REMOVEDIR).is_ok() {
+                        continue;
+                    }
+                    // Not empty: go down into it.
+                    let Ok(child) = open_dir_forcibly(cur.as_raw_fd(), &entry) else {
+                        continue; // left
+                    };
+                    let st = fstat(cur.as_raw_fd())?;
+                    stack.push(Level {
+                        name: entry,
+                        parent: (st.st_dev, st.st_ino),
+                        pending: std::mem::take(&mut pending),
+                    });
+                    cur = child;
+                    opened_up = false;
+                    pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) && !opened_up => {
+                    // The directory is not writable: make it so (it is ours), and try again.
+                    opened_up = true;
+                    // SAFETY: plain fchmod on our descriptor.
+                    unsafe { libc::fchmod(cur.as_raw_fd(), 0o700) };
+                    pending.push(entry);
+                }
+                Err(_) => {} // left
+            }
+            continue;
+        }
+        // Everything in `cur` is gone (or left): back up to its parent.
+        let Some(level) = stack.pop() else { break };
+        let up = open_at(
+            cur.as_raw_fd(),
+            c"..",
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        )?;
+        let st = fstat(up.as_raw_fd())?;
+        if (st.st_dev, st.st_ino) != level.parent {
+            return Err(io::Error::other(
+                "the tree was moved while it was being removed",
+            ));
+        }
+        cur = up;
+        opened_up = false;
+        pending = level.pending;
+        let _ = unlink_at(cur.as_raw_fd(), &level.name, libc::AT_REMOVEDIR);
+    }
+    drop(cur);
+    unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR)
+}
+
+fn unlink_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<()> {
+    // SAFETY: name is a valid C string.
+    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Open the directory `name` in `dirfd` without following a link, giving its owner (us) access
+/// first if it has none. The mode is changed through an `O_PATH` descriptor of that very
+/// directory (`/proc/self/fd/N`), never by name: a link swapped in cannot redirect it.
+fn open_dir_forcibly(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+    match open_dir_at(dirfd, name) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            let path = open_at(
+                dirfd,
+                name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )?;
+            let link = CString::new(format!("/proc/self/fd/{}", path.as_raw_fd()))
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: link is a valid C string.
+            if unsafe { libc::chmod(link.as_ptr(), 0o700) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            open_dir_at(dirfd, name)
+        }
+        other => other,
+    }
+}
+
+fn open_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    // SAFETY: name is a valid C string.
+    let fd = unsafe { libc::openat(dirfd, name.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Open a directory without following a symbolic link in its last component.
+fn open_dir_at(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+    open_at(
+        dirfd,
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
     )
 }
 
-/// Bind the running executable's directory, its program interpreter and the shared libraries it
-/// has loaded, read-only at their own paths, wherever the sandbox would not show them.
-pub(super) fn bind_current_exe(p: &mut Planner<'_>) -> Result<(), Error> {
-    let mut wanted: Vec<(PathBuf, Want)> = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            wanted.push((dir.to_owned(), Want::Dir));
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: st is a valid stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+fn lstat_at(dirfd: RawFd, name: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: st is a valid stat buffer, name a valid C string.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// The names in the directory `fd` (without `.` and `..`).
+fn read_names(fd: RawFd) -> io::Result<Vec<CString>> {
+    // SAFETY: a duplicate for fdopendir, which takes ownership of it.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: dup is a directory descriptor we own; fdopendir takes it over.
+    let dir = unsafe { libc::fdopendir(dup) };
+    if dir.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: still ours.
+        unsafe { libc::close(dup) };
+        return Err(e);
+    }
+    // SAFETY: rewind: the descriptor's offset is shared with `fd`.
+    unsafe { libc::rewinddir(dir) };
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: dir is a valid DIR*.
+        let entry = unsafe { libc::readdir64(dir) };
+        if entry.is_null() {
+            break;
         }
-        if let Some(interp) = interpreter(&exe) {
-            wanted.push((interp, Want::File));
+        // SAFETY: d_name is a nul-terminated string inside the entry.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if name != c"." && name != c".." {
+            names.push(name.to_owned());
         }
     }
-    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
-        let mut seen = BTreeSet::new();
-        for line in maps.lines() {
-            // address perms offset dev inode path
-            let Some(path) = line.split_whitespace().nth(5) else {
-                continue;
-            };
-            if !path.starts_with('/')
-                || line.ends_with(" (deleted)")
-                || ["/dev/", "/proc/", "/sys/", "/memfd:"]
-                    .iter()
-                    .any(|p| path.starts_with(p))
-            {
-                continue;
+    // SAFETY: closes dir and dup.
+    unsafe { libc::closedir(dir) };
+    Ok(names)
+}
+
+/// One entry of a template, looked at without following it. A directory comes opened
+/// (`O_NOFOLLOW`), and a regular file too when asked; an entry swapped while we look is looked
+/// at again, so what we use is always what we checked.
+enum Seen {
+    Dir(OwnedFd, libc::stat),
+    File(Option<OwnedFd>, libc::stat),
+    /// A symbolic link and its target.
+    Link(CString),
+    Special(&'static str),
+}
+
+fn inspect(dirfd: RawFd, name: &CStr, open_files: bool) -> io::Result<Seen> {
+    for _ in 0..16 {
+        let st = lstat_at(dirfd, name)?;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => match open_dir_at(dirfd, name) {
+                Ok(fd) => {
+                    let st = fstat(fd.as_raw_fd())?;
+                    return Ok(Seen::Dir(fd, st));
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => continue,
+                Err(e) => return Err(e),
+            },
+            libc::S_IFREG if !open_files => return Ok(Seen::File(None, st)),
+            libc::S_IFREG => {
+                match open_at(
+                    dirfd,
+                    name,
+                    libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
+                ) {
+                    Ok(fd) => {
+                        let st = fstat(fd.as_raw_fd())?;
+                        if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+                            return Ok(Seen::File(Some(fd), st));
+                        }
+                        continue;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => continue,
+                    Err(e) => return Err(e),
+                }
             }
-            if seen.insert(path.to_owned()) {
-                wanted.push((PathBuf::from(path), Want::File));
-            }
+            libc::S_IFLNK => match read_link_at(dirfd, name) {
+                Ok(target) => return Ok(Seen::Link(target)),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue, // not a link now
+                Err(e) => return Err(e),
+            },
+            libc::S_IFIFO => return Ok(Seen::Special("FIFO")),
+            libc::S_IFSOCK => return Ok(Seen::Special("socket")),
+            libc::S_IFCHR => return Ok(Seen::Special("character device")),
+            libc::S_IFBLK => return Ok(Seen::Special("block device")),
+            _ => return Ok(Seen::Special("file of unknown type")),
         }
     }
-    for (path, want) in wanted {
-        if reachable(p, &path) {
-            continue;
+    Err(io::Error::other(
+        "it kept changing while the fixture root was being prepared",
+    ))
+}
+
+fn special(path: PathBuf, what: &str) -> Error {
+    Error::BadPath {
+        path,
+        reason: format!(
+            "a fixture may hold only directories, regular files and symbolic links, and this is \
+             a {what}; create it from the sandboxed program instead"
+        ),
+    }
+}
+
+fn entry_error(path: &Path, e: io::Error) -> Error {
+    Error::BadPath {
+        path: path.to_owned(),
+        reason: format!("cannot read this fixture entry: {e}"),
+    }
+}
+
+/// A directory's identity and last change: any entry added, removed or renamed in it changes
+/// its mtime and ctime.
+type Stamp = (u64, u64, i64, i64, i64, i64);
+
+fn stamp(st: &libc::stat) -> Stamp {
+    (
+        st.st_dev,
+        st.st_ino,
+        st.st_mtime,
+        st.st_mtime_nsec,
+        st.st_ctime,
+        st.st_ctime_nsec,
+    )
+}
+
+/// What a walk of a template found, and the directories it saw.
+struct Validation {
+    ids: (u32, u32),
+    dirs: Vec<(PathBuf, Stamp)>,
+    foreign: Option<(PathBuf, u32, u32)>,
+}
+
+/// Walk the template `dir` for an overlay: refuse special files, and return the first entry
+/// not owned by `ids`. The result is remembered for this process while none of the template's
+/// directories changes (a special file can only appear by an entry being added to one), so that
+/// repeated runs of one fixture stat a few directories rather than every file. Only a `chown` of
+/// an existing file in the meantime goes unseen: the overlay would then show that file owned by
+/// `nobody`.
+fn validate(
+    dir: &OwnedFd,
+    path: &Path,
+    ids: (u32, u32),
+) -> Result<Option<(PathBuf, u32, u32)>, Error> {
+    static CACHE: std::sync::Mutex<BTreeMap<PathBuf, Arc<Validation>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let cached = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(path)
+        .cloned();
+    if let Some(v) = cached {
+        let unchanged = v.ids == ids
+            && v.dirs.iter().all(|(d, st)| {
+                c_path(d)
+                    .ok()
+                    .and_then(|c| lstat_at(libc::AT_FDCWD, &c).ok())
+                    .is_some_and(|now| stamp(&now) == *st)
+            });
+        if unchanged {
+            return Ok(v.foreign.clone());
         }
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() != (want == Want::Dir) {
-            continue;
+    }
+    let mut v = Validation {
+        ids,
+        dirs: Vec::new(),
+        foreign: None,
+    };
+    check_tree(dir, path, &mut v)?;
+    let foreign = v.foreign.clone();
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned(), Arc::new(v));
+    Ok(foreign)
+}
+
+/// Walk a template: refuse special files; find the first entry not owned by `ids`.
+fn check_tree(dir: &OwnedFd, path: &Path, v: &mut Validation) -> Result<(), Error> {
+    let top = fstat(dir.as_raw_fd()).map_err(|e| entry_error(path, e))?;
+    v.dirs.push((path.to_owned(), stamp(&top)));
+    let ids = v.ids;
+    if v.foreign.is_none() && (top.st_uid, top.st_gid) != ids {
+        v.foreign = Some((path.to_owned(), top.st_uid, top.st_gid));
+    }
+    for name in read_names(dir.as_raw_fd()).map_err(|e| entry_error(path, e))? {
+        let entry = path.join(OsStr::from_bytes(name.to_bytes()));
+        match inspect(dir.as_raw_fd(), &name, false).map_err(|e| entry_error(&entry, e))? {
+            Seen::Dir(fd, _) => check_tree(&fd, &entry, v)?,
+            Seen::File(_, st) => {
+                if v.foreign.is_none() && (st.st_uid, st.st_gid) != ids {
+                    v.foreign = Some((entry, st.st_uid, st.st_gid));
+                }
+            }
+            Seen::Link(_) => {
+                // A link's owner shows but grants nothing; only its target matters.
+            }
+            Seen::Special(what) => return Err(special(entry, what)),
         }
-        let target = p.resolve(&path)?;
-        p.ensure(&target, want, "the current executable")?;
-        p.capture_and_attach(&path, &target, RO, true)?;
-        p.host_layer(target, &path, false);
     }
     Ok(())
 }
 
-/// Whether the sandbox, as planned so far, shows the host's `path` at `path`.
-pub(super) fn reachable(p: &Planner<'_>, path: &Path) -> bool {
-    let Ok(shown) = p.resolve(path) else {
-        return false;
-    };
-    let Some(layer) = p.layer_of(&shown) else {
-        return false;
-    };
-    let LayerKind::Host { source, .. } = &layer.kind else {
-        return false;
-    };
-    let rest = shown.strip_prefix(&layer.target).unwrap_or(Path::new(""));
-    let host = if rest.as_os_str().is_empty() {
-        source.clone()
-    } else {
-        source.join(rest)
-    };
-    match (std::fs::canonicalize(&host), std::fs::canonicalize(path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// The program interpreter (`PT_INTERP`, the dynamic loader) an ELF64 executable names.
-fn interpreter(exe: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(exe).ok()?;
-    let mut header = [0u8; 64];
-    file.read_exact_at(&mut header, 0).ok()?;
-    // ELF magic, 64-bit, little-endian.
-    if header[..4] != *b"\x7fELF" || header[4] != 2 || header[5] != 1 {
-        return None;
-    }
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-    let phoff = u64_at(&header, 0x20);
-    let phentsize = u16_at(&header, 0x36);
-    let phnum = u16_at(&header, 0x38);
-    if phentsize < 56 || phnum > 256 {
-        return None;
-    }
-    for i in 0..phnum {
-        let mut ph = [0u8; 56];
-        file.read_exact_at(&mut ph, phoff.checked_add(i * phentsize)?)
-            .ok()?;
-        if u32_at(&ph, 0) == 3 {
-            // PT_INTERP
-            let offset = u64_at(&ph, 8);
-            let size = u64_at(&ph, 32).min(4096) as usize;
-            let mut interp = vec![0u8; size];
-            file.read_exact_at(&mut interp, offset).ok()?;
-            let end = interp.iter().position(|b| *b == 0).unwrap_or(interp.len());
-            interp.truncate(end);
-            let path = PathBuf::from(std::ffi::OsString::from_vec(interp));
-            return path.is_absolute().then_some(path);
+fn set_mode_and_times(fd: RawFd, st: &libc::stat, mask: u32) -> io::Result<()> {
+    // SAFETY: plain fchmod/futimens on our descriptor.
+    unsafe {
+        if libc::fchmod(fd, st.st_mode & mask) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let times = [
+            libc::timespec {
+                tv_sec: st.st_atime,
+                tv_nsec: st.st_atime_nsec,
+            },
+            libc::timespec {
+                tv_sec: st.st_mtime,
+                tv_nsec: st.st_mtime_nsec,
+            },
+        ];
+        if libc::futimens(fd, times.as_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
         }
     }
-    None
+    Ok(())
 }
 
-use std::os::unix::ffi::OsStringExt;
+/// Copy the directory `src` into the (new, empty) directory `dst`, never following a symbolic
+/// link: directories and files are opened `O_NOFOLLOW` relative to their parent's descriptor,
+/// links are recreated as they are. Set-uid, set-gid bits are dropped.
+fn copy_tree(src: &OwnedFd, dst: &OwnedFd, path: &Path) -> Result<(), Error> {
+    let names = read_names(src.as_raw_fd()).map_err(|e| entry_error(path, e))?;
+    for name in names {
+        let entry = path.join(OsStr::from_bytes(name.to_bytes()));
+        let copy_err =
+            |e: io::Error| Error::io(format!("copying the fixture entry {}", entry.display()), e);
+        match inspect(src.as_raw_fd(), &name, true).map_err(|e| entry_error(&entry, e))? {
+            Seen::Dir(sfd, st) => {
+                // SAFETY: name is a valid C string.
+                if unsafe { libc::mkdirat(dst.as_raw_fd(), name.as_ptr(), 0o700) } < 0 {
+                    return Err(copy_err(io::Error::last_os_error()));
+                }
+                let dfd = open_dir_at(dst.as_raw_fd(), &name).map_err(copy_err)?;
+                copy_tree(&sfd, &dfd, &entry)?;
+                set_mode_and_times(dfd.as_raw_fd(), &st, DIR_MODE_MASK).map_err(copy_err)?;
+            }
+            Seen::File(sfd, st) => {
+                let dfd = open_at(
+                    dst.as_raw_fd(),
+                    &name,
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+                )
+                .map_err(copy_err)?;
+                let mut to = File::from(dfd);
+                if let (Some(sfd), true) = (sfd, st.st_size > 0) {
+                    copy_content(File::from(sfd), &mut to, st.st_size).map_err(copy_err)?;
+                }
+                set_mode_and_times(to.as_raw_fd(), &st, FILE_MODE_MASK).map_err(copy_err)?;
+            }
+            Seen::Link(target) => {
+                // SAFETY: both valid C strings.
+                if unsafe { libc::symlinkat(target.as_ptr(), dst.as_raw_fd(), name.as_ptr()) } < 0 {
+                    return Err(copy_err(io::Error::last_os_error()));
+                }
+            }
+            Seen::Special(what) => return Err(special(entry, what)),
+        }
+    }
+    Ok(())
+}
+
+/// Copy a file's content: a small one with one read and one write (most fixture files are
+/// small, and each extra call counts over thousands of them), a larger one with
+/// `copy_file_range` (which clones the blocks where the file system can).
+fn copy_content(mut from: File, to: &mut File, size: i64) -> io::Result<()> {
+    use std::io::{Read, Write};
+    const SMALL: usize = 64 * 1024;
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if size > SMALL {
+        io::copy(&mut from, to)?;
+        return Ok(());
+    }
+    let mut buf = [0u8; SMALL];
+    let mut n = 0;
+    // Read what the size says (a file growing meanwhile keeps the rest: it is copied as seen).
+    while n < size {
+        match from.read(&mut buf[n..size])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    to.write_all(&buf[..n])
+}
+
+fn read_link_at(dirfd: RawFd, name: &CStr) -> io::Result<CString> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: buf is a valid buffer of that length.
+    let n = unsafe { libc::readlinkat(dirfd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    CString::new(buf).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkdir(p: &Path, mode: u32) {
+        std::fs::create_dir(p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn remove_tree_takes_what_an_overlay_and_a_program_leave() {
+        let base = std::env::temp_dir().join(format!("sandboxed-unit-{}", std::process::id()));
+        let _ = std::fs::create_dir(&base);
+        let run = base.join("run");
+        std::fs::create_dir_all(run.join("work/work/index")).unwrap();
+        std::fs::write(run.join("work/work/index/x"), "x").unwrap();
+        // The overlay's work/work: mode 000, not empty.
+        std::fs::set_permissions(
+            run.join("work/work"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+        mkdir(&run.join("upper"), 0o755);
+        std::fs::write(run.join("upper/f"), "x").unwrap();
+        mkdir(&run.join("upper/locked"), 0o700);
+        std::fs::write(run.join("upper/locked/f"), "x").unwrap();
+        std::fs::set_permissions(
+            run.join("upper/locked"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+        mkdir(&run.join("upper/wx"), 0o700);
+        std::fs::write(run.join("upper/wx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/wx"), std::fs::Permissions::from_mode(0o300))
+            .unwrap();
+        mkdir(&run.join("upper/rx"), 0o700);
+        std::fs::write(run.join("upper/rx/f"), "x").unwrap();
+        std::fs::set_permissions(run.join("upper/rx"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        std::os::unix::fs::symlink("/etc", run.join("upper/link")).unwrap();
+        std::fs::set_permissions(run.join("upper"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        remove_tree_bounded(&run).unwrap();
+        assert!(!run.exists());
+        assert!(Path::new("/etc/passwd").exists()); // the link was not followed
+        std::fs::remove_dir(&base).unwrap();
+    }
+}

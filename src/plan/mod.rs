@@ -5,7 +5,10 @@
 //! C strings, pointer arrays, mount operations, map lines, rlimits and a compiled BPF program,
 //! which the child walks with raw system calls only.
 
+pub(crate) mod cgroup;
+pub(crate) mod fixture;
 pub(crate) mod fs;
+pub(crate) mod limits;
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -15,7 +18,7 @@ use std::time::Duration;
 use crate::command::Command;
 use crate::error::Error;
 use crate::policy::Net;
-use crate::seccomp::{self, Compiled};
+use crate::policy::seccomp::{self, Compiled};
 
 pub(crate) use fs::{FsOp, FsPlan};
 
@@ -79,7 +82,7 @@ pub(crate) struct Plan {
     pub cpu_limited: bool,
     pub fsize_limited: bool,
     /// Memory and process limits (cgroups or rlimits) and what classifies their outcomes.
-    pub limits: crate::limits::Limits,
+    pub limits: crate::plan::limits::Limits,
     pub seccomp: Option<Compiled>,
     /// Whether the kernel has Landlock's scopes (ABI 6, Linux 6.12): the program is then
     /// restricted to abstract unix sockets and signals of its own sandbox.
@@ -100,14 +103,14 @@ pub(crate) struct Plan {
     pub invocation: crate::report::Invocation,
     /// What the output's rendering replaces; the engine adds the paths it creates on the host
     /// (fixture copies as `[FIXTURE]`, other temporary roots as `[ROOT]`) with
-    /// `redactions.add_path(path, crate::redact::FIXTURE)`.
-    pub redactions: crate::redact::Redactions,
+    /// `redactions.add_path(path, crate::policy::redact::FIXTURE)`.
+    pub redactions: crate::policy::redact::Redactions,
 }
 
 /// Whether this kernel has Landlock's scopes (ABI 6+), probed once per process.
 fn landlock_abi() -> i64 {
     static ABI: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *ABI.get_or_init(crate::launch::sys::landlock_abi)
+    *ABI.get_or_init(crate::sys::landlock_abi)
 }
 
 fn landlock_scoped() -> bool {
@@ -255,13 +258,13 @@ impl Plan {
         let mut redactions = cmd.redactions()?;
         // A fixture run's fresh root on the host reads as [FIXTURE] in any rendering.
         if let Some(root) = &fs.fixture {
-            redactions.add_path(&root.dir, crate::redact::FIXTURE);
+            redactions.add_path(&root.dir, crate::policy::redact::FIXTURE);
         }
         let cwd = fs::cstr(&fs.cwd, "working directory")?;
 
         // Resource limits: the mechanism of each in this environment, and the rlimits
         // (src/limits).
-        let limits = crate::limits::plan(sandbox, &mut steps)?;
+        let limits = crate::plan::limits::plan(sandbox, &mut steps)?;
         let rlimits = limits.rlimits.clone();
 
         // Every sandbox has a filter: the policy's, always with the guard (src/seccomp), whose

@@ -435,8 +435,8 @@ pub(crate) struct Cgroup {
 
 /// What a run's cgroups should hold.
 pub(crate) struct Spec {
-    pub memory: Option<(super::Mechanism, u64)>,
-    pub pids: Option<(super::Mechanism, u64)>,
+    pub memory: Option<(super::limits::Mechanism, u64)>,
+    pub pids: Option<(super::limits::Mechanism, u64)>,
 }
 
 /// The largest value `pids.max` accepts (`PID_MAX_LIMIT`); above it, "max".
@@ -445,8 +445,8 @@ const PIDS_MAX: u64 = 4 * 1024 * 1024;
 impl Cgroup {
     /// Create the cgroups `spec` asks for (none: `Ok(None)`), with their limits set.
     pub(crate) fn create(spec: &Spec) -> Result<Option<Cgroup>, Error> {
-        use super::Mechanism::{CgroupV1, CgroupV2};
-        let wants = |m: Option<(super::Mechanism, u64)>, k| m.filter(|(mech, _)| *mech == k);
+        use super::limits::Mechanism::{CgroupV1, CgroupV2};
+        let wants = |m: Option<(super::limits::Mechanism, u64)>, k| m.filter(|(mech, _)| *mech == k);
         let (v1_memory, v1_pids) = (wants(spec.memory, CgroupV1), wants(spec.pids, CgroupV1));
         let (v2_memory, v2_pids) = (wants(spec.memory, CgroupV2), wants(spec.pids, CgroupV2));
         if v1_memory.is_none() && v1_pids.is_none() && v2_memory.is_none() && v2_pids.is_none() {

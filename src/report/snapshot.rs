@@ -9,7 +9,7 @@ use std::sync::Mutex;
 pub use insta;
 use insta::internals::Content;
 
-use crate::render::Info;
+use crate::report::render::Info;
 use crate::report::Output;
 
 /// Snapshot an [`Output`] with [insta](https://insta.rs): its [rendering](crate::Output#impl-Display-for-Output)

@@ -28,18 +28,18 @@
 //! `Child`, also while unwinding from a panic) removes the cgroups. A process killed before that
 //! leaves its cgroups behind; the next process to use limits removes them.
 
-pub(crate) mod cgroup;
 
 use std::time::Duration;
 
 use libc::c_int;
 
 use crate::error::Error;
-use crate::launch::sys;
+use crate::sys;
 use crate::policy::Sandbox;
 use crate::report::Outcome;
 
-pub(crate) use cgroup::Cgroup;
+pub(crate) use super::cgroup::Cgroup;
+use super::cgroup;
 
 /// How a limit is enforced in this environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

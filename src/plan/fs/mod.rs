@@ -19,8 +19,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::fixture::FixtureRoot;
-use crate::launch::sys::{
+use crate::plan::fixture::FixtureRoot;
+use crate::sys::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
 use crate::policy::{MountSpec, Net, Sandbox};
@@ -50,10 +50,8 @@ fn bind_attrs(source: &Path, meta: &std::fs::Metadata, writable: bool) -> u64 {
 }
 
 // Fixture roots: a child module, so it extends the planner below without widening its API.
-#[path = "fixture.rs"]
 mod fixture;
-// The default view of the host (see plan/view.rs), likewise.
-#[path = "view.rs"]
+// The default view of the host (see view.rs), likewise.
 mod view;
 
 /// A host tree cloned (`open_tree(OPEN_TREE_CLONE)`) by the child before anything is covered,
@@ -822,7 +820,7 @@ fn plan_pass(
         own_writable: Vec::new(),
     };
     // Every writable tmpfs is bounded (src/limits: size and inodes).
-    let tmpfs = crate::limits::Tmpfs::of(sandbox);
+    let tmpfs = crate::plan::limits::Tmpfs::of(sandbox);
     for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }

@@ -8,9 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod redact;
+pub(crate) mod seccomp;
+
 use crate::command::Command;
-use crate::redact::Redactions;
-use crate::seccomp::Seccomp;
+use crate::policy::redact::Redactions;
+use crate::policy::seccomp::Seccomp;
 
 /// Network isolation of a sandbox.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@ use std::ffi::CStr;
 
 use libc::{c_char, c_int, c_uint};
 
-use super::sys::{self, MountAttr};
+use crate::sys::{self, MountAttr};
 use crate::plan::{FsOp, Plan, step};
 
 /// Where the init keeps its channels once the descriptors are arranged.
@@ -118,7 +118,7 @@ pub(crate) struct ChildContext<'a> {
     pub slots: *mut c_int,
     /// The top of the stack the program's process starts on (16-byte aligned).
     pub stack_top: *mut u8,
-    /// `cgroup.procs` descriptors of the run's cgroups, to join first (see `crate::limits`).
+    /// `cgroup.procs` descriptors of the run's cgroups, to join first (see `crate::plan::limits`).
     pub cgroups: &'a [c_int],
 }
 
@@ -147,7 +147,7 @@ fn has(flags: u64, ns: c_int) -> bool {
 pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
     // Resource limits: into the run's cgroups before anything else, so that every process of
     // the sandbox is inside them.
-    if let Err(errno) = crate::limits::join(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
+    if let Err(errno) = crate::plan::limits::join(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
         report(
             ctx.report,
             Report::SETUP_FAILED,
@@ -1170,7 +1170,7 @@ fn serve_notification(
     }
     let (nr, arch) = (notif.data.nr, notif.data.arch);
     let kill = ctx.plan.seccomp.as_ref().is_some_and(|f| f.kill);
-    if kill || !crate::seccomp::is_native(nr, arch) {
+    if kill || !crate::policy::seccomp::is_native(nr, arch) {
         // The caller waits in the kernel until it dies: the call never runs.
         kill_all(ctx, main);
         // The caller (blocked, so not reaped) may be outside the program's process group when

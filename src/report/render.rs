@@ -10,7 +10,7 @@
 use std::fmt::{self, Write as _};
 use std::os::unix::ffi::OsStrExt;
 
-use crate::redact::Redactions;
+use crate::policy::redact::Redactions;
 use crate::report::{Invocation, Output, Stream};
 
 /// Bytes shown at most for standard input in snapshot metadata.

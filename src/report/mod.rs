@@ -6,8 +6,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod render;
+#[cfg(feature = "insta")]
+pub(crate) mod snapshot;
+
 use crate::error::Error;
-use crate::redact::Redactions;
+use crate::policy::redact::Redactions;
 
 /// Which output stream a [`Chunk`] came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -248,7 +252,7 @@ pub struct Output {
     /// The fresh root of a [fixture](crate::Sandbox::fixture) run, kept while the output (or a
     /// clone) lives, for [`changes`](Output::changes) and [`read`](Output::read); `None`
     /// without a fixture.
-    pub fixture: Option<crate::fixture::FixtureRun>,
+    pub fixture: Option<crate::plan::fixture::FixtureRun>,
     /// The system calls the seccomp policy denied with `EPERM`, by name, with how many times:
     /// `[("connect", 2)]`. Sorted by name; empty when nothing was denied (or when the kernel
     /// refused the sandbox a seccomp listener, see [`Seccomp`](crate::Seccomp)). A program
@@ -380,13 +384,13 @@ impl Output {
     /// [rendering](#impl-Display-for-Output). This is what [`assert_success`](Self::assert_success)
     /// panics with; use it for your own assertions to keep failures and snapshots alike.
     pub fn failure_message(&self, headline: &str) -> String {
-        crate::render::failure_message(self, headline)
+        crate::report::render::failure_message(self, headline)
     }
 
     /// The command line that ran, quoted like a shell would need it and redacted:
     /// `` `sh -c 'exit 3'` `` (empty when the output was not produced by a run).
     pub fn command_line(&self) -> String {
-        crate::render::command_line(&self.invocation, &self.redactions)
+        crate::report::render::command_line(&self.invocation, &self.redactions)
     }
 
     /// Both streams interleaved in arrival order, with a header at each switch between
@@ -443,7 +447,7 @@ impl Output {
 /// [`Output::display_transcript`] renders the streams interleaved instead.
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::render::output(self, f)
+        crate::report::render::output(self, f)
     }
 }
 
@@ -476,7 +480,7 @@ pub struct DisplayTranscript<'a> {
 
 impl fmt::Display for DisplayTranscript<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::render::transcript(self.output, f)
+        crate::report::render::transcript(self.output, f)
     }
 }
 

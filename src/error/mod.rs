@@ -1,5 +1,7 @@
 //! The one error type of the crate, whose `Display` says what happened and what to do.
 
+pub(crate) mod diagnose;
+
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
