@@ -6,10 +6,18 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::policy::Invocation;
 use crate::policy::Sandbox;
-use crate::policy::redact::Redactions;
-use crate::report::{Invocation, Output};
+use crate::report::Output;
 use crate::supervise::Child;
+
+impl Sandbox {
+    /// A [`Command`] that runs `program` in this sandbox. A `program` without a `/` is searched
+    /// in the `PATH` of the command's environment, inside the sandbox.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        Command::new(self.clone(), program.as_ref())
+    }
+}
 
 /// A program to run in a [`Sandbox`], built like [`std::process::Command`].
 ///
@@ -132,21 +140,27 @@ impl Command {
     /// wait for it. Returns only once the program has really been executed inside the sandbox,
     /// so a missing program or a failed set-up step is an `Err` here.
     pub fn spawn(&self) -> Result<Child, Error> {
-        let plan = crate::plan::Plan::new(self)?;
+        let invocation = self.invocation();
+        let plan = crate::plan::Plan::new(&self.sandbox, &invocation)?;
         // A fixture overlay the kernel refuses: note it, and run again with a copy.
         let overlay_step = plan
             .fs
             .overlay_fallback
             .and_then(|s| plan.steps.get(s as usize).cloned());
         let side = self.side_channel.as_deref();
-        match crate::launch::launch(plan, self.stdin.clone(), side) {
+        let launched = match crate::launch::launch(plan, self.stdin.clone(), side) {
             Err(Error::Setup { step, .. }) if Some(&step) == overlay_step.as_ref() => {
                 crate::plan::fixture::OVERLAY_UNAVAILABLE
                     .store(true, std::sync::atomic::Ordering::Relaxed);
-                crate::launch::launch(crate::plan::Plan::new(self)?, self.stdin.clone(), side)
+                crate::launch::launch(
+                    crate::plan::Plan::new(&self.sandbox, &invocation)?,
+                    self.stdin.clone(),
+                    side,
+                )
             }
             other => other,
-        }
+        }?;
+        Ok(Child::new(launched))
     }
 
     /// Hand `fd` to the program as its descriptor 3 (the only one besides 0, 1 and 2). The
@@ -182,13 +196,5 @@ impl Command {
             stdin: self.stdin.clone(),
             stderr_to_stdout: self.stderr_to_stdout,
         }
-    }
-
-    /// The redactions of this command's outputs: the built-in ones, then the sandbox's.
-    pub(crate) fn redactions(&self) -> Result<Redactions, Error> {
-        self.sandbox.redactions.check()?;
-        let mut r = Redactions::builtin();
-        r.extend(&self.sandbox.redactions);
-        Ok(r)
     }
 }

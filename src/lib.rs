@@ -38,16 +38,16 @@ extern crate self as sandboxed;
 
 // The layers, lowest first; a module uses only those above it in this list (tests/layers.rs
 // checks it).
-mod signals;
-mod sys;
-mod error;
-mod policy;
-mod plan;
-mod launch;
-mod report;
-mod supervise;
-mod command;
 mod attribute;
+mod command;
+mod error;
+mod launch;
+mod plan;
+mod policy;
+mod report;
+mod signals;
+mod supervise;
+mod sys;
 
 pub use policy::redact;
 
@@ -60,14 +60,13 @@ pub mod __snapshot {
 
 pub use command::Command;
 pub use error::Error;
-pub use plan::fixture::{Change, ChangeKind, Changes, FixtureRun};
-pub use policy::{FixtureMode, Net, Sandbox};
 pub use policy::redact::Redactions;
-pub use report::{
-    Capture, Chunk, DisplayTranscript, Invocation, Outcome, Output, Stream, signal_name,
-    signal_number,
-};
 pub use policy::seccomp::Seccomp;
+pub use policy::{FixtureMode, Invocation, Net, Sandbox};
+pub use report::changes::{Change, ChangeKind, Changes, FixtureRun};
+pub use report::{
+    Capture, Chunk, DisplayTranscript, Outcome, Output, Stream, signal_name, signal_number,
+};
 pub use supervise::{Child, Chunks};
 
 /// Run a test's body in a fresh sandboxed child process.

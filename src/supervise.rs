@@ -9,12 +9,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::launch::Launched;
 use crate::launch::child::Report;
 use crate::launch::reap;
-use crate::sys;
-use crate::plan::Plan;
+use crate::policy::Invocation;
 use crate::policy::redact::Redactions;
-use crate::report::{Capture, Chunk, Invocation, Outcome, Output, Stream};
+use crate::report::changes::FixtureRun;
+use crate::report::classify::{Run, STDERR_TAIL};
+use crate::report::{Capture, Chunk, Outcome, Output, Stream};
+use crate::sys;
 
 /// How long past its timeout the parent waits for the sandbox's own report before it kills the
 /// sandbox itself.
@@ -76,9 +79,9 @@ pub struct Child {
     redactions: Redactions,
     /// Resource limits: the run's cgroups (removed when the `Child` goes) and what tells which
     /// limit was hit.
-    limits: crate::plan::limits::Run,
+    limits: Run,
     /// The fixture root of the run, handed to the `Output` (removed with it).
-    fixture: Option<crate::plan::fixture::FixtureRun>,
+    fixture: Option<crate::report::changes::FixtureRun>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,19 +95,20 @@ enum End {
 }
 
 impl Child {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        pid: libc::pid_t,
-        mut plan: Plan,
-        _flags: u64,
-        start: Instant,
-        stdin_data: Option<Vec<u8>>,
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-        report: OwnedFd,
-        lifeline: OwnedFd,
-    ) -> Child {
+    /// Take over a launched sandbox.
+    pub(crate) fn new(launched: Launched) -> Child {
+        let Launched {
+            pid,
+            mut plan,
+            start,
+            stdin_data,
+            stdin,
+            stdout,
+            stderr,
+            report,
+            lifeline,
+            cgroup,
+        } = launched;
         if let Some(fd) = &stdin {
             // SAFETY: plain fcntl on our own descriptor.
             unsafe {
@@ -145,18 +149,13 @@ impl Child {
             killed: false,
             invocation: plan.invocation,
             redactions: plan.redactions,
-            limits: crate::plan::limits::Run::default(),
-            fixture: plan.fs.fixture.take().map(crate::plan::fixture::FixtureRun),
+            limits: Run::new(&plan.limits, cgroup),
+            fixture: plan.fs.fixture.take().map(FixtureRun::new),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
         }
         child
-    }
-
-    pub(crate) fn with_limits(mut self, limits: crate::plan::limits::Run) -> Child {
-        self.limits = limits;
-        self
     }
 
     /// The host pid of the sandbox (its init, whose death ends everything in it).
@@ -401,10 +400,7 @@ impl Child {
             self.capture.dropped[stream.index()] += drop.len() as u64;
             if stream == Stream::Stderr {
                 self.err_tail.extend_from_slice(drop);
-                let excess = self
-                    .err_tail
-                    .len()
-                    .saturating_sub(crate::plan::limits::STDERR_TAIL);
+                let excess = self.err_tail.len().saturating_sub(STDERR_TAIL);
                 self.err_tail.drain(..excess);
             }
         }
@@ -414,7 +410,7 @@ impl Child {
     /// The end of stderr as the program wrote it (also past the cap), for the classification of
     /// a memory limit.
     fn stderr_end(&self) -> Vec<u8> {
-        let want = crate::plan::limits::STDERR_TAIL;
+        let want = STDERR_TAIL;
         let from_kept = want.saturating_sub(self.err_tail.len()).min(self.err.len());
         let mut end = self.err[self.err.len() - from_kept..].to_vec();
         end.extend_from_slice(&self.err_tail);
@@ -499,9 +495,10 @@ impl Child {
                     )))
                 }
                 Report::INIT_FAILED => self.end = Some(End::InitFailed(r.step, r.value)),
-                Report::DENIED => self
-                    .denied
-                    .push((crate::policy::seccomp::syscall_name(r.step as i32), r.value as u32)),
+                Report::DENIED => self.denied.push((
+                    crate::policy::seccomp::syscall_name(r.step as i32),
+                    r.value as u32,
+                )),
                 _ => {}
             }
         }

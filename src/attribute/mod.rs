@@ -29,9 +29,9 @@ use std::time::Duration;
 use body_filter::BodyFilter;
 use channel::{BODY_END, BODY_START, CHANNEL_ENV, CHILD_ENV, Record};
 
+use crate::policy::seccomp::Seccomp;
 use crate::policy::{Net, Sandbox};
 use crate::report::{Outcome, Stream, signal_number};
-use crate::policy::seccomp::Seccomp;
 
 /// What the attribute's arguments say, validated at compile time.
 #[doc(hidden)]

@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use libc::{c_char, c_int};
 
-use crate::error::diagnose;
 use crate::error::Error;
-use crate::sys;
+use crate::error::diagnose;
+use crate::plan::cgroup::Cgroup;
 use crate::plan::{Plan, step};
 use crate::policy::seccomp::Filter;
-use crate::supervise::Child;
+use crate::sys;
 use child::{ChildContext, Report};
 
 /// Stack size for the program's process before execve (it only makes system calls, but debug
@@ -108,12 +108,33 @@ fn best_effort() -> bool {
     std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
 }
 
-/// Run `plan` and return the started [`Child`].
+/// A sandbox whose program has been executed: what [`supervise`](crate::supervise) takes over.
+pub(crate) struct Launched {
+    /// The host pid of the sandbox's init.
+    pub pid: libc::pid_t,
+    pub plan: Plan,
+    /// When the launch began (the output's duration counts from here).
+    pub start: Instant,
+    /// The bytes to feed, and the pipe to feed them into (`None`: standard input is /dev/null).
+    pub stdin_data: Option<Vec<u8>>,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+    /// The init's reports ([`protocol`]) after `Started`.
+    pub report: OwnedFd,
+    /// Closing it (the parent's end) tells the init that the parent is gone.
+    pub lifeline: OwnedFd,
+    /// The run's cgroups, if its limits use any (removed when dropped).
+    pub cgroup: Option<Cgroup>,
+}
+
+/// Run `plan`: create the sandbox, execute the program in it, and return once it runs (or say
+/// which step failed).
 pub(crate) fn launch(
     plan: Plan,
     stdin: Option<Vec<u8>>,
     side: Option<&OwnedFd>,
-) -> Result<Child, Error> {
+) -> Result<Launched, Error> {
     let start = Instant::now();
     let (stdin_r, stdin_w) = match &stdin {
         Some(_) => {
@@ -154,7 +175,7 @@ pub(crate) fn launch(
 
     // Resource limits: the run's cgroups, created now, joined by the init as its first act and
     // removed with the `Child` (src/limits).
-    let mut cgroup = crate::plan::limits::Cgroup::create(&plan.limits.cgroup_spec())?;
+    let mut cgroup = Cgroup::create(&plan.limits.cgroup_spec())?;
     let cgroup_procs: Vec<c_int> = cgroup.as_ref().map(|c| c.procs_fds()).unwrap_or_default();
 
     let mut attempts: Vec<u64> = vec![plan.clone_flags];
@@ -240,20 +261,18 @@ pub(crate) fn launch(
             return Err(setup_error(&plan, other, status, flags));
         }
     }
-    let limits = crate::plan::limits::Run::new(&plan.limits, cgroup);
-    Ok(Child::new(
+    Ok(Launched {
         pid,
         plan,
-        flags,
         start,
-        stdin,
-        stdin_w,
-        out_r,
-        err_r,
-        OwnedFd::from(report_file),
-        life_w,
-    )
-    .with_limits(limits))
+        stdin_data: stdin,
+        stdin: stdin_w,
+        stdout: out_r,
+        stderr: err_r,
+        report: OwnedFd::from(report_file),
+        lifeline: life_w,
+        cgroup,
+    })
 }
 
 /// Wait for `pid` and return its raw status.

@@ -446,7 +446,8 @@ impl Cgroup {
     /// Create the cgroups `spec` asks for (none: `Ok(None)`), with their limits set.
     pub(crate) fn create(spec: &Spec) -> Result<Option<Cgroup>, Error> {
         use super::limits::Mechanism::{CgroupV1, CgroupV2};
-        let wants = |m: Option<(super::limits::Mechanism, u64)>, k| m.filter(|(mech, _)| *mech == k);
+        let wants =
+            |m: Option<(super::limits::Mechanism, u64)>, k| m.filter(|(mech, _)| *mech == k);
         let (v1_memory, v1_pids) = (wants(spec.memory, CgroupV1), wants(spec.pids, CgroupV1));
         let (v2_memory, v2_pids) = (wants(spec.memory, CgroupV2), wants(spec.pids, CgroupV2));
         if v1_memory.is_none() && v1_pids.is_none() && v2_memory.is_none() && v2_pids.is_none() {

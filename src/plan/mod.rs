@@ -15,10 +15,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::command::Command;
 use crate::error::Error;
 use crate::policy::Net;
 use crate::policy::seccomp::{self, Compiled};
+use crate::policy::{Invocation, Sandbox};
 
 pub(crate) use fs::{FsOp, FsPlan};
 
@@ -100,7 +100,7 @@ pub(crate) struct Plan {
     pub steps: Vec<String>,
 
     /// What runs, for the output (`stderr_to_stdout` is also read by the launch).
-    pub invocation: crate::report::Invocation,
+    pub invocation: Invocation,
     /// What the output's rendering replaces; the engine adds the paths it creates on the host
     /// (fixture copies as `[FIXTURE]`, other temporary roots as `[ROOT]`) with
     /// `redactions.add_path(path, crate::policy::redact::FIXTURE)`.
@@ -129,8 +129,7 @@ fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
 }
 
 impl Plan {
-    pub(crate) fn new(cmd: &Command) -> Result<Plan, Error> {
-        let sandbox = &cmd.sandbox;
+    pub(crate) fn new(sandbox: &Sandbox, cmd: &Invocation) -> Result<Plan, Error> {
         let mut steps: Vec<String> = [
             "arranging the sandbox's file descriptors",
             "writing /proc/self/setgroups",
@@ -205,7 +204,7 @@ impl Plan {
             }
         }
         for (k, v) in [("HOME", fs::HOME), ("TMPDIR", "/tmp")] {
-            let explicitly_set = cmd.env.get(OsStr::new(k)).is_some_and(Option::is_some);
+            let explicitly_set = cmd.env.iter().any(|(ek, v)| ek == k && v.is_some());
             if !explicitly_set {
                 env.retain(|(ek, _)| ek != k);
                 env.push((k.into(), v.into()));
@@ -254,8 +253,8 @@ impl Plan {
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_os_str());
-        let fs = fs::plan(sandbox, cmd.cwd.as_deref(), path_env, &mut steps)?;
-        let mut redactions = cmd.redactions()?;
+        let fs = fs::plan(sandbox, cmd.current_dir.as_deref(), path_env, &mut steps)?;
+        let mut redactions = sandbox.output_redactions()?;
         // A fixture run's fresh root on the host reads as [FIXTURE] in any rendering.
         if let Some(root) = &fs.fixture {
             redactions.add_path(&root.dir, crate::policy::redact::FIXTURE);
@@ -319,7 +318,7 @@ impl Plan {
             max_output: sandbox.max_output,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,
             steps,
-            invocation: cmd.invocation(),
+            invocation: cmd.clone(),
             redactions,
         })
     }

@@ -8,10 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod invocation;
 pub mod redact;
 pub(crate) mod seccomp;
 
-use crate::command::Command;
+pub use invocation::Invocation;
+
+/// How much a stream may keep by default: 64 MiB ([`Sandbox::max_output`](crate::Sandbox::max_output)).
+pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
 use crate::policy::redact::Redactions;
 use crate::policy::seccomp::Seccomp;
 
@@ -132,7 +136,7 @@ impl Default for Sandbox {
             max_pids: None,
             cpu_time_limit: None,
             file_size_limit: None,
-            max_output: crate::report::DEFAULT_MAX_OUTPUT,
+            max_output: DEFAULT_MAX_OUTPUT,
             tmpfs_size: None,
             redactions: Redactions::new(),
         }
@@ -412,7 +416,7 @@ impl Sandbox {
 
     /// Replace matches of the regular expression `pattern` by `replacement` (which may refer to
     /// groups as `$1`) in the rendering of every output of this sandbox (see [`Redactions`]).
-    /// A pattern that does not compile makes [`Command::output`] and [`Command::spawn`] return
+    /// A pattern that does not compile makes [`Command::output`](crate::Command::output) and [`Command::spawn`](crate::Command::spawn) return
     /// [`Error::BadRedaction`](crate::Error::BadRedaction).
     pub fn redact_regex(
         mut self,
@@ -424,9 +428,11 @@ impl Sandbox {
         self
     }
 
-    /// A [`Command`] that runs `program` in this sandbox. A `program` without a `/` is searched
-    /// in the `PATH` of the command's environment, inside the sandbox.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        Command::new(self.clone(), program.as_ref())
+    /// The redactions of this sandbox's outputs: the built-in ones, then the sandbox's own.
+    pub(crate) fn output_redactions(&self) -> Result<Redactions, crate::error::Error> {
+        self.redactions.check()?;
+        let mut r = Redactions::builtin();
+        r.extend(&self.redactions);
+        Ok(r)
     }
 }

@@ -1,16 +1,17 @@
 //! Report: how a sandboxed program ended ([`Outcome`]) and what it wrote ([`Output`]), in forms
 //! that read well in a test failure and in a snapshot.
 
-use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod changes;
+pub(crate) mod classify;
 pub(crate) mod render;
 #[cfg(feature = "insta")]
 pub(crate) mod snapshot;
 
 use crate::error::Error;
+use crate::policy::Invocation;
 use crate::policy::redact::Redactions;
 
 /// Which output stream a [`Chunk`] came from.
@@ -31,9 +32,6 @@ impl Stream {
         }
     }
 }
-
-/// How much a stream may keep by default: 64 MiB ([`Sandbox::max_output`](crate::Sandbox::max_output)).
-pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
 
 /// How an [`Output`]'s streams were captured: the cap per stream, how many bytes beyond it
 /// were read and dropped, and the order in which the two streams arrived (kept as lengths, so
@@ -252,7 +250,7 @@ pub struct Output {
     /// The fresh root of a [fixture](crate::Sandbox::fixture) run, kept while the output (or a
     /// clone) lives, for [`changes`](Output::changes) and [`read`](Output::read); `None`
     /// without a fixture.
-    pub fixture: Option<crate::plan::fixture::FixtureRun>,
+    pub fixture: Option<crate::report::changes::FixtureRun>,
     /// The system calls the seccomp policy denied with `EPERM`, by name, with how many times:
     /// `[("connect", 2)]`. Sorted by name; empty when nothing was denied (or when the kernel
     /// refused the sandbox a seccomp listener, see [`Seccomp`](crate::Seccomp)). A program
@@ -482,26 +480,4 @@ impl fmt::Display for DisplayTranscript<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         crate::report::render::transcript(self.output, f)
     }
-}
-
-/// What ran in a sandbox, as given to [`Command`](crate::Command): shown in failure messages
-/// and in snapshot metadata (always through the [redactions](Output::redactions)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Invocation {
-    /// The program, as given.
-    pub program: OsString,
-    /// The arguments, as given.
-    pub args: Vec<OsString>,
-    /// Environment variables set (`Some`) or removed (`None`) by the command, in name order;
-    /// not the inherited ones.
-    pub env: Vec<(OsString, Option<OsString>)>,
-    /// Whether the command started from an empty environment.
-    pub env_clear: bool,
-    /// The working directory inside, if the command set one.
-    pub current_dir: Option<PathBuf>,
-    /// The bytes fed to standard input, if any.
-    pub stdin: Option<Vec<u8>>,
-    /// Whether standard error was the same pipe as standard output
-    /// ([`Command::stderr_to_stdout`](crate::Command::stderr_to_stdout)).
-    pub stderr_to_stdout: bool,
 }

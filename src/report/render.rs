@@ -10,8 +10,9 @@
 use std::fmt::{self, Write as _};
 use std::os::unix::ffi::OsStrExt;
 
+use crate::policy::Invocation;
 use crate::policy::redact::Redactions;
-use crate::report::{Invocation, Output, Stream};
+use crate::report::{Output, Stream};
 
 /// Bytes shown at most for standard input in snapshot metadata.
 #[cfg_attr(not(feature = "insta"), allow(dead_code))]

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 pub use insta;
 use insta::internals::Content;
 
-use crate::report::render::Info;
 use crate::report::Output;
+use crate::report::render::Info;
 
 /// Snapshot an [`Output`] with [insta](https://insta.rs): its [rendering](crate::Output#impl-Display-for-Output)
 /// is the snapshot, and the run's program, arguments, environment changes, working directory
@@ -103,7 +103,7 @@ macro_rules! assert_output_snapshot {
 pub fn settings(output: &Output, file: &str, built_manifest_dir: &str) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     // An output built by hand has no invocation to show.
-    if output.invocation != crate::Invocation::default() {
+    if output.invocation != crate::policy::Invocation::default() {
         settings.set_raw_info(&info(output));
     }
     settings.set_omit_expression(true);

@@ -16,8 +16,8 @@ use std::ffi::CStr;
 
 use libc::{c_char, c_int, c_uint};
 
-use crate::sys::{self, MountAttr};
 use crate::plan::{FsOp, Plan, step};
+use crate::sys::{self, MountAttr};
 
 /// Where the init keeps its channels once the descriptors are arranged.
 const REPORT_FD: c_int = 4;
@@ -147,7 +147,7 @@ fn has(flags: u64, ns: c_int) -> bool {
 pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
     // Resource limits: into the run's cgroups before anything else, so that every process of
     // the sandbox is inside them.
-    if let Err(errno) = crate::plan::limits::join(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
+    if let Err(errno) = join_cgroups(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
         report(
             ctx.report,
             Report::SETUP_FAILED,
@@ -1473,4 +1473,20 @@ fn bind_root(dir: &CStr, step: u32) -> Step<c_int> {
         sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
     )?;
     Ok(fd)
+}
+
+/// In the sandbox's init, first of all (async-signal-safe: raw system calls on memory the
+/// parent prepared): join the run's cgroups by writing `0` — "the writing process" — to each
+/// `cgroup.procs` the parent opened (the kernel checks the opener's credentials), then, when
+/// the sandbox has a cgroup namespace, enter a new one rooted at the run's cgroup, so that the
+/// program sees `/` as its cgroup.
+fn join_cgroups(procs: &[c_int], cgroup_namespace: bool) -> Result<(), i32> {
+    for &fd in procs {
+        sys::write_all(fd, b"0")?;
+    }
+    if !procs.is_empty() && cgroup_namespace {
+        // SAFETY: plain unshare.
+        sys::check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } as libc::c_long)?;
+    }
+    Ok(())
 }

@@ -16,14 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::Error;
 use crate::plan::fixture::FixtureRoot;
-use crate::sys::{
-    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
-};
 use crate::policy::{MountSpec, Net, Sandbox};
+use crate::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 
 /// Flags of every read-only view of the host: set-uid bits and device nodes grant nothing.
 pub(crate) const RO: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -194,7 +191,7 @@ pub(crate) struct FsPlan {
     /// The working directory inside.
     pub cwd: PathBuf,
     /// The fresh root of a fixture run, handed on to the `Child` and the `Output`.
-    pub fixture: Option<Arc<FixtureRoot>>,
+    pub fixture: Option<FixtureRoot>,
     /// The overlay mount step of a fixture whose mode was chosen automatically: when it fails,
     /// the run is planned again with a copy.
     pub overlay_fallback: Option<u32>,
@@ -789,7 +786,7 @@ pub(crate) fn plan(
     }
     if let Some(mut root) = root {
         root.created = created;
-        plan.fixture = Some(Arc::new(root));
+        plan.fixture = Some(root);
     }
     Ok(plan)
 }
