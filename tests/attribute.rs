@@ -99,6 +99,32 @@ fn expect_signal_segv() {
 }
 
 #[test]
+#[sandboxed(expect_signal = "SIGRTMAX")]
+fn expect_signal_rtmax() {
+    // The attribute and the runtime read real-time names alike: SIGRTMAX is libc's SIGRTMAX(),
+    // whose default action ends the process.
+    // SAFETY: raise() with a valid signal number; ending the sandboxed process is the point.
+    unsafe { libc::raise(libc::SIGRTMAX()) };
+    unreachable!("SIGRTMAX did not end the process");
+}
+
+#[test]
+#[sandboxed(expect_signal = "SIGRTMIN+3")]
+fn expect_signal_rtmin_plus() {
+    // SAFETY: as above.
+    unsafe { libc::raise(libc::SIGRTMIN() + 3) };
+    unreachable!("SIGRTMIN+3 did not end the process");
+}
+
+#[test]
+#[sandboxed(expect_signal = "rtmax-1")]
+fn expect_signal_rtmax_minus() {
+    // SAFETY: as above.
+    unsafe { libc::raise(libc::SIGRTMAX() - 1) };
+    unreachable!("SIGRTMAX-1 did not end the process");
+}
+
+#[test]
 #[sandboxed(net = "none")]
 fn net_none_has_no_network() {
     let err = std::net::TcpStream::connect("127.0.0.1:80").unwrap_err();

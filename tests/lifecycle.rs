@@ -358,6 +358,18 @@ fn signal_names_round_trip() {
     assert_eq!(sandboxed::signal_number("abrt"), Some(libc::SIGABRT));
     assert_eq!(sandboxed::signal_number("SIGNOPE"), None);
     assert_eq!(sandboxed::signal_name(32), "signal 32");
+    // Every real-time name that `expect_signal` accepts is the C library's signal of that name.
+    assert_eq!(sandboxed::signal_number("SIGRTMIN"), Some(libc::SIGRTMIN()));
+    assert_eq!(
+        sandboxed::signal_number("SIGRTMIN+3"),
+        Some(libc::SIGRTMIN() + 3)
+    );
+    assert_eq!(sandboxed::signal_number("SIGRTMAX"), Some(libc::SIGRTMAX()));
+    assert_eq!(
+        sandboxed::signal_number("rtmax-1"),
+        Some(libc::SIGRTMAX() - 1)
+    );
+    assert_eq!(sandboxed::signal_number("SIGRTMIN+99"), None);
 }
 
 #[test]

@@ -157,26 +157,17 @@ impl Outcome {
     }
 }
 
-/// The conventional name of a signal number: `SIGSEGV`, `SIGRTMIN+3`, or `signal 99`.
+/// The conventional name of a signal number: `SIGSEGV`, `SIGRTMIN+3` (of this C library's
+/// `SIGRTMIN()`), or `signal 99`. [`signal_number`] reads it back.
 pub fn signal_name(signal: i32) -> String {
-    if let Some((_, name)) = crate::signals::SIGNALS.iter().find(|(n, _)| *n == signal) {
-        return (*name).to_owned();
-    }
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    if signal == min {
-        "SIGRTMIN".to_owned()
-    } else if (min..=max).contains(&signal) {
-        format!("SIGRTMIN+{}", signal - min)
-    } else {
-        format!("signal {signal}")
-    }
+    crate::signals::signal_name_in(signal, libc::SIGRTMIN()..=libc::SIGRTMAX())
 }
 
-/// The number of a signal by its name, with or without the `SIG` prefix (`"SIGABRT"`, `"abrt"`).
+/// The number of a signal by its name, with or without the `SIG` prefix (`"SIGABRT"`, `"abrt"`),
+/// or of a real-time signal: `SIGRTMIN`, `SIGRTMIN+n`, `SIGRTMAX`, `SIGRTMAX-n` (of this C
+/// library's `SIGRTMIN()..=SIGRTMAX()`). `expect_signal = "..."` takes the same names.
 pub fn signal_number(name: &str) -> Option<i32> {
-    let upper = name.trim().to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    (1..=64).find(|&s| signal_name(s).strip_prefix("SIG") == Some(bare))
+    crate::signals::signal_number_in(name, libc::SIGRTMIN()..=libc::SIGRTMAX())
 }
 
 /// A duration in the shortest exact words: `500ms`, `2s`, `1.5s`, `3m`.
