@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{Error, Step};
 use crate::policy::Invocation;
 use crate::policy::Sandbox;
 use crate::report::Output;
@@ -142,16 +142,16 @@ impl Command {
     pub fn spawn(&self) -> Result<Child, Error> {
         let invocation = self.invocation();
         let plan = crate::plan::Plan::new(&self.sandbox, &invocation)?;
-        // A fixture overlay the kernel refuses: note it, and run again with a copy.
-        let overlay_step = plan
-            .fs
-            .overlay_fallback
-            .and_then(|s| plan.steps.get(s as usize).cloned());
+        // A fixture overlay the kernel refuses (with the mode chosen automatically): note it,
+        // and run again with a copy.
+        let may_fall_back = plan.fs.overlay_may_fall_back;
         let side = self.side_channel.as_deref();
         let launched = match crate::launch::launch(plan, self.stdin.clone(), side) {
-            Err(Error::Setup { step, .. }) if Some(&step) == overlay_step.as_ref() => {
-                crate::plan::fixture::OVERLAY_UNAVAILABLE
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            Err(Error::Setup {
+                step: Step::MountFixtureOverlay { .. },
+                ..
+            }) if may_fall_back => {
+                crate::plan::fixture::note_overlay_unavailable();
                 crate::launch::launch(
                     crate::plan::Plan::new(&self.sandbox, &invocation)?,
                     self.stdin.clone(),

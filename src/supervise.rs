@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::launch::Launched;
-use crate::launch::child::Report;
+use crate::launch::protocol::{Message, RECORD_SIZE, WatchCall};
 use crate::launch::reap;
 use crate::policy::Invocation;
 use crate::policy::redact::Redactions;
@@ -91,7 +91,7 @@ enum End {
     /// Killed by the seccomp policy for this call.
     SyscallBlocked(String),
     /// Killed by the init, which could no longer watch it: the call that failed, its errno.
-    InitFailed(u32, i32),
+    InitFailed(WatchCall, i32),
 }
 
 impl Child {
@@ -195,7 +195,7 @@ impl Child {
         let outcome = match self.end.take() {
             Some(End::InitFailed(call, errno)) => {
                 return Err(Error::InitFailed {
-                    call: Report::watch_call(call).to_owned(),
+                    call: call.describe().to_owned(),
                     errno,
                 });
             }
@@ -480,26 +480,31 @@ impl Child {
             return Ok(());
         }
         self.report_buf.extend_from_slice(&buf[..n as usize]);
-        while self.report_buf.len() >= 16 {
-            let mut rec = [0u8; 16];
-            rec.copy_from_slice(&self.report_buf[..16]);
-            self.report_buf.drain(..16);
-            let r = Report::from_bytes(&rec);
-            match r.kind {
-                Report::EXITED => self.end = Some(End::Exited(r.value)),
-                Report::TIMED_OUT => self.end = Some(End::TimedOut),
-                Report::SYSCALL_BLOCKED => {
+        while self.report_buf.len() >= RECORD_SIZE {
+            let mut record = [0u8; RECORD_SIZE];
+            record.copy_from_slice(&self.report_buf[..RECORD_SIZE]);
+            self.report_buf.drain(..RECORD_SIZE);
+            let Some(message) = Message::decode(&record) else {
+                return Err(Error::Internal(format!(
+                    "the sandbox's init sent a report this build does not know: {record:02x?}"
+                )));
+            };
+            match message {
+                Message::Exited { status } => self.end = Some(End::Exited(status)),
+                Message::TimedOut => self.end = Some(End::TimedOut),
+                Message::SyscallBlocked { nr, arch } => {
                     self.end = Some(End::SyscallBlocked(crate::policy::seccomp::describe(
-                        r.step as i32,
-                        r.value as u32,
+                        nr as i32, arch,
                     )))
                 }
-                Report::INIT_FAILED => self.end = Some(End::InitFailed(r.step, r.value)),
-                Report::DENIED => self.denied.push((
-                    crate::policy::seccomp::syscall_name(r.step as i32),
-                    r.value as u32,
-                )),
-                _ => {}
+                Message::InitFailed { call, errno } => {
+                    self.end = Some(End::InitFailed(call, errno))
+                }
+                Message::Denied { nr, count } => self
+                    .denied
+                    .push((crate::policy::seccomp::syscall_name(nr as i32), count)),
+                // Only before the start, which the launch has read already.
+                Message::Started { .. } | Message::SetupFailed { .. } | Message::Notice { .. } => {}
             }
         }
         Ok(())

@@ -1,6 +1,9 @@
 //! The one error type of the crate, whose `Display` says what happened and what to do.
 
 pub(crate) mod diagnose;
+pub(crate) mod step;
+
+pub use step::Step;
 
 use std::fmt;
 use std::io;
@@ -16,7 +19,7 @@ pub enum Error {
     /// this machine and how to fix it (or set `SANDBOXED_ISOLATION=best-effort`).
     NamespacesUnavailable { errno: i32, diagnosis: String },
     /// A step of the sandbox set-up failed inside the child, before the program started.
-    Setup { step: String, errno: i32 },
+    Setup { step: Step, errno: i32 },
     /// The program was not found inside the sandbox.
     ProgramNotFound {
         program: String,

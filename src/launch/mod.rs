@@ -2,6 +2,7 @@
 //! wait until the program has really started — or learn precisely why it could not.
 
 pub(crate) mod child;
+pub(crate) mod protocol;
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -13,11 +14,13 @@ use libc::{c_char, c_int};
 
 use crate::error::Error;
 use crate::error::diagnose;
+use crate::error::step::Fixed;
+use crate::plan::Plan;
 use crate::plan::cgroup::Cgroup;
-use crate::plan::{Plan, step};
 use crate::policy::seccomp::Filter;
 use crate::sys;
-use child::{ChildContext, Report};
+use child::ChildContext;
+use protocol::{Message, RECORD_SIZE};
 
 /// Stack size for the program's process before execve (it only makes system calls, but debug
 /// builds are generous with stack frames).
@@ -239,23 +242,22 @@ pub(crate) fn launch(
 
     // Wait for the init to say the program started, or which step failed.
     let mut report_file = File::from(rep_r);
-    let mut buf = [0u8; 16];
+    let mut record = [0u8; RECORD_SIZE];
     let first = loop {
-        match report_file.read_exact(&mut buf) {
-            Ok(()) => {
-                let r = Report::from_bytes(&buf);
-                if r.kind != Report::NOTICE {
-                    break Some(r);
+        match report_file.read_exact(&mut record) {
+            Ok(()) => match Message::decode(&record) {
+                Some(Message::Notice { step, errno }) => {
+                    if let Some(step) = plan.steps.get(step) {
+                        diagnose::notice_once(&step.to_string(), errno);
+                    }
                 }
-                if let Some(text) = plan.steps.get(r.step as usize) {
-                    diagnose::notice_once(text, r.value);
-                }
-            }
+                message => break message,
+            },
             Err(_) => break None,
         }
     };
     match first {
-        Some(r) if r.kind == Report::STARTED => {}
+        Some(Message::Started { .. }) => {}
         other => {
             let status = reap(pid);
             return Err(setup_error(&plan, other, status, flags));
@@ -287,15 +289,15 @@ pub(crate) fn reap(pid: libc::pid_t) -> i32 {
     }
 }
 
-fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> Error {
-    let Some(r) = report.filter(|r| r.kind == Report::SETUP_FAILED) else {
+fn setup_error(plan: &Plan, message: Option<Message>, status: i32, flags: u64) -> Error {
+    let Some(Message::SetupFailed { step, errno }) = message else {
         return Error::Internal(format!(
-            "the sandbox's init ended before starting the program (wait status {status:#x})"
+            "the sandbox's init ended before starting the program (wait status {status:#x}; \
+             its last report: {message:?})"
         ));
     };
-    let errno = r.value;
-    match r.step {
-        step::EXEC => {
+    match step.fixed() {
+        Some(Fixed::Exec) => {
             if errno == libc::ENOENT {
                 Error::ProgramNotFound {
                     program: plan.program.clone(),
@@ -308,7 +310,7 @@ fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> 
                 }
             }
         }
-        step::SETGROUPS | step::UID_MAP | step::GID_MAP | step::PRIVATE_ROOT
+        Some(Fixed::Setgroups | Fixed::UidMap | Fixed::GidMap | Fixed::PrivateMounts)
             if flags & libc::CLONE_NEWUSER as u64 != 0
                 && (errno == libc::EPERM || errno == libc::EACCES) =>
         {
@@ -317,7 +319,7 @@ fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> 
                 diagnosis: diagnose::diagnose_inside(errno),
             }
         }
-        step::CHDIR => Error::BadPath {
+        Some(Fixed::WorkingDirectory) => Error::BadPath {
             path: CStr::from_bytes_with_nul(plan.cwd.as_bytes_with_nul())
                 .map(|c| c.to_string_lossy().into_owned())
                 .unwrap_or_default()
@@ -327,13 +329,13 @@ fn setup_error(plan: &Plan, report: Option<Report>, status: i32, flags: u64) -> 
                 crate::error::errno_text(errno)
             ),
         },
-        s => Error::Setup {
-            step: plan
-                .steps
-                .get(s as usize)
-                .cloned()
-                .unwrap_or_else(|| format!("step {s}")),
-            errno,
+        _ => match plan.steps.get(step) {
+            Some(step) => Error::Setup { step, errno },
+            None => Error::Internal(format!(
+                "the sandbox's init reported a failure of step {} (errno {errno}), which the \
+                 plan does not have",
+                step.to_wire()
+            )),
         },
     }
 }

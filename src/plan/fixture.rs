@@ -29,7 +29,15 @@ use crate::error::Error;
 use crate::policy::FixtureMode;
 
 /// Set once an overlay mount failed in this process: [`FixtureMode::Auto`] copies from then on.
-pub(crate) static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+/// Owned here, by its reader ([`FixtureRoot::prepare`]); the launch that saw the failure
+/// sets it through [`note_overlay_unavailable`].
+static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// Remember that the kernel refused a fixture overlay: automatic fixtures are copies from now
+/// on, in this process.
+pub(crate) fn note_overlay_unavailable() {
+    OVERLAY_UNAVAILABLE.store(true, Ordering::Relaxed);
+}
 
 /// How a run's fresh root is made.
 #[derive(Debug)]

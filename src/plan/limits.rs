@@ -140,8 +140,6 @@ pub(crate) struct Limits {
     pub cpu_hard_secs: Option<u64>,
     /// Set in the program's process before `execve`.
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
-    /// The step id of joining the cgroups, for a set-up error.
-    pub step: u32,
     /// `kernel.pid_max` for the sandbox's own pid namespace (the default bound on processes,
     /// and the ceiling above an explicit `max_pids`), written by the init; `None` where the
     /// kernel does not keep it per namespace or the host's is lower anyway.
@@ -200,14 +198,9 @@ fn nproc_exempt() -> bool {
     })
 }
 
-/// Choose the mechanism of each limit of `sandbox` and prepare its rlimits; `steps` gets the
-/// description of the cgroup-joining step.
-pub(crate) fn plan(sandbox: &Sandbox, steps: &mut Vec<String>) -> Result<Limits, Error> {
-    let mut limits = Limits {
-        step: steps.len() as u32,
-        ..Limits::default()
-    };
-    steps.push("joining the sandbox's cgroups".into());
+/// Choose the mechanism of each limit of `sandbox` and prepare its rlimits.
+pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
+    let mut limits = Limits::default();
 
     if sandbox.memory_limit == Some(0) {
         return Err(bad(

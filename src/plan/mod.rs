@@ -16,6 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::error::step::Steps;
 use crate::policy::Net;
 use crate::policy::seccomp::{self, Compiled};
 use crate::policy::{Invocation, Sandbox};
@@ -30,31 +31,6 @@ pub(crate) const ALL_NAMESPACES: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWCGROUP) as u64;
-
-/// Step ids of the fixed steps; mount steps are numbered after them.
-pub(crate) mod step {
-    pub const FDS: u32 = 0;
-    pub const SETGROUPS: u32 = 1;
-    pub const UID_MAP: u32 = 2;
-    pub const GID_MAP: u32 = 3;
-    pub const PRIVATE_ROOT: u32 = 4;
-    pub const PIVOT: u32 = 5;
-    pub const LOOPBACK: u32 = 6;
-    pub const HOSTNAME: u32 = 7;
-    pub const NAMESPACE_LIMITS: u32 = 8;
-    pub const INIT: u32 = 9;
-    pub const FORK: u32 = 10;
-    pub const SETSID: u32 = 11;
-    pub const RLIMIT: u32 = 12;
-    pub const CHDIR: u32 = 13;
-    pub const CAPABILITIES: u32 = 14;
-    pub const NO_NEW_PRIVS: u32 = 15;
-    pub const SECCOMP: u32 = 16;
-    pub const EXEC: u32 = 17;
-    pub const KEYRING: u32 = 18;
-    pub const LANDLOCK: u32 = 19;
-    pub const COUNT: usize = 20;
-}
 
 /// Everything a launch needs. Built in the parent; the child only reads it.
 pub(crate) struct Plan {
@@ -96,8 +72,8 @@ pub(crate) struct Plan {
     /// Where to stop closing descriptors one by one when `close_range` is missing.
     pub fd_limit: i32,
 
-    /// Human descriptions of the set-up steps, indexed by step id.
-    pub steps: Vec<String>,
+    /// The set-up steps, by the ids the child reports.
+    pub steps: Steps,
 
     /// What runs, for the output (`stderr_to_stdout` is also read by the launch).
     pub invocation: Invocation,
@@ -130,33 +106,7 @@ fn c(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, Error> {
 
 impl Plan {
     pub(crate) fn new(sandbox: &Sandbox, cmd: &Invocation) -> Result<Plan, Error> {
-        let mut steps: Vec<String> = [
-            "arranging the sandbox's file descriptors",
-            "writing /proc/self/setgroups",
-            "writing /proc/self/uid_map",
-            "writing /proc/self/gid_map",
-            "making the mount tree private",
-            "pivoting into the new root",
-            "bringing up the loopback interface",
-            "setting the host name",
-            "forbidding new namespaces inside the sandbox",
-            "preparing the sandbox's init",
-            "starting the program",
-            "starting a new session",
-            "setting resource limits",
-            "changing to the working directory",
-            "dropping capabilities",
-            "setting no_new_privs",
-            "loading the seccomp filter",
-            "executing the program",
-            "giving the sandbox a session keyring of its own (a full key quota, \
-             kernel.keys.maxkeys, answers EDQUOT)",
-            "restricting the program to the sandbox's Landlock scopes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        debug_assert_eq!(steps.len(), step::COUNT);
+        let mut steps = Steps::default();
 
         let program_text = cmd.program.to_string_lossy().into_owned();
         if program_text.is_empty() {
@@ -263,7 +213,7 @@ impl Plan {
 
         // Resource limits: the mechanism of each in this environment, and the rlimits
         // (src/limits).
-        let limits = crate::plan::limits::plan(sandbox, &mut steps)?;
+        let limits = crate::plan::limits::plan(sandbox)?;
         let rlimits = limits.rlimits.clone();
 
         // Every sandbox has a filter: the policy's, always with the guard (src/seccomp), whose

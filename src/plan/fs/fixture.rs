@@ -36,25 +36,20 @@ pub(super) fn plan_root(
     sandbox: &Sandbox,
 ) -> Result<(), Error> {
     let template = &root.template;
-    let needs = p.step(format!(
-        "rooting the sandbox at the fixture {}: that needs a mount namespace, which the \
-         best-effort isolation could not create",
-        template.display()
-    ));
+    let needs = p.step(Step::FixtureNeedsMountNamespace {
+        template: template.clone(),
+    });
     p.plan.needs_mount_ns = Some(needs);
     match &root.kind {
         RootKind::Overlay { upper, work } => {
-            let open_step = p.step(format!(
-                "opening the fixture {} and its overlay directories in {} (a path must not \
-                 contain a symbolic link)",
-                template.display(),
-                root.dir.display()
-            ));
-            let mount_step = p.step(format!(
-                "mounting the fixture {} as an overlay (upper directory {})",
-                template.display(),
-                upper.display()
-            ));
+            let open_step = p.step(Step::OpenFixture {
+                template: template.clone(),
+                dir: root.dir.clone(),
+            });
+            let mount_step = p.step(Step::MountFixtureOverlay {
+                template: template.clone(),
+                upper: upper.clone(),
+            });
             p.plan.ops.push(FsOp::OverlayRoot {
                 lower: cstr(template, "fixture")?,
                 upper: cstr(upper, "fixture root")?,
@@ -64,15 +59,14 @@ pub(super) fn plan_root(
                 mount_step,
             });
             if root.auto {
-                p.plan.overlay_fallback = Some(mount_step);
+                p.plan.overlay_may_fall_back = true;
             }
         }
         RootKind::Copy { root: copy } => {
-            let step = p.step(format!(
-                "attaching the copy of the fixture {} in {} as the root",
-                template.display(),
-                copy.display()
-            ));
+            let step = p.step(Step::AttachFixtureCopy {
+                template: template.clone(),
+                copy: copy.clone(),
+            });
             p.plan.ops.push(FsOp::BindRoot {
                 dir: cstr(copy, "fixture root")?,
                 step,
@@ -134,11 +128,10 @@ pub(super) fn merge_system(p: &mut Planner<'_>, host: &Path) -> Result<(), Error
                 };
                 let parent = inside.parent().unwrap_or(Path::new("/")).to_owned();
                 p.ensure(&parent, Want::Dir, "system directory")?;
-                let step = p.step(format!(
-                    "linking {} to {}",
-                    inside.display(),
-                    target.display()
-                ));
+                let step = p.step(Step::Link {
+                    path: inside.to_owned(),
+                    target: target.to_owned(),
+                });
                 p.plan.ops.push(FsOp::Symlink {
                     target: cstr(&target, "symlink")?,
                     at: at(&inside)?,
@@ -192,19 +185,13 @@ pub(super) fn move_to_skeleton(plan: &mut FsPlan, created: &BTreeSet<PathBuf>, t
     let mut rest = Vec::with_capacity(plan.ops.len());
     for op in std::mem::take(&mut plan.ops) {
         let target = match &op {
-            FsOp::Mkdir { at, .. } | FsOp::Mkfile { at, .. } | FsOp::Symlink { at, .. } => {
-                Some(inside(at))
-            }
+            FsOp::Mkdir { at, step, .. }
+            | FsOp::Mkfile { at, step }
+            | FsOp::Symlink { at, step, .. } => Some((inside(at), *step)),
             _ => None,
         };
         match target {
-            Some(path) if created.contains(&path) => {
-                let step = match &op {
-                    FsOp::Mkdir { step, .. }
-                    | FsOp::Mkfile { step, .. }
-                    | FsOp::Symlink { step, .. } => *step,
-                    _ => 0,
-                };
+            Some((path, step)) if created.contains(&path) => {
                 let mut parents: Vec<&Path> = path.ancestors().skip(1).collect();
                 parents.reverse();
                 for parent in parents {

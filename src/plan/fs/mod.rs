@@ -18,6 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
+use crate::error::step::{Step, StepId, Steps};
 use crate::plan::fixture::FixtureRoot;
 use crate::policy::{MountSpec, Net, Sandbox};
 use crate::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
@@ -61,7 +62,7 @@ pub(crate) struct Capture {
     /// `MOUNT_ATTR_*` flags set on the clone before it is attached.
     pub attr_set: u64,
     pub slot: usize,
-    pub step: u32,
+    pub step: StepId,
 }
 
 /// One step of building the root. Paths are relative to the new root (no leading `/`).
@@ -70,27 +71,27 @@ pub(crate) enum FsOp {
     /// The new root is the capture in this slot.
     RootFromSlot {
         slot: usize,
-        step: u32,
+        step: StepId,
     },
     Mkdir {
         at: At,
         mode: u32,
-        step: u32,
+        step: StepId,
     },
     Mkfile {
         at: At,
-        step: u32,
+        step: StepId,
     },
     Symlink {
         target: CString,
         at: At,
-        step: u32,
+        step: StepId,
     },
     /// Attach the capture in `slot` at `path`.
     Attach {
         slot: usize,
         path: CString,
-        step: u32,
+        step: StepId,
     },
     /// Mount a new filesystem (`fstype` with string `options`) at `path`; with `keep_slot`, keep
     /// its fd to make it read-only at the end.
@@ -100,12 +101,12 @@ pub(crate) enum FsOp {
         attrs: u64,
         path: CString,
         keep_slot: Option<usize>,
-        step: u32,
+        step: StepId,
     },
     /// Make the mount kept in `slot` read-only (done last, once it is populated).
     ReadOnly {
         slot: usize,
-        step: u32,
+        step: StepId,
     },
     /// The new root is an overlay: the fixture template `lower` (read-only), the fresh `upper`
     /// and `work` directories; each opened without following a symbolic link.
@@ -117,13 +118,13 @@ pub(crate) enum FsOp {
         /// links): made in a small tmpfs that becomes the overlay's top lower layer, so that
         /// the upper directory holds only the program's changes.
         skeleton: Vec<FsOp>,
-        open_step: u32,
-        mount_step: u32,
+        open_step: StepId,
+        mount_step: StepId,
     },
     /// The new root is a bind of `dir`, a fresh copy of the fixture.
     BindRoot {
         dir: CString,
-        step: u32,
+        step: StepId,
     },
     /// Show the host directory opened in `lower_slot` at `path` through a read-only overlay
     /// (its other lower layer the empty directory opened in `empty_slot`): the files read the same, but a unix
@@ -135,8 +136,8 @@ pub(crate) enum FsOp {
         lower_slot: usize,
         empty_slot: usize,
         path: CString,
-        step: u32,
-        fallback_step: u32,
+        step: StepId,
+        fallback_step: StepId,
     },
     /// Make what is at `path` unreadable: a directory is covered by an empty read-only tmpfs
     /// (`mode`), anything else by a read-only, `nodev` bind of `/dev/null` (every open fails
@@ -146,19 +147,19 @@ pub(crate) enum FsOp {
         path: CString,
         mode: CString,
         optional: bool,
-        step: u32,
+        step: StepId,
     },
     /// Make the mount at `path` read-only (not what is mounted below it).
     ReadOnlyMount {
         path: CString,
-        step: u32,
+        step: StepId,
     },
     /// Open the directory at `path` (`O_PATH`) into `slot`: the overlays' empty layer, made
     /// where a later mount hides it from the program (it stays alive, and attached, below).
     OpenDir {
         path: CString,
         slot: usize,
-        step: u32,
+        step: StepId,
     },
 }
 
@@ -192,11 +193,11 @@ pub(crate) struct FsPlan {
     pub cwd: PathBuf,
     /// The fresh root of a fixture run, handed on to the `Child` and the `Output`.
     pub fixture: Option<FixtureRoot>,
-    /// The overlay mount step of a fixture whose mode was chosen automatically: when it fails,
-    /// the run is planned again with a copy.
-    pub overlay_fallback: Option<u32>,
+    /// Whether the fixture's mode was chosen automatically, so that when its overlay mount
+    /// ([`Step::MountFixtureOverlay`]) fails, the run is planned again with a copy.
+    pub overlay_may_fall_back: bool,
     /// A fixture root cannot be made without a mount namespace: the step to fail with then.
-    pub needs_mount_ns: Option<u32>,
+    pub needs_mount_ns: Option<StepId>,
     /// Where the program may open files for writing (absolute paths inside: the sandbox's own
     /// tmpfs mounts and `/dev`, and the policy's mounts), enforced by Landlock where the kernel
     /// has it: a FIFO or device node in a read-only host directory cannot be opened for
@@ -250,7 +251,7 @@ enum Want {
 
 /// Planning state.
 struct Planner<'a> {
-    steps: &'a mut Vec<String>,
+    steps: &'a mut Steps,
     layers: Vec<Layer>,
     /// Paths (inside) of directories and files we will create in scratch layers.
     created_dirs: BTreeSet<PathBuf>,
@@ -297,9 +298,8 @@ fn rel(path: &Path) -> Result<CString, Error> {
 }
 
 impl<'a> Planner<'a> {
-    fn step(&mut self, text: String) -> u32 {
-        self.steps.push(text);
-        (self.steps.len() - 1) as u32
+    fn step(&mut self, step: Step) -> StepId {
+        self.steps.add(step)
     }
 
     /// Record that `target` (inside) now shows the host's `source`.
@@ -513,7 +513,9 @@ impl<'a> Planner<'a> {
         let rel_path = at(path)?;
         match want {
             Want::Dir => {
-                let step = self.step(format!("creating directory {}", path.display()));
+                let step = self.step(Step::CreateDir {
+                    path: path.to_owned(),
+                });
                 self.plan.ops.push(FsOp::Mkdir {
                     at: rel_path,
                     mode: 0o755,
@@ -522,7 +524,9 @@ impl<'a> Planner<'a> {
                 self.created_dirs.insert(path.to_owned());
             }
             Want::File => {
-                let step = self.step(format!("creating mount point {}", path.display()));
+                let step = self.step(Step::CreateMountPoint {
+                    path: path.to_owned(),
+                });
                 self.plan.ops.push(FsOp::Mkfile { at: rel_path, step });
                 self.created_files.insert(path.to_owned());
             }
@@ -552,10 +556,9 @@ impl<'a> Planner<'a> {
             reason: format!("reading the directory to make a mount point inside it: {e}"),
         })?;
         let slot = self.slot();
-        let step = self.step(format!(
-            "mounting a tmpfs to make mount points in {}",
-            dir.display()
-        ));
+        let step = self.step(Step::MountPointTmpfs {
+            dir: dir.to_owned(),
+        });
         self.plan.ops.push(FsOp::NewFs {
             fstype: c"tmpfs".to_owned(),
             options: vec![(c"mode".to_owned(), c"0755".to_owned())],
@@ -585,7 +588,9 @@ impl<'a> Planner<'a> {
                 let Ok(target) = std::fs::read_link(&host) else {
                     continue;
                 };
-                let step = self.step(format!("recreating symlink {}", inside.display()));
+                let step = self.step(Step::RecreateSymlink {
+                    path: inside.to_owned(),
+                });
                 self.plan.ops.push(FsOp::Symlink {
                     target: cstr(&target, "symlink")?,
                     at: at_inside,
@@ -601,7 +606,9 @@ impl<'a> Planner<'a> {
             }
             let is_dir = meta.is_dir();
             if is_dir {
-                let step = self.step(format!("creating directory {}", inside.display()));
+                let step = self.step(Step::CreateDir {
+                    path: inside.to_owned(),
+                });
                 self.plan.ops.push(FsOp::Mkdir {
                     at: at_inside,
                     mode: 0o755,
@@ -609,7 +616,9 @@ impl<'a> Planner<'a> {
                 });
                 self.created_dirs.insert(inside.clone());
             } else {
-                let step = self.step(format!("creating mount point {}", inside.display()));
+                let step = self.step(Step::CreateMountPoint {
+                    path: inside.to_owned(),
+                });
                 self.plan.ops.push(FsOp::Mkfile {
                     at: at_inside,
                     step,
@@ -624,7 +633,9 @@ impl<'a> Planner<'a> {
             self.host_layer(inside, &host, *writable);
         }
         if !writable {
-            let step = self.step(format!("making {} read-only", dir.display()));
+            let step = self.step(Step::MakeReadOnly {
+                path: dir.to_owned(),
+            });
             self.finish.push(FsOp::ReadOnly { slot, step });
         }
         Ok(())
@@ -653,7 +664,9 @@ impl<'a> Planner<'a> {
 
     fn capture(&mut self, host: &Path, attr_set: u64, recursive: bool) -> Result<usize, Error> {
         let slot = self.slot();
-        let step = self.step(format!("capturing host path {}", host.display()));
+        let step = self.step(Step::CaptureHostPath {
+            host: host.to_owned(),
+        });
         self.plan.captures.push(Capture {
             source: cstr(host, "host path")?,
             recursive,
@@ -669,7 +682,9 @@ impl<'a> Planner<'a> {
     /// layer.
     fn capture_path(&mut self, host: &Path) -> Result<usize, Error> {
         let slot = self.slot();
-        let step = self.step(format!("opening host directory {}", host.display()));
+        let step = self.step(Step::OpenHostDir {
+            host: host.to_owned(),
+        });
         self.plan.captures.push(Capture {
             source: cstr(host, "host path")?,
             recursive: false,
@@ -689,7 +704,10 @@ impl<'a> Planner<'a> {
         recursive: bool,
     ) -> Result<(), Error> {
         let slot = self.capture(host, attr, recursive)?;
-        let step = self.step(format!("bind {} on {}", host.display(), inside.display()));
+        let step = self.step(Step::Bind {
+            host: host.to_owned(),
+            inside: inside.to_owned(),
+        });
         self.plan.ops.push(FsOp::Attach {
             slot,
             path: rel(inside)?,
@@ -708,7 +726,10 @@ impl<'a> Planner<'a> {
         keep: bool,
     ) -> Result<Option<usize>, Error> {
         let keep_slot = if keep { Some(self.slot()) } else { None };
-        let step = self.step(format!("mounting {fstype} on {}", inside.display()));
+        let step = self.step(Step::MountFs {
+            fstype: fstype.to_string(),
+            inside: inside.to_owned(),
+        });
         let options = options
             .iter()
             .map(|(k, v)| {
@@ -755,14 +776,14 @@ pub(crate) fn plan(
     sandbox: &Sandbox,
     cwd: Option<&Path>,
     path_env: Option<&std::ffi::OsStr>,
-    steps: &mut Vec<String>,
+    steps: &mut Steps,
 ) -> Result<FsPlan, Error> {
     // A fixture's fresh root is made once, here, whatever the passes below.
     let root = match &sandbox.fixture {
         Some(template) => Some(FixtureRoot::prepare(template, sandbox.fixture_mode)?),
         None => None,
     };
-    let fixed_steps = steps.len();
+    let before = steps.planned();
     let (mut plan, shadowed, mut created) = plan_pass(
         sandbox,
         cwd,
@@ -774,7 +795,7 @@ pub(crate) fn plan(
     if !shadowed.is_empty() {
         // Shadows found late would cover mounts made before them: plan again, making them
         // early.
-        steps.truncate(fixed_steps);
+        steps.truncate(before);
         (plan, _, created) = plan_pass(
             sandbox,
             cwd,
@@ -795,7 +816,7 @@ fn plan_pass(
     sandbox: &Sandbox,
     cwd: Option<&Path>,
     path_env: Option<&std::ffi::OsStr>,
-    steps: &mut Vec<String>,
+    steps: &mut Steps,
     pre_shadows: BTreeSet<PathBuf>,
     fixture_root: Option<&FixtureRoot>,
 ) -> Result<(FsPlan, Vec<PathBuf>, BTreeSet<PathBuf>), Error> {
@@ -833,7 +854,7 @@ fn plan_pass(
         // flags (mount_setattr only adds flags). nosuid, nodev: set-uid bits and device nodes
         // grant nothing here.
         let root_slot = p.capture(Path::new("/"), RO, true)?;
-        let step = p.step("attaching the new root".into());
+        let step = p.step(Step::AttachRoot);
         p.plan.ops.push(FsOp::RootFromSlot {
             slot: root_slot,
             step,
@@ -923,7 +944,10 @@ fn plan_pass(
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        let step = p.step(format!("creating /dev/{name}"));
+        let step = p.step(Step::Link {
+            path: Path::new("/dev").join(name),
+            target: target.into(),
+        });
         p.plan.ops.push(FsOp::Symlink {
             target: CString::new(target).map_err(|_| nul())?,
             at: at(&Path::new("/dev").join(name))?,
@@ -938,7 +962,7 @@ fn plan_pass(
     let empty = Path::new("/dev/pts/.sandboxed-overlay-empty");
     p.ensure(empty, Want::Dir, "the overlays' empty layer")?;
     let slot = p.slot();
-    let step = p.step("opening the overlays' empty layer".into());
+    let step = p.step(Step::OpenEmptyLayer);
     p.plan.ops.push(FsOp::OpenDir {
         path: rel(empty)?,
         slot,
@@ -964,7 +988,9 @@ fn plan_pass(
         },
         false,
     )?;
-    let step = p.step("making /dev read-only".into());
+    let step = p.step(Step::MakeReadOnly {
+        path: "/dev".into(),
+    });
     p.finish.push(FsOp::ReadOnly {
         slot: dev_slot,
         step,

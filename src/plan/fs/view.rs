@@ -327,14 +327,18 @@ pub(super) fn plan_kernel_masks(p: &mut Planner<'_>, host_sysfs: bool) -> Result
     // root's uid 0 owns them (`chmod 0444 /proc/slabinfo` would change the host's), and with
     // Net::Host /proc/net is the host's. Writes to the sandbox's own processes' files go too
     // (gdb writes memory through ptrace where /proc/PID/mem is read-only).
-    let step = p.step("making /proc read-only".into());
+    let step = p.step(Step::MakeReadOnly {
+        path: "/proc".into(),
+    });
     p.plan.late.push(FsOp::ReadOnlyMount {
         path: c"proc".to_owned(),
         step,
     });
     let host_only: &[&str] = if host_sysfs { HOST_SYS_COVERED } else { &[] };
     for path in PROC_COVERED.iter().chain(SYS_COVERED).chain(host_only) {
-        let step = p.step(format!("covering /{path}"));
+        let step = p.step(Step::Cover {
+            path: Path::new("/").join(path),
+        });
         p.plan.late.push(FsOp::Cover {
             path: CString::new(*path).map_err(|_| nul())?,
             mode: c"0755".to_owned(),
@@ -348,7 +352,7 @@ pub(super) fn plan_kernel_masks(p: &mut Planner<'_>, host_sysfs: bool) -> Result
 /// The end of a host view: the root made read-only.
 pub(super) fn finish(p: &mut Planner<'_>) -> Result<(), Error> {
     if let Some(slot) = p.root_slot.take() {
-        let step = p.step("making the sandbox's root read-only".into());
+        let step = p.step(Step::MakeReadOnly { path: "/".into() });
         p.finish.push(FsOp::ReadOnly { slot, step });
     }
     Ok(())
@@ -363,16 +367,12 @@ impl Planner<'_> {
             .overlay_empty
             .ok_or_else(|| Error::Internal("no empty layer planned for the overlays".into()))?;
         let lower_slot = self.capture_path(host)?;
-        let step = self.step(format!(
-            "showing {} read-only through an overlay",
-            host.display()
-        ));
-        let fallback_step = self.step(format!(
-            "showing {} through an overlay: the kernel refused it (a file system overlayfs \
-             cannot stack on); it is shown by a plain read-only bind instead, through which \
-             unix sockets and FIFOs in it stay reachable",
-            host.display()
-        ));
+        let step = self.step(Step::ShowReadOnly {
+            host: host.to_owned(),
+        });
+        let fallback_step = self.step(Step::OverlayRefused {
+            host: host.to_owned(),
+        });
         self.plan.ops.push(FsOp::OverlayBind {
             lower_slot,
             empty_slot,
@@ -392,7 +392,9 @@ impl Planner<'_> {
 
     /// Cover `path` (inside; shown from the host) so that nothing can open it.
     fn cover(&mut self, path: &Path) -> Result<(), Error> {
-        let step = self.step(format!("covering {}", path.display()));
+        let step = self.step(Step::Cover {
+            path: path.to_owned(),
+        });
         self.plan.ops.push(FsOp::Cover {
             path: rel(path)?,
             mode: c"0000".to_owned(),

@@ -1,0 +1,221 @@
+//! The sandbox's init (its PID 1) once the program runs: reap every zombie, answer the seccomp
+//! notifications, enforce the timeout, watch the parent's lifeline, and report how the program
+//! ended — then exit, which makes the kernel kill whatever is left in the sandbox. Raw system
+//! calls only (see [`super`]).
+
+use super::*;
+
+/// Counts of denied calls by system call number (larger numbers are not native calls, which
+/// are never answered EPERM).
+pub(super) const DENIED_SLOTS: usize = 1024;
+
+/// Kill every process of the sandbox but the init.
+pub(super) fn kill_all(ctx: &ChildContext<'_>, main: c_int) {
+    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox; without one, the
+    // program's process group.
+    if has(ctx.flags, libc::CLONE_NEWPID) {
+        unsafe { libc::kill(-1, libc::SIGKILL) };
+    } else {
+        unsafe { libc::kill(-main, libc::SIGKILL) };
+        unsafe { libc::kill(main, libc::SIGKILL) };
+    }
+}
+
+/// Report the denied calls, before the final report.
+pub(super) fn report_denied(denied: &[u32; DENIED_SLOTS]) {
+    for (nr, count) in denied.iter().enumerate() {
+        if *count > 0 {
+            send(
+                REPORT_FD,
+                Message::Denied {
+                    nr: nr as u32,
+                    count: *count,
+                },
+            );
+        }
+    }
+}
+
+/// Serve one seccomp notification: a denied call waits in the kernel for our answer. Either
+/// answer EPERM and count it, or (kill on violation, or a call through another ABI) end the
+/// sandbox and report the call.
+pub(super) fn serve_notification(
+    ctx: &ChildContext<'_>,
+    main: c_int,
+    listener: c_int,
+    denied: &mut [u32; DENIED_SLOTS],
+) {
+    let mut notif = sys::SeccompNotif::default();
+    match sys::notif_recv(listener, &mut notif) {
+        Ok(()) => {}
+        // Withdrawn: the caller was killed meanwhile.
+        Err(libc::ENOENT | libc::EINTR) => return,
+        Err(e) => fail_closed(ctx, main, denied, WatchCall::ReceiveNotification, e),
+    }
+    let (nr, arch) = (notif.data.nr, notif.data.arch);
+    let kill = ctx.plan.seccomp.as_ref().is_some_and(|f| f.kill);
+    if kill || !crate::policy::seccomp::is_native(nr, arch) {
+        // The caller waits in the kernel until it dies: the call never runs.
+        kill_all(ctx, main);
+        // The caller (blocked, so not reaped) may be outside the program's process group when
+        // there is no pid namespace. Never 0 or negative: that would be a process group.
+        if let Ok(pid @ 1..) = c_int::try_from(notif.pid) {
+            // SAFETY: plain kill of one process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        report_denied(denied);
+        send(
+            REPORT_FD,
+            Message::SyscallBlocked {
+                nr: nr as u32,
+                arch,
+            },
+        );
+        sys::exit(0);
+    }
+    // ENOENT if the caller was killed meanwhile: nothing to answer. Anything else would leave
+    // the caller waiting for ever.
+    match sys::notif_fail(listener, notif.id, libc::EPERM) {
+        Ok(()) | Err(libc::ENOENT) => {}
+        Err(e) => fail_closed(ctx, main, denied, WatchCall::AnswerNotification, e),
+    }
+    if let Some(count) = denied.get_mut(nr as usize) {
+        *count = count.saturating_add(1);
+    }
+}
+
+/// The init cannot go on watching (a call of its loop failed): it kills the whole sandbox and
+/// says why. Nothing may run unwatched — without the lifeline the sandbox would outlive its
+/// parent, without the listener denied calls would hang, without the timeout it would run on.
+pub(super) fn fail_closed(
+    ctx: &ChildContext<'_>,
+    main: c_int,
+    denied: &[u32; DENIED_SLOTS],
+    call: WatchCall,
+    errno: i32,
+) -> ! {
+    kill_all(ctx, main);
+    report_denied(denied);
+    send(REPORT_FD, Message::InitFailed { call, errno });
+    sys::exit(EXIT_INIT_FAILED)
+}
+
+/// The init's life after the program started: reap, time out, serve seccomp notifications,
+/// report, and follow the parent. Any failure of its own calls but `EINTR` ends the sandbox
+/// (see [`fail_closed`]).
+pub(super) fn watch(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
+    let mut denied = [0u32; DENIED_SLOTS];
+    let deadline = ctx.plan.timeout.map(|t| {
+        let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 4);
+        sys::monotonic_ms().saturating_add(ms)
+    });
+    loop {
+        // Reap what has ended; the program's end is the sandbox's end. At most 64 a pass, so
+        // that a fork storm cannot keep us from the lifeline and the deadline.
+        for _ in 0..64 {
+            let mut status: c_int = 0;
+            // SAFETY: status is a valid int.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+            if pid == 0 {
+                break;
+            }
+            if pid < 0 {
+                // ECHILD included: the program is our child until we have reaped it.
+                let e = sys::errno();
+                if e == libc::EINTR {
+                    break;
+                }
+                fail_closed(ctx, main, &denied, WatchCall::Waitpid, e);
+            }
+            if pid == main {
+                // Nothing may outlive the program (nor run on once our listener is gone). Not
+                // by pid without a pid namespace: `main` is reaped, its number free for reuse.
+                if has(ctx.flags, libc::CLONE_NEWPID) {
+                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
+                    unsafe { libc::kill(-1, libc::SIGKILL) };
+                }
+                report_denied(&denied);
+                send(REPORT_FD, Message::Exited { status });
+                sys::exit(0);
+            }
+        }
+        let wait_ms: c_int = match deadline {
+            Some(d) => {
+                let left = d.saturating_sub(sys::monotonic_ms());
+                if left <= 0 {
+                    // Time is up: kill every process of the sandbox (all but us), then report.
+                    kill_all(ctx, main);
+                    report_denied(&denied);
+                    send(REPORT_FD, Message::TimedOut);
+                    sys::exit(0);
+                }
+                left.min(i64::from(c_int::MAX)) as c_int
+            }
+            None => -1,
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: LIFELINE_FD,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            // Negative once the listener is gone: poll skips it.
+            libc::pollfd {
+                fd: listener,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            fail_closed(ctx, main, &denied, WatchCall::Poll, e);
+        }
+        if fds[0].revents != 0 {
+            // The parent is gone (its end of the lifeline closed): end the sandbox with it.
+            if !has(ctx.flags, libc::CLONE_NEWPID) {
+                // SAFETY: plain kill of the program's process group.
+                unsafe { libc::kill(-main, libc::SIGKILL) };
+            }
+            sys::exit(EXIT_PARENT_GONE);
+        }
+        if fds[1].revents != 0 {
+            // Drain the signalfd (what ended is found by waitpid above).
+            let mut info = [0u8; 128];
+            loop {
+                // SAFETY: info is a valid buffer.
+                let r = unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) };
+                if r > 0 {
+                    continue;
+                }
+                let e = sys::errno();
+                if r < 0 && (e == libc::EAGAIN || e == libc::EINTR) {
+                    break;
+                }
+                fail_closed(
+                    ctx,
+                    main,
+                    &denied,
+                    WatchCall::ReadSignalfd,
+                    if r < 0 { e } else { libc::EIO },
+                );
+            }
+        }
+        if fds[2].revents & libc::POLLIN != 0 {
+            serve_notification(ctx, main, listener, &mut denied);
+        } else if fds[2].revents != 0 {
+            // POLLHUP: no process is left under the filter (poll would report it forever).
+            sys::close(listener);
+            listener = -1;
+        }
+    }
+}
