@@ -90,5 +90,5 @@ pub use sandboxed_macros::sandboxed;
 /// The runtime behind `#[sandboxed]`. Not a public API: the macro's output calls it.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::attribute::{ChildGuard, Role, Spec, TestReturn, enter};
+    pub use crate::attribute::{BodyGuard, Role, Spec, TestReturn, enter};
 }

@@ -457,8 +457,8 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             {
                 #spec
                 match ::sandboxed::__private::enter::<#ret_ty>(&__SANDBOXED_SPEC) {
-                    ::sandboxed::__private::Role::Parent(result) => result,
-                    ::sandboxed::__private::Role::Child(guard) => guard.run_async(async move #body).await,
+                    ::sandboxed::__private::Role::Outside(result) => result,
+                    ::sandboxed::__private::Role::Inside(guard) => guard.run_async(async move #body).await,
                 }
             }
         }
@@ -467,8 +467,8 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             {
                 #spec
                 match ::sandboxed::__private::enter::<#ret_ty>(&__SANDBOXED_SPEC) {
-                    ::sandboxed::__private::Role::Parent(result) => result,
-                    ::sandboxed::__private::Role::Child(guard) => guard.run(move || -> #ret_ty #body),
+                    ::sandboxed::__private::Role::Outside(result) => result,
+                    ::sandboxed::__private::Role::Inside(guard) => guard.run(move || -> #ret_ty #body),
                 }
             }
         }

@@ -84,9 +84,9 @@ impl<E: Debug> TestReturn for Result<(), E> {
 #[doc(hidden)]
 pub enum Role<R> {
     /// The test process: the sandboxed run is over, and this is the test's result.
-    Parent(R),
+    Outside(R),
     /// Inside the sandbox: run the body through the guard.
-    Child(ChildGuard<R>),
+    Inside(BodyGuard<R>),
 }
 
 /// The name libtest runs the current test under.
@@ -119,17 +119,17 @@ pub fn enter<R: TestReturn>(spec: &'static Spec) -> Role<R> {
             install_panic_hook(name);
             channel::send(&Record::Started);
             mark_body(BODY_START);
-            Role::Child(ChildGuard {
+            Role::Inside(BodyGuard {
                 reporting: true,
                 _result: PhantomData,
             })
         }
         // Inside some other sandboxed test's body: sandboxes do not nest; just run it.
-        Ok(_) => Role::Child(ChildGuard {
+        Ok(_) => Role::Inside(BodyGuard {
             reporting: false,
             _result: PhantomData,
         }),
-        Err(_) => Role::Parent(run_parent(spec, &name)),
+        Err(_) => Role::Outside(run_parent(spec, &name)),
     }
 }
 
@@ -173,12 +173,12 @@ fn payload_text(payload: &dyn Any) -> String {
 
 /// Runs the body in the child and reports how it went.
 #[doc(hidden)]
-pub struct ChildGuard<R> {
+pub struct BodyGuard<R> {
     reporting: bool,
     _result: PhantomData<fn() -> R>,
 }
 
-impl<R: TestReturn> ChildGuard<R> {
+impl<R: TestReturn> BodyGuard<R> {
     /// Run a synchronous body.
     pub fn run(self, body: impl FnOnce() -> R) -> R {
         if !self.reporting {
@@ -322,7 +322,7 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         .env(CHILD_ENV, name)
         .env(
             CHANNEL_ENV,
-            crate::launch::child::PROGRAM_SIDE_FD.to_string(),
+            crate::launch::inside::PROGRAM_SIDE_FD.to_string(),
         )
         .side_channel(writer.into());
     let records = std::thread::spawn(move || Record::read_all(reader));

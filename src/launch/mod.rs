@@ -1,7 +1,7 @@
 //! Launch: clone the sandbox with its namespaces, let the child build it (see [`child`]), and
 //! wait until the program has really started — or learn precisely why it could not.
 
-pub(crate) mod child;
+pub(crate) mod inside;
 pub(crate) mod protocol;
 
 use std::ffi::CStr;
@@ -19,7 +19,7 @@ use crate::plan::Plan;
 use crate::plan::cgroup::Cgroup;
 use crate::policy::seccomp::Filter;
 use crate::sys;
-use child::ChildContext;
+use inside::Context;
 use protocol::{Message, RECORD_SIZE};
 
 /// Stack size for the program's process before execve (it only makes system calls, but debug
@@ -106,11 +106,6 @@ unsafe fn clone_raw(flags: u64) -> Result<libc::pid_t, i32> {
     }
 }
 
-/// Whether the user allowed running with less isolation than asked.
-fn best_effort() -> bool {
-    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
-}
-
 /// A sandbox whose program has been executed: what [`supervise`](crate::supervise) takes over.
 pub(crate) struct Launched {
     /// The host pid of the sandbox's init.
@@ -182,13 +177,13 @@ pub(crate) fn launch(
     let cgroup_procs: Vec<c_int> = cgroup.as_ref().map(|c| c.procs_fds()).unwrap_or_default();
 
     let mut attempts: Vec<u64> = vec![plan.clone_flags];
-    if best_effort() {
+    if crate::policy::best_effort_isolation() {
         attempts.extend(diagnose::fallbacks(plan.clone_flags));
     }
     let mut first_error: Option<i32> = None;
     let mut launched = None;
     for flags in attempts {
-        let ctx = ChildContext {
+        let ctx = Context {
             plan: &plan,
             flags,
             stdin: stdin_r.as_raw_fd(),
@@ -211,10 +206,10 @@ pub(crate) fn launch(
             stack_top,
             cgroups: &cgroup_procs,
         };
-        // SAFETY: the child only runs `child::run`, which makes raw system calls on memory
+        // SAFETY: the child only runs `inside::run`, which makes raw system calls on memory
         // prepared above, and never returns.
         match unsafe { clone(flags) } {
-            Ok(0) => child::run(&ctx),
+            Ok(0) => inside::run(&ctx),
             Ok(pid) => {
                 if flags != plan.clone_flags {
                     diagnose::warn_dropped(plan.clone_flags, flags, first_error.unwrap_or(0));

@@ -177,11 +177,6 @@ fn rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> (u32, li
     )
 }
 
-/// Whether the user allowed running with less than asked for.
-fn best_effort() -> bool {
-    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
-}
-
 /// Whether `RLIMIT_NPROC` would not hold for the sandbox's program: its real uid is the
 /// caller's, and the kernel exempts uid 0 of the initial user namespace (the `INIT_USER`
 /// check in `copy_process`). Root inside a user namespace that maps it elsewhere (a rootless
@@ -244,7 +239,7 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
         if let Some(n) = sandbox.max_pids {
             let mechanism = match pids_mechanism(env, n, &mut limits) {
                 Some(m) => m,
-                None if best_effort() => {
+                None if crate::policy::best_effort_isolation() => {
                     warn_once(&format!(
                         "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
                          {ROOT_WITHOUT_PIDS_CGROUP}"

@@ -14,6 +14,13 @@ pub(crate) mod seccomp;
 
 pub use invocation::Invocation;
 
+/// Whether the user allowed running with less isolation than asked
+/// (`SANDBOXED_ISOLATION=best-effort`): namespaces the kernel refuses are dropped, and limits
+/// that cannot be enforced are not, each with a warning.
+pub(crate) fn best_effort_isolation() -> bool {
+    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
+}
+
 /// How much a stream may keep by default: 64 MiB ([`Sandbox::max_output`](crate::Sandbox::max_output)).
 pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
 use crate::policy::redact::Redactions;

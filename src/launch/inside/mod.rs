@@ -40,7 +40,7 @@ pub(crate) const EXIT_PARENT_GONE: c_int = 121;
 pub(crate) const EXIT_INIT_FAILED: c_int = 122;
 
 /// Everything the child reads, prepared by the parent before the clone.
-pub(crate) struct ChildContext<'a> {
+pub(crate) struct Context<'a> {
     pub plan: &'a Plan,
     /// The namespaces actually created (best-effort mode may have dropped some).
     pub flags: u64,
@@ -84,7 +84,7 @@ fn has(flags: u64, ns: c_int) -> bool {
 }
 
 /// The entry point of the cloned child. Never returns.
-pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
+pub(crate) fn run(ctx: &Context<'_>) -> ! {
     // Resource limits: into the run's cgroups before anything else, so that every process of
     // the sandbox is inside them.
     if let Err(errno) = join_cgroups(ctx.cgroups, has(ctx.flags, libc::CLONE_NEWCGROUP)) {
@@ -113,7 +113,7 @@ pub(crate) fn run(ctx: &ChildContext<'_>) -> ! {
 /// Stdio on 0/1/2, the report pipe on 3, the lifeline on 4, and nothing else: the clone
 /// inherited every descriptor of the parent, including other sandboxes' pipes, which must not
 /// be kept open here (their readers would never see end-of-file).
-fn arrange_fds(ctx: &ChildContext<'_>) -> SetupResult {
+fn arrange_fds(ctx: &Context<'_>) -> SetupResult {
     // First move every source above the targets (0..=5), so that no dup2 below overwrites a
     // source that happens to have a low number in the parent.
     let s = Fixed::ArrangeFds;
@@ -144,7 +144,7 @@ fn arrange_fds(ctx: &ChildContext<'_>) -> SetupResult {
 }
 
 /// The set-up sequence, step by step, in the sandbox's new namespaces (created by the clone).
-fn build_sandbox(ctx: &ChildContext<'_>) -> SetupResult {
+fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     let plan = ctx.plan;
 
     // 1. Map our uid and gid, so files show their owners and we have our capabilities in the

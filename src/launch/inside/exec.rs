@@ -7,7 +7,7 @@ use super::*;
 /// What the program's process reports back to the init through their shared memory (the init
 /// is suspended until the program has executed or exited, `CLONE_VFORK`).
 pub(super) struct ExecShared<'a> {
-    ctx: &'a ChildContext<'a>,
+    ctx: &'a Context<'a>,
     failed_step: StepId,
     errno: i32,
     /// The seccomp listener, in the descriptor table we share until the exec (or -1).
@@ -28,7 +28,7 @@ extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
 
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
 /// its pid, the seccomp listener (or -1), and the signalfd that reports SIGCHLD.
-pub(super) fn start_program(ctx: &ChildContext<'_>) -> SetupResult<(c_int, c_int, c_int)> {
+pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
     at(Fixed::PrepareInit, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
@@ -195,7 +195,7 @@ pub(super) fn join_fresh_session_keyring() -> Result<(), i32> {
 /// In the program's process: the last steps, then execve. Returns only on failure.
 /// `listener` is where the seccomp listener goes (the init's memory).
 pub(super) fn exec_program(
-    ctx: &ChildContext<'_>,
+    ctx: &Context<'_>,
     listener: &mut c_int,
 ) -> SetupResult<std::convert::Infallible> {
     let plan = ctx.plan;

@@ -6,7 +6,7 @@
 use super::*;
 
 /// Build the new root from the plan's captures and operations, then pivot into it.
-pub(super) fn build_root(ctx: &ChildContext<'_>) -> SetupResult {
+pub(super) fn build_root(ctx: &Context<'_>) -> SetupResult {
     let fs = &ctx.plan.fs;
     // Nothing we mount may propagate back to the host's mount namespace.
     at(
@@ -67,7 +67,7 @@ pub(super) fn build_root(ctx: &ChildContext<'_>) -> SetupResult {
 }
 
 /// One step of building the root; `root` is the new root's descriptor once there is one.
-pub(super) fn apply(ctx: &ChildContext<'_>, op: &FsOp, root: &mut c_int) -> SetupResult {
+pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResult {
     match op {
         FsOp::RootFromSlot { slot, step } => {
             *root = get_slot(ctx, *slot);
@@ -378,14 +378,14 @@ pub(super) fn is_root(path: &CStr) -> bool {
     path.to_bytes() == b"."
 }
 
-pub(super) fn set_slot(ctx: &ChildContext<'_>, slot: usize, fd: c_int) {
+pub(super) fn set_slot(ctx: &Context<'_>, slot: usize, fd: c_int) {
     if slot < ctx.plan.fs.slots {
         // SAFETY: slots points to plan.fs.slots ints in this process's copy of the parent's memory.
         unsafe { *ctx.slots.add(slot) = fd };
     }
 }
 
-pub(super) fn get_slot(ctx: &ChildContext<'_>, slot: usize) -> c_int {
+pub(super) fn get_slot(ctx: &Context<'_>, slot: usize) -> c_int {
     if slot < ctx.plan.fs.slots {
         // SAFETY: as in set_slot.
         unsafe { *ctx.slots.add(slot) }

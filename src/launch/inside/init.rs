@@ -10,7 +10,7 @@ use super::*;
 pub(super) const DENIED_SLOTS: usize = 1024;
 
 /// Kill every process of the sandbox but the init.
-pub(super) fn kill_all(ctx: &ChildContext<'_>, main: c_int) {
+pub(super) fn kill_all(ctx: &Context<'_>, main: c_int) {
     // SAFETY: kill(-1) in our pid namespace reaches only the sandbox; without one, the
     // program's process group.
     if has(ctx.flags, libc::CLONE_NEWPID) {
@@ -40,7 +40,7 @@ pub(super) fn report_denied(denied: &[u32; DENIED_SLOTS]) {
 /// answer EPERM and count it, or (kill on violation, or a call through another ABI) end the
 /// sandbox and report the call.
 pub(super) fn serve_notification(
-    ctx: &ChildContext<'_>,
+    ctx: &Context<'_>,
     main: c_int,
     listener: c_int,
     denied: &mut [u32; DENIED_SLOTS],
@@ -88,7 +88,7 @@ pub(super) fn serve_notification(
 /// says why. Nothing may run unwatched — without the lifeline the sandbox would outlive its
 /// parent, without the listener denied calls would hang, without the timeout it would run on.
 pub(super) fn fail_closed(
-    ctx: &ChildContext<'_>,
+    ctx: &Context<'_>,
     main: c_int,
     denied: &[u32; DENIED_SLOTS],
     call: WatchCall,
@@ -103,7 +103,7 @@ pub(super) fn fail_closed(
 /// The init's life after the program started: reap, time out, serve seccomp notifications,
 /// report, and follow the parent. Any failure of its own calls but `EINTR` ends the sandbox
 /// (see [`fail_closed`]).
-pub(super) fn watch(ctx: &ChildContext<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
+pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
     let mut denied = [0u32; DENIED_SLOTS];
     let deadline = ctx.plan.timeout.map(|t| {
         let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 4);
