@@ -1,5 +1,8 @@
 //! [`Command`]: a program, its arguments, environment, directory and input, bound to a sandbox.
 //! It mirrors [`std::process::Command`].
+//!
+//! Layer 6, the facade: `spawn` is plan → launch → supervise in one call (with the one retry,
+//! a fixture copy where the kernel refused an overlay). Used by `attribute` and by users.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};

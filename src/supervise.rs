@@ -1,5 +1,9 @@
 //! Supervise: drain a running sandbox's output, feed its input, end it, and classify its end.
 //!
+//! Layer 5: takes over a [`Launched`] sandbox, reads the init's
+//! [`protocol`](crate::launch::protocol) messages, and builds the [`Output`] with `report`.
+//! Uses everything below; used by `command`.
+//!
 //! One thread drives everything with `poll(2)`: the caller's, inside [`Child::chunks`] and
 //! [`Child::wait`]. Both output pipes are always drained together, so a program that writes
 //! megabytes to stderr while we read stdout never blocks. The timeout itself is enforced by the

@@ -1,13 +1,19 @@
 //! The runtime of `#[sandboxed]`: run a test's body in a sandboxed copy of the test binary.
 //!
-//! The macro rewrites a test into a call to [`enter`]. In the test process (the *parent*),
+//! Layer 7, the top: uses the public builder ([`Sandbox`], [`Command`](crate::Command)),
+//! `report`'s renderers for its messages and `launch`'s side-channel descriptor number; nothing
+//! below reaches up to it. The macro's expansion calls it
+//! through `sandboxed::__private`.
+//!
+//! The macro rewrites a test into a call to [`enter`]. In the test process (*outside*),
 //! `enter` re-executes the current test binary inside a sandbox to run just this test
 //! (`<exe> <name> --exact --nocapture --test-threads=1 --include-ignored`, with a marker in the
 //! environment), streams the body's output back through libtest's capture (`print!`/`eprint!`,
 //! so it shows for failing tests only, and live with `--nocapture`), and turns what happened
-//! into the test's result: the child's own panic (so `#[should_panic(expected = ...)]` matches
+//! into the test's result: the body's own panic (so `#[should_panic(expected = ...)]` matches
 //! the real message), the `Err` it returned, or the exit status, signal or timeout that ended it.
-//! In the re-executed binary (the *child*), `enter` recognises the marker and runs the body.
+//! In the re-executed binary (*inside* the sandbox), `enter` recognises the marker and runs the
+//! body.
 //!
 //! The test is found by name: libtest names each test's thread after the test's path (also with
 //! `--test-threads=1`, and under `cargo nextest`, which runs `<bin> <name> --exact`); rstest's

@@ -1,4 +1,10 @@
-//! The one error type of the crate, whose `Display` says what happened and what to do.
+//! Errors: the one error type of the crate, whose `Display` says what happened and what to do;
+//! the set-up [`Step`]s an error names; and the diagnoses of an environment that refuses
+//! namespaces ([`diagnose`]).
+//!
+//! Layer 1, above `sys` and `signals` only: every layer above returns these errors. It knows
+//! nothing of policies, plans or launches — a step is named by the plan and resolved back by the
+//! launch through [`step::Steps`].
 
 pub(crate) mod diagnose;
 pub(crate) mod step;

@@ -1,5 +1,9 @@
-//! Launch: clone the sandbox with its namespaces, let the child build it (see [`child`]), and
+//! Launch: clone the sandbox with its namespaces, let the child build it (see [`inside`]), and
 //! wait until the program has really started — or learn precisely why it could not.
+//!
+//! Layer 4: uses `plan`, `policy`, `error` and `sys`; never `report` (its peer) nor anything
+//! above. What it hands up is a [`Launched`] sandbox — pids, pipes, cgroups — which
+//! `supervise` takes over; between the two runs the [`protocol`] of the report pipe.
 
 pub(crate) mod inside;
 pub(crate) mod protocol;

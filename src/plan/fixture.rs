@@ -11,7 +11,7 @@
 //!   the child binds it as the root.
 //!
 //! The [`FixtureRoot`] guard owns that directory. The plan holds it, then the
-//! [`Child`](crate::Child), then every clone of the [`Output`]: when the last one goes, the
+//! [`Child`](crate::Child), then every clone of the [`Output`](crate::Output): when the last one goes, the
 //! directory is removed — unless `SANDBOXED_KEEP=1` and the run failed.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -22,11 +22,13 @@
 //! total-CPU-time budget (only a rate) and no file size.
 //!
 //! The sequence: [`plan`] chooses the mechanisms (in the parent, once per process for the
-//! environment); [`Cgroup::create`] makes the run's cgroups before the clone; the sandbox's init
-//! joins them as its first act ([`join`]), so everything it starts is inside; after the end,
-//! [`Run::classify`] says which limit ended the program, and dropping the [`Run`] (with its
-//! `Child`, also while unwinding from a panic) removes the cgroups. A process killed before that
-//! leaves its cgroups behind; the next process to use limits removes them.
+//! environment); [`Cgroup::create`](crate::plan::cgroup::Cgroup::create) makes the run's
+//! cgroups before the clone; the sandbox's init joins them as its first act (in
+//! [`launch::inside`](crate::launch::inside)), so everything it starts is inside; after the
+//! end, [`Run::classify`](crate::report::classify::Run::classify) says which limit ended the
+//! program, and dropping the `Run` (with its `Child`, also while unwinding from a panic) removes
+//! the cgroups. A process killed before that leaves its cgroups behind; the next process to use
+//! limits removes them.
 
 use crate::error::Error;
 use crate::policy::Sandbox;

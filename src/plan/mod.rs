@@ -1,5 +1,13 @@
 //! Plan: turn a policy and a command into everything the child needs, allocated up front.
 //!
+//! Layer 3: uses `policy`, `error` and `sys`; used by `launch` (which walks the plan), `report`
+//! (which reads a run's fixture root and limit mechanisms) and above. Its parts: [`fs`] (the
+//! mount operations: the default view of the host, fixture roots, the policy's mounts),
+//! [`fixture`] (a run's fresh root on the host: made, validated, removed), [`limits`] (which
+//! mechanism enforces each resource limit here) and [`cgroup`] (the run's cgroups, created before
+//! the clone). Planning has effects only where a run needs them before the clone (a fixture
+//! copy, cgroups); everything else is data.
+//!
 //! Every validation and every error a user can cause happens here, in the parent: nul bytes,
 //! bad paths, unknown system calls, a missing bind source. What comes out is a [`Plan`] of
 //! C strings, pointer arrays, mount operations, map lines, rlimits and a compiled BPF program,

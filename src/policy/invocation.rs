@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// What ran in a sandbox, as given to [`Command`](crate::Command): shown in failure messages
-/// and in snapshot metadata (always through the [redactions](Output::redactions)).
+/// and in snapshot metadata (always through the [redactions](crate::Output::redactions)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Invocation {
     /// The program, as given.

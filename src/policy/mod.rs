@@ -1,5 +1,9 @@
 //! Policy: *what* a sandbox isolates. Pure data, `Clone`, no system calls.
 //!
+//! Layer 2: uses `error` (and `sys`/`signals` for constants); used by every layer above. Holds
+//! the [`Sandbox`] builder, the [`Invocation`] of a command (what runs, as data), the
+//! [`seccomp`] policy builder with its presets, and the output [`redact`]ions.
+//!
 //! A [`Sandbox`] is a reusable description; [`Sandbox::command`] pairs it with a program and
 //! [`Command::output`](crate::Command::output) or [`Command::spawn`](crate::Command::spawn) turns
 //! the pair into a plan and runs it. Nothing is checked here that could fail: every validation

@@ -484,7 +484,7 @@ fn open_up(dir: &Path, modes: &mut BTreeMap<PathBuf, u32>) {
 
 /// How deep [`Output::changes`], [`Output::read`] and a kept root's assembly look into a run's
 /// tree: they walk it by path and recursively, and a program can nest directories far deeper
-/// than a path or a thread's stack allows (removal has no such bound: [`remove_tree`]).
+/// than a path or a thread's stack allows (removal has no such bound: [`remove_tree`](crate::plan::fixture::remove_tree)).
 const MAX_WALK_DEPTH: usize = 256;
 
 fn too_deep(rel: &Path) -> io::Result<()> {

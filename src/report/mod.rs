@@ -1,5 +1,11 @@
 //! Report: how a sandboxed program ended ([`Outcome`]) and what it wrote ([`Output`]), in forms
 //! that read well in a test failure and in a snapshot.
+//!
+//! Layer 4: uses `plan` (a run's fixture root and limit mechanisms), `policy`, `error`, `sys`
+//! and `signals`; never `launch` (its peer). Its parts: [`classify`] (which limit ended a
+//! program), [`changes`] (what a program changed in its fixture root), [`render`] (the one text
+//! form of an output) and `snapshot` (the insta integration). Pure functions of their inputs,
+//! but for reading a run's directory and cgroup counters.
 
 use std::fmt;
 use std::time::Duration;
