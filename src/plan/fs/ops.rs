@@ -178,7 +178,7 @@ pub(crate) struct FsPlan {
     /// The fresh root of a fixture run, handed on to the `Child` and the `Output`.
     pub fixture: Option<FixtureRoot>,
     /// Whether the fixture's mode was chosen automatically, so that when its overlay mount
-    /// ([`Step::MountFixtureOverlay`]) fails, the run is planned again with a copy.
+    /// ([`Step::MountFixtureOverlay`](crate::Step::MountFixtureOverlay)) fails, the run is planned again with a copy.
     pub overlay_may_fall_back: bool,
     /// A fixture root cannot be made without a mount namespace: the step to fail with then.
     pub needs_mount_ns: Option<StepId>,
