@@ -1143,3 +1143,6 @@ fn absolute_host(path: &Path) -> Result<PathBuf, Error> {
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests;
