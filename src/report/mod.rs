@@ -472,3 +472,6 @@ impl fmt::Display for DisplayTranscript<'_> {
         crate::report::render::transcript(self.output, f)
     }
 }
+
+#[cfg(test)]
+mod tests;
