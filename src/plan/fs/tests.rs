@@ -1237,3 +1237,187 @@ fn the_invariants_catch_broken_plans() {
     plan.late.swap(0, 1);
     check(&plan, "the late operations start with");
 }
+
+#[test]
+fn an_overlay_roots_skeleton_holds_the_parents_of_its_mount_points() {
+    // What the sandbox makes in an overlay root goes to the skeleton layer, each preceded by
+    // its parents, which take the template's modes; the program's upper directory stays
+    // empty of them.
+    let (_t, tpl) = template();
+    mode(&tpl.join("data"), 0o750);
+    let (_h, host) = temp();
+    write(&host.join("single"), "x");
+    let sandbox = Sandbox::new()
+        .fixture(&tpl)
+        .fixture_mode(FixtureMode::Overlay)
+        .system_dirs(false)
+        .ro_bind(host.join("single"), "/data/deep/x")
+        .tmpfs("/etc/app.d");
+    let plan = plan_of(&sandbox).unwrap();
+    assert_invariants(&plan, &sandbox);
+    insta::assert_snapshot!(show(&plan, &redactions(&plan, &tpl, &[&host])));
+}
+
+fn mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_fixtures_own_mount_points_must_be_directories() {
+    // A link at `proc` would send the sandbox's /proc elsewhere in the tree (or, followed on
+    // the host, out of it): refused, as a file is.
+    for (name, make) in [
+        ("proc", "link"),
+        ("dev", "file"),
+        ("sys", "link"),
+        ("tmp", "file"),
+    ] {
+        let (_t, tpl) = template();
+        let at = tpl.join(name);
+        let _ = std::fs::remove_dir(&at);
+        if make == "link" {
+            symlink("/etc", &at);
+        } else {
+            write(&at, "x");
+        }
+        let sandbox = Sandbox::new()
+            .fixture(&tpl)
+            .fixture_mode(FixtureMode::Copy)
+            .system_dirs(false);
+        let (path, reason) = bad_path(plan_of(&sandbox));
+        assert_eq!(path, tpl.join(name), "{make} at {name}");
+        assert!(reason.contains("must be directories"), "{reason}");
+    }
+}
+
+#[test]
+fn the_default_view_with_the_policys_mounts() {
+    let (_h, host) = temp();
+    write(&host.join("rw/out.txt"), "o");
+    write(&host.join("data/in.txt"), "i");
+    write(&host.join("conf"), "c");
+    let sandbox = Sandbox::new()
+        .bind(host.join("rw"), "/out")
+        .ro_bind(host.join("conf"), "/opt/sandboxed-unit.conf")
+        .tmpfs("/scratch")
+        .expose(host.join("data"));
+    let plan = plan_of(&sandbox).unwrap();
+    assert_invariants(&plan, &sandbox);
+    let ops = lines(&plan);
+    let rel = |p: &Path| p.strip_prefix("/").unwrap().to_string_lossy().into_owned();
+    // The exposed directory, through a read-only overlay at its own path.
+    let data = rel(&host.join("data"));
+    let overlay = ops
+        .iter()
+        .find(|o| o.path == data && o.kind == Kind::Mount)
+        .unwrap_or_else(|| panic!("{data} not shown:\n{}", show(&plan, &[])));
+    assert_eq!(overlay.fstype, "overlay", "{}", overlay.line);
+    // Where the program may write: ours and the policy's writable mounts, not the exposed
+    // directory nor the read-only bind's.
+    let write: Vec<String> = plan
+        .write_beneath
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|d| s(d))
+        .collect();
+    for dir in ["/tmp", "/dev", "/run", "/out", "/scratch"] {
+        assert!(write.contains(&dir.to_owned()), "{dir} not in {write:?}");
+    }
+    // (A temporary directory lies in the host's /tmp, shown in the sandbox's own /tmp: the
+    // overlay over it is read-only whatever Landlock allows.)
+    assert!(
+        !write.contains(&host.join("data").to_string_lossy().into_owned()),
+        "{write:?}"
+    );
+    assert!(
+        !write
+            .iter()
+            .any(|d| ["/", "/opt", "/usr", "/etc"].contains(&d.as_str())),
+        "{write:?}"
+    );
+    let capture = plan
+        .captures
+        .iter()
+        .find(|c| s(&c.source) == host.join("rw").to_string_lossy())
+        .unwrap();
+    assert_eq!(capture.attr_set, RW);
+}
+
+#[test]
+fn expose_takes_existing_directories_only() {
+    let (_h, host) = temp();
+    write(&host.join("file"), "x");
+    let (path, reason) = bad_path(plan_of(&Sandbox::new().expose(host.join("file"))));
+    assert_eq!(path, host.join("file"));
+    assert!(reason.contains("Sandbox::ro_bind(path, path)"), "{reason}");
+    let (path, reason) = bad_path(plan_of(&Sandbox::new().expose(host.join("missing"))));
+    assert_eq!(path, host.join("missing"));
+    assert!(reason.starts_with("cannot expose it"), "{reason}");
+}
+
+#[test]
+fn the_hosts_network_keeps_the_hosts_sysfs_and_run() {
+    let plan = plan_of(&Sandbox::new().net(Net::Host)).unwrap();
+    let sys = plan
+        .captures
+        .iter()
+        .find(|c| s(&c.source) == "/sys")
+        .expect("the host's /sys");
+    assert!(sys.recursive);
+    assert_eq!(sys.attr_set, RO);
+    let late: Vec<String> = plan.late.iter().map(|o| describe(o).path).collect();
+    for path in HOST_SYS_COVERED_FOR_TEST {
+        assert!(
+            late.contains(&path.to_string()),
+            "{path} not covered: {late:?}"
+        );
+    }
+    // The whole host: a private /run unless the network is the host's (its resolver may
+    // live there).
+    if Path::new("/run").is_dir() {
+        for (net, private) in [(Net::Loopback, true), (Net::None, true), (Net::Host, false)] {
+            let plan = plan_of(&Sandbox::new().whole_host(true).net(net)).unwrap();
+            let run = lines(&plan)
+                .iter()
+                .any(|o| o.fstype == "tmpfs" && o.path == "run");
+            assert_eq!(run, private, "{net:?}");
+        }
+    }
+}
+
+const HOST_SYS_COVERED_FOR_TEST: &[&str] = &[
+    "sys/kernel/debug",
+    "sys/kernel/tracing",
+    "sys/kernel/security",
+    "sys/fs/bpf",
+];
+
+#[test]
+fn the_default_view_shows_nothing_of_var_but_a_private_var_tmp() {
+    let plan = plan_of(&Sandbox::new()).unwrap();
+    for c in &plan.captures {
+        let source = PathBuf::from(s(&c.source));
+        let data = std::env::current_dir()
+            .is_ok_and(|d| d.starts_with(&source) || source.starts_with(&d))
+            || std::env::current_exe()
+                .is_ok_and(|e| e.starts_with(&source) || source.starts_with(&e));
+        if source.starts_with("/var") && !data {
+            assert!(
+                std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_symlink()),
+                "shows {}",
+                source.display()
+            );
+        }
+    }
+    if Path::new("/var/tmp").is_dir() {
+        let ops = lines(&plan);
+        let var_tmp = ops
+            .iter()
+            .find(|o| o.path == "var/tmp" && o.kind == Kind::Mount)
+            .expect("a private /var/tmp");
+        assert_eq!(var_tmp.fstype, "tmpfs");
+        assert_eq!(var_tmp.attrs, Some(RW));
+    }
+}
