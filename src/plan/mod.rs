@@ -323,3 +323,6 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

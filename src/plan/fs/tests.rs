@@ -416,7 +416,7 @@ fn violations(plan: &FsPlan, sandbox: &Sandbox) -> Vec<String> {
         if source.starts_with("/proc") {
             bad.push(format!("captures the host's {}", source.display()));
         }
-        if source.starts_with("/sys") && !(sandbox.net == Net::Host) {
+        if source.starts_with("/sys") && sandbox.net != Net::Host {
             bad.push(format!("captures the host's {}", source.display()));
         }
         if c.path_only {
@@ -1420,4 +1420,17 @@ fn the_default_view_shows_nothing_of_var_but_a_private_var_tmp() {
         assert_eq!(var_tmp.fstype, "tmpfs");
         assert_eq!(var_tmp.attrs, Some(RW));
     }
+}
+
+#[test]
+#[ignore = "known bug: the default view's private /var/tmp is a writable tmpfs without size= or \
+            nr_inodes= (every other writable tmpfs is bounded by tmpfs_size)"]
+fn every_writable_tmpfs_is_bounded() {
+    let plan = plan_of(&Sandbox::new().tmpfs_size(1 << 20)).unwrap();
+    let unbounded: Vec<String> = lines(&plan)
+        .into_iter()
+        .filter(|o| o.fstype == "tmpfs" && o.slot_out.is_none() && !o.line.contains("size=1048576"))
+        .map(|o| o.line)
+        .collect();
+    assert!(unbounded.is_empty(), "{unbounded:#?}");
 }
