@@ -281,3 +281,6 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

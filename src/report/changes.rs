@@ -754,3 +754,6 @@ fn materialize_below(node: &Node, to: &Path, depth: usize) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,9 +12,9 @@ use crate::sys;
 /// is needed to classify its end.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
-    memory: Option<Mechanism>,
-    cpu_hard_secs: Option<u64>,
-    cgroup: Option<Cgroup>,
+    pub(super) memory: Option<Mechanism>,
+    pub(super) cpu_hard_secs: Option<u64>,
+    pub(super) cgroup: Option<Cgroup>,
 }
 
 /// The last bytes of stderr searched for an allocation failure's message.

@@ -478,3 +478,6 @@ impl fmt::Display for DisplayTranscript<'_> {
         crate::report::render::transcript(self.output, f)
     }
 }
+
+#[cfg(test)]
+mod tests;

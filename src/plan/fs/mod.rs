@@ -433,3 +433,6 @@ fn absolute_host(path: &Path) -> Result<PathBuf, Error> {
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests;
