@@ -59,7 +59,7 @@ pub mod __snapshot {
 }
 
 pub use command::Command;
-pub use error::Error;
+pub use error::{Error, Step};
 pub use policy::redact::Redactions;
 pub use policy::seccomp::Seccomp;
 pub use policy::{FixtureMode, Invocation, Net, Sandbox};

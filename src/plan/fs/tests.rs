@@ -288,7 +288,7 @@ fn show(plan: &FsPlan, redact: &[(PathBuf, &str)]) -> String {
     }
     out.push_str(&format!(
         "overlay fallback: {}, needs mount ns: {}\n",
-        plan.overlay_fallback.is_some(),
+        plan.overlay_may_fall_back,
         plan.needs_mount_ns.is_some()
     ));
     for (path, placeholder) in redact {
@@ -303,7 +303,7 @@ fn show(plan: &FsPlan, redact: &[(PathBuf, &str)]) -> String {
 const PATH: &str = "/usr/bin:/bin";
 
 fn plan_of(sandbox: &Sandbox) -> Result<FsPlan, Error> {
-    let mut steps = Vec::new();
+    let mut steps = Steps::default();
     plan(sandbox, None, Some(OsStr::new(PATH)), &mut steps)
 }
 
