@@ -398,21 +398,36 @@ fn home_directories_and_user_data_are_out_of_sight() {
 fn files_only_their_owner_may_read_are_covered() {
     // As root the sandbox's uid 0 owns /etc/shadow for the kernel's permission checks.
     let files = ["/etc/shadow", "/etc/gshadow"];
-    let out = python_in(
-        &Sandbox::new().seccomp(Seccomp::unrestricted()),
-        &errno_probe(&format!(
-            "for p in {files:?}:\n\
-             \x20   attempt(p, lambda: open(p).read())"
-        )),
-    );
-    // Asserted for the files shaped like a secret here (readable by their owner, not by
-    // others; a throw-away VM may have a dummy /etc/shadow of another mode).
-    let text = out.stdout_str();
+    // A mount point in /etc makes the planner shadow /etc (a tmpfs of binds of its host
+    // entries): the covers must hold over that too, in the default view and the whole host's.
+    let conf = target_scratch();
+    std::fs::write(conf.path().join("conf"), "x").unwrap();
+    let into_etc = |s: Sandbox| s.ro_bind(conf.path().join("conf"), "/etc/sandboxed-test.conf");
+    let sandboxes = [
+        ("default", Sandbox::new()),
+        ("a bind into /etc", into_etc(Sandbox::new())),
+        (
+            "the whole host, a bind into /etc",
+            into_etc(Sandbox::new().whole_host(true)),
+        ),
+    ];
     let mut checked = 0;
-    for (f, line) in files.iter().zip(text.lines()) {
-        if is_owner_only(f) {
-            assert_eq!(line, format!("{f} EACCES"), "{out}");
-            checked += 1;
+    for (what, sandbox) in sandboxes {
+        let out = python_in(
+            &sandbox.seccomp(Seccomp::unrestricted()),
+            &errno_probe(&format!(
+                "for p in {files:?}:\n\
+                 \x20   attempt(p, lambda: open(p).read())"
+            )),
+        );
+        // Asserted for the files shaped like a secret here (readable by their owner, not by
+        // others; a throw-away VM may have a dummy /etc/shadow of another mode).
+        let text = out.stdout_str();
+        for (f, line) in files.iter().zip(text.lines()) {
+            if is_owner_only(f) {
+                assert_eq!(line, format!("{f} EACCES"), "{what}: {out}");
+                checked += 1;
+            }
         }
     }
     if checked == 0 {

@@ -100,6 +100,7 @@ fn plan_pass(
         root_slot: None,
         overlays: Vec::new(),
         own_writable: Vec::new(),
+        covered: Vec::new(),
     };
     // Every writable tmpfs is bounded (src/limits: size and inodes).
     let tmpfs = crate::plan::limits::Tmpfs::of(sandbox);
@@ -131,13 +132,21 @@ fn plan_pass(
             },
             order: (0, 0),
         });
-        view::cover_secrets_of_the_whole_host(&mut p)?;
     }
     for spec in &sandbox.mounts {
         let (MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target }) = spec;
         p.all_targets.insert(target.clone());
     }
     p.early_shadows(Path::new("/"))?;
+    // The secrets of the host the root shows, covered once the root's shadows are in place (a
+    // shadow binds its directory's host entries again; one made later covers them again).
+    if fixture_root.is_none() {
+        if sandbox.whole_host {
+            view::cover_secrets_of_the_whole_host(&mut p)?;
+        } else {
+            view::cover_secrets(&mut p)?;
+        }
+    }
 
     // A fresh /proc for the new pid namespace: only the sandbox's processes are visible (and
     // not the init's /proc/1, which plan/view.rs covers).

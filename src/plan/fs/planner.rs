@@ -82,6 +82,9 @@ pub(super) struct Planner<'a> {
     pub(super) overlays: Vec<PathBuf>,
     /// The writable tmpfs mounts of ours (`/tmp`, `/var/tmp`, `/run`, ...).
     pub(super) own_writable: Vec<PathBuf>,
+    /// Paths (inside) covered so far: a shadow planned later shows its directory's host
+    /// entries again, so it covers them again ([`Planner::shadow`]).
+    pub(super) covered: Vec<PathBuf>,
 }
 
 impl<'a> Planner<'a> {
@@ -364,6 +367,11 @@ impl<'a> Planner<'a> {
         });
         let mut names: Vec<_> = entries.filter_map(|e| e.ok()).collect();
         names.sort_by_key(|e| e.file_name());
+        // A covered directory (or one inside a covered one) shows none of its host entries
+        // again: only the mount points made in it.
+        if self.covered.iter().any(|c| dir.starts_with(c)) {
+            names.clear();
+        }
         for entry in names {
             let inside = dir.join(entry.file_name());
             let host = entry.path();
@@ -419,12 +427,45 @@ impl<'a> Planner<'a> {
             self.capture_and_attach(&host, &inside, attr, true)?;
             self.host_layer(inside, &host, *writable);
         }
+        // The binds above show the host's entries again, covered ones too: cover those again,
+        // on top of the shadow.
+        let again: Vec<PathBuf> = self
+            .covered
+            .iter()
+            .filter(|c| c.starts_with(dir) && c.as_path() != dir)
+            .cloned()
+            .collect();
+        for path in again {
+            self.push_cover(&path)?;
+        }
         if !writable {
             let step = self.step(Step::MakeReadOnly {
                 path: dir.to_owned(),
             });
             self.finish.push(FsOp::ReadOnly { slot, step });
         }
+        Ok(())
+    }
+
+    /// Cover `path` (inside; shown from the host) so that nothing can open it, and keep it
+    /// covered when a directory above it is shadowed later.
+    pub(super) fn cover(&mut self, path: &Path) -> Result<(), Error> {
+        if !self.covered.iter().any(|c| c == path) {
+            self.covered.push(path.to_owned());
+        }
+        self.push_cover(path)
+    }
+
+    fn push_cover(&mut self, path: &Path) -> Result<(), Error> {
+        let step = self.step(Step::Cover {
+            path: path.to_owned(),
+        });
+        self.plan.ops.push(FsOp::Cover {
+            path: rel(path)?,
+            mode: c"0000".to_owned(),
+            optional: true,
+            step,
+        });
         Ok(())
     }
 

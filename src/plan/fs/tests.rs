@@ -1069,8 +1069,6 @@ fn secrets_are_covered_in_every_host_view() {
 }
 
 #[test]
-#[ignore = "known bug: the shadow of /etc is mounted over the covers of /etc's secrets and binds \
-            them from the host again (/etc/shadow readable by a root caller's sandbox)"]
 fn a_bind_into_a_system_directory_keeps_its_secrets_covered() {
     // A mount point in /etc shadows /etc (a tmpfs with binds of its host entries): the covers of
     // /etc's secrets must still hold over what the shadow shows.

@@ -144,7 +144,7 @@ pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
             }
         }
     }
-    cover_secrets(p)
+    Ok(())
 }
 
 /// Cover the [`secrets`] the sandbox would show.
@@ -388,20 +388,6 @@ impl Planner<'_> {
     /// Whether `host` lies in a directory shown through an overlay already (at the same path).
     fn under_overlay(&self, host: &Path) -> bool {
         fixture::reachable(self, host) && self.overlays.iter().any(|o| host.starts_with(o))
-    }
-
-    /// Cover `path` (inside; shown from the host) so that nothing can open it.
-    fn cover(&mut self, path: &Path) -> Result<(), Error> {
-        let step = self.step(Step::Cover {
-            path: path.to_owned(),
-        });
-        self.plan.ops.push(FsOp::Cover {
-            path: rel(path)?,
-            mode: c"0000".to_owned(),
-            optional: true,
-            step,
-        });
-        Ok(())
     }
 }
 
