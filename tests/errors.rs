@@ -125,6 +125,19 @@ fn bad_mount_paths() {
         e.to_string(),
         "bad path `relative/path`: a mount target inside the sandbox must be an absolute path"
     );
+    for over_the_root in [
+        Sandbox::new().tmpfs("/"),
+        Sandbox::new().ro_bind("/usr", "//"),
+    ] {
+        let e = err(over_the_root.command("true"));
+        assert!(
+            e.to_string().contains(
+                "a mount over the sandbox's root would hide its /proc, /dev and /tmp; \
+                           to root a sandbox at a directory, use Sandbox::fixture"
+            ),
+            "{e}"
+        );
+    }
     let e = err(Sandbox::new().tmpfs("/proc/x").command("true"));
     assert!(
         e.to_string()

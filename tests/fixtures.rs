@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use sandboxed::{ChangeKind, Error, FixtureMode, Outcome, Output, Sandbox};
+use sandboxed::{ChangeKind, Error, FixtureMode, Net, Outcome, Output, Sandbox};
 
 const MODES: [FixtureMode; 2] = [FixtureMode::Overlay, FixtureMode::Copy];
 
@@ -1349,5 +1349,20 @@ fn changes_of_a_deep_tree_are_an_error_not_a_stack_overflow() {
             e.contains("the program nested directories deeper than 256 levels"),
             "{mode:?}: {e}"
         );
+    }
+}
+
+#[test]
+fn a_fixture_with_the_hosts_network_sees_the_hosts_sysfs_read_only() {
+    // With Net::Host there is no network namespace of the sandbox's own, so no fresh sysfs:
+    // the host's shows, read-only — not the template's own `sys/` directory.
+    let (_d, template) = own_copy("hello");
+    for mode in [FixtureMode::Copy, FixtureMode::Overlay] {
+        let out = run(
+            &in_fixture(&template, mode).net(Net::Host),
+            "test -e /sys/class/net/lo && echo lo; \
+             echo x 2>/dev/null > /sys/kernel/uevent_helper || echo read-only",
+        );
+        assert_eq!(out.stdout_str(), "lo\nread-only\n", "{mode:?}: {out}");
     }
 }

@@ -277,7 +277,9 @@ impl ChangeKind {
     }
 }
 
-/// One changed path of a fixture root; see [`Output::changes`].
+/// One changed path of a fixture root; see [`Output::changes`]. Its `Display` is one line:
+/// the kind, padded to 8 columns, and the path — with control characters (tab and newline too)
+/// and bytes that are not UTF-8 escaped as `\xNN`, so a name cannot break the listing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Change {
@@ -291,7 +293,7 @@ pub struct Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = crate::report::render::escape(self.path.as_os_str().as_bytes());
+        let path = crate::report::render::escape_name(self.path.as_os_str().as_bytes());
         write!(f, "{:<8} {path}", self.kind.word())?;
         if self.is_dir {
             write!(f, "/")?;

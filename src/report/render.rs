@@ -211,11 +211,23 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
     e.out
 }
 
+/// Render a name (a path in a listing) like [`escape`], but with tab and newline escaped too
+/// (`\x09`, `\x0a`): a name is one field of one line, whatever it contains.
+pub(crate) fn escape_name(bytes: &[u8]) -> String {
+    let mut e = Escaper::new();
+    e.layout = false;
+    e.feed(bytes);
+    e.finish();
+    e.out
+}
+
 /// The state of [`escape`]: what is written, and the backslashes not yet written at the end of
 /// the last text (doubled when an escape or a literal `xNN` follows them).
 struct Escaper {
     out: String,
     pending: usize,
+    /// Whether tab and newline are kept as they are (text), or escaped (a name).
+    layout: bool,
 }
 
 impl Escaper {
@@ -223,6 +235,7 @@ impl Escaper {
         Escaper {
             out: String::new(),
             pending: 0,
+            layout: true,
         }
     }
 
@@ -233,7 +246,8 @@ impl Escaper {
             let valid = chunk.valid();
             let mut start = 0;
             for (i, c) in valid.char_indices() {
-                if (c.is_ascii_control() && c != '\t' && c != '\n') || c == '\x7f' {
+                let kept = self.layout && (c == '\t' || c == '\n');
+                if (c.is_ascii_control() && !kept) || c == '\x7f' {
                     if start < i {
                         self.text(&valid[start..i]);
                     }

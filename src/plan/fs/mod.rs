@@ -101,9 +101,9 @@ fn plan_pass(
         overlays: Vec::new(),
         own_writable: Vec::new(),
         covered: Vec::new(),
+        tmpfs: crate::plan::limits::Tmpfs::of(sandbox),
     };
-    // Every writable tmpfs is bounded (src/limits: size and inodes).
-    let tmpfs = crate::plan::limits::Tmpfs::of(sandbox);
+    let tmpfs = p.tmpfs.clone();
     for fixed in ["/proc", "/dev", "/tmp", "/sys", "/run"] {
         p.all_targets.insert(PathBuf::from(fixed));
     }
@@ -160,8 +160,9 @@ fn plan_pass(
     )?;
 
     // A fresh sysfs, whose network view (/sys/class/net) is the sandbox's own namespace. With the
-    // host's network the host's sysfs stays (a new one needs a network namespace of our own).
-    if sandbox.net == Net::Host && fixture_root.is_none() && !sandbox.whole_host {
+    // host's network the host's sysfs stays (a new one needs a network namespace of our own), in
+    // a fixture root too; the whole host's root shows it already.
+    if sandbox.net == Net::Host && !sandbox.whole_host {
         // The host's sysfs, read-only (a new one needs a network namespace of our own).
         p.capture_and_attach(Path::new("/sys"), Path::new("/sys"), RO, true)?;
         let order = (p.layers.len(), 0);
@@ -335,6 +336,17 @@ fn plan_pass(
             return Err(Error::BadPath {
                 path: target.clone(),
                 reason: "a mount target inside the sandbox must be an absolute path".into(),
+            });
+        }
+        if target
+            .components()
+            .all(|c| c == std::path::Component::RootDir)
+        {
+            return Err(Error::BadPath {
+                path: target.clone(),
+                reason: "a mount over the sandbox's root would hide its /proc, /dev and /tmp; \
+                         to root a sandbox at a directory, use Sandbox::fixture"
+                    .into(),
             });
         }
         p.all_targets.insert(target.clone());

@@ -85,6 +85,9 @@ pub(super) struct Planner<'a> {
     /// Paths (inside) covered so far: a shadow planned later shows its directory's host
     /// entries again, so it covers them again ([`Planner::shadow`]).
     pub(super) covered: Vec<PathBuf>,
+    /// The bounds of every writable tmpfs ([`Tmpfs`](crate::plan::limits::Tmpfs): size and
+    /// inodes).
+    pub(super) tmpfs: crate::plan::limits::Tmpfs,
 }
 
 impl<'a> Planner<'a> {
@@ -349,9 +352,16 @@ impl<'a> Planner<'a> {
         let step = self.step(Step::MountPointTmpfs {
             dir: dir.to_owned(),
         });
+        // Bounded like every writable tmpfs: the shadow of a writable bind stays writable.
+        let options = self
+            .tmpfs
+            .options("0755")
+            .iter()
+            .map(|(k, v)| Ok((cstr(Path::new(k), "option")?, cstr(Path::new(v), "option")?)))
+            .collect::<Result<Vec<_>, Error>>()?;
         self.plan.ops.push(FsOp::NewFs {
             fstype: c"tmpfs".to_owned(),
-            options: vec![(c"mode".to_owned(), c"0755".to_owned())],
+            options,
             attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
             path: rel(dir)?,
             keep_slot: Some(slot),

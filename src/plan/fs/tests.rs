@@ -1421,8 +1421,6 @@ fn the_default_view_shows_nothing_of_var_but_a_private_var_tmp() {
 }
 
 #[test]
-#[ignore = "known bug: the default view's private /var/tmp is a writable tmpfs without size= or \
-            nr_inodes= (every other writable tmpfs is bounded by tmpfs_size)"]
 fn every_writable_tmpfs_is_bounded() {
     let plan = plan_of(&Sandbox::new().tmpfs_size(1 << 20)).unwrap();
     let unbounded: Vec<String> = lines(&plan)
@@ -1434,8 +1432,6 @@ fn every_writable_tmpfs_is_bounded() {
 }
 
 #[test]
-#[ignore = "known bug: a policy mount at `/` is planned, and hides the sandbox's /proc, /dev, /sys \
-            and /tmp mounted before it (the set-up then fails on /proc, late)"]
 fn a_mount_over_the_root_is_an_error() {
     let (_t, tpl) = template();
     let (_h, host) = temp();
@@ -1450,8 +1446,6 @@ fn a_mount_over_the_root_is_an_error() {
 }
 
 #[test]
-#[ignore = "known bug: a fixture with Net::Host gets no /sys at all (neither a fresh sysfs nor \
-            the host's): the template's own sys/ shows there"]
 fn a_fixture_with_the_hosts_network_has_a_sys() {
     let (_t, tpl) = template();
     let sandbox = Sandbox::new()

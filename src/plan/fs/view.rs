@@ -129,9 +129,10 @@ pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
                 // A private /var/tmp, like /tmp: programs expect it writable.
                 p.ensure(&host, Want::Dir, "/var/tmp")?;
                 p.all_targets.insert(host.clone());
+                let tmpfs = p.tmpfs.clone();
                 p.new_fs(
                     "tmpfs",
-                    &[("mode", "1777")],
+                    &tmpfs.options("1777"),
                     RW,
                     &host,
                     LayerKind::Scratch {
