@@ -21,7 +21,7 @@ use crate::error::diagnose;
 use crate::error::step::Fixed;
 use crate::plan::Plan;
 use crate::plan::cgroup::Cgroup;
-use crate::policy::seccomp::Filter;
+use crate::plan::seccomp::Filter;
 use crate::sys;
 use inside::Context;
 use protocol::{Message, RECORD_SIZE};

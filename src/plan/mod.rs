@@ -4,9 +4,10 @@
 //! (which reads a run's fixture root and limit mechanisms) and above. Its parts: [`fs`] (the
 //! mount operations: the default view of the host, fixture roots, the policy's mounts),
 //! [`fixture`] (a run's fresh root on the host: made, validated, removed), [`limits`] (which
-//! mechanism enforces each resource limit here) and [`cgroup`] (the run's cgroups, created before
-//! the clone). Planning has effects only where a run needs them before the clone (a fixture
-//! copy, cgroups); everything else is data.
+//! mechanism enforces each resource limit here), [`cgroup`] (the run's cgroups, created before
+//! the clone) and [`seccomp`] (the policy's filter, compiled to BPF once per process). Planning
+//! has effects only where a run needs them before the clone (a fixture copy, cgroups);
+//! everything else is data.
 //!
 //! Every validation and every error a user can cause happens here, in the parent: nul bytes,
 //! bad paths, unknown system calls, a missing bind source. What comes out is a [`Plan`] of
@@ -17,6 +18,7 @@ pub(crate) mod cgroup;
 pub(crate) mod fixture;
 pub(crate) mod fs;
 pub(crate) mod limits;
+pub(crate) mod seccomp;
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -26,7 +28,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::error::step::Steps;
 use crate::policy::Net;
-use crate::policy::seccomp::{self, Compiled};
+use crate::policy::seccomp::guard::Guard;
 use crate::policy::{Invocation, Sandbox};
 
 pub(crate) use fs::{FsOp, FsPlan};
@@ -67,7 +69,7 @@ pub(crate) struct Plan {
     pub fsize_limited: bool,
     /// Memory and process limits (cgroups or rlimits) and what classifies their outcomes.
     pub limits: crate::plan::limits::Limits,
-    pub seccomp: Option<Compiled>,
+    pub seccomp: Option<seccomp::Compiled>,
     /// Whether the kernel has Landlock's scopes (ABI 6, Linux 6.12): the program is then
     /// restricted to abstract unix sockets and signals of its own sandbox.
     pub landlock_scoped: bool,
@@ -224,9 +226,9 @@ impl Plan {
         let limits = crate::plan::limits::plan(sandbox)?;
         let rlimits = limits.rlimits.clone();
 
-        // Every sandbox has a filter: the policy's, always with the guard (src/seccomp), whose
-        // socket rules depend on the network.
-        let guard = seccomp::Guard {
+        // Every sandbox has a filter: the policy's, always with the guard
+        // (policy::seccomp::guard), whose socket rules depend on the network.
+        let guard = Guard {
             isolated_net: sandbox.net != Net::Host,
         };
         let seccomp = Some(seccomp::compile(&sandbox.seccomp, guard)?);
