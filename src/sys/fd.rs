@@ -70,11 +70,10 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 ///
 /// Async-signal-safe.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) {
-    // SAFETY: F_GETFL and F_SETFL take and return integers only; fd is borrowed, so open.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
-    }
+    // SAFETY: F_GETFL takes and returns integers only; fd is borrowed, so open.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: F_SETFL takes integers only; fd is borrowed, so open.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) };
 }
 
 /// `poll(2)` the descriptors of `fds` for up to `timeout_ms` (-1: no limit): how many have

@@ -303,9 +303,12 @@ pub(crate) fn read_dir_names(fd: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
         if entry.is_null() {
             break;
         }
-        // SAFETY: entry points to a valid dirent64 until the next readdir64 on dir; its d_name
-        // is nul-terminated. The name is copied before that.
-        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        // SAFETY: entry is non-null, a dirent64 record of readdir64's (valid until the next call
+        // on dir; the name is copied before that). Taking the field's address reads nothing and
+        // makes no reference, which matters: the record may be shorter than the struct.
+        let d_name = unsafe { &raw const (*entry).d_name }.cast::<libc::c_char>();
+        // SAFETY: d_name points to the entry's name, nul-terminated within the record.
+        let name = unsafe { CStr::from_ptr(d_name) };
         if name != c"." && name != c".." {
             names.push(name.to_owned());
         }
