@@ -10,7 +10,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use libc::{c_int, c_long, c_uint};
 
@@ -185,4 +185,79 @@ pub(crate) fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> Result<&CStr, i32> {
     }
     *buf.get_mut(len).ok_or(libc::EINVAL)? = 0;
     CStr::from_bytes_until_nul(buf).map_err(|_| libc::EINVAL)
+}
+
+/// A pipe, both ends close-on-exec (`pipe2(2)` with `O_CLOEXEC`): (read end, write end).
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: fds is a valid, writable array of the two ints pipe2 fills.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just returned fds[0], a fresh descriptor nothing else owns.
+    let read = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // SAFETY: likewise fds[1].
+    let write = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+    Ok((read, write))
+}
+
+/// One `read(2)` from the descriptor number `fd` into `buf` (the child's counterpart of
+/// [`read`]). It only reads: it cannot close or replace the descriptor.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn read_fd(fd: c_int, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: buf is a valid slice, writable for buf.len() bytes.
+    check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as c_long)
+        .map(|n| n as usize)
+}
+
+/// Clear `FD_CLOEXEC` on `fd`, so that it survives `execve` (`fcntl(2)` `F_SETFD` 0).
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn set_inheritable(fd: c_int) -> Result<(), i32> {
+    // SAFETY: F_SETFD takes integers only and closes nothing.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as c_long).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsFd, AsRawFd};
+
+    #[test]
+    fn a_pipe_carries_what_is_written() {
+        let (r, w) = super::pipe().unwrap();
+        super::write_all(w.as_raw_fd(), b"abc").unwrap();
+        assert_eq!(super::write(w.as_fd(), b"de").unwrap(), 2);
+        let mut buf = [0u8; 8];
+        assert_eq!(super::read_fd(r.as_raw_fd(), &mut buf[..3]), Ok(3));
+        assert_eq!(super::read(r.as_fd(), &mut buf[3..]).unwrap(), 2);
+        assert_eq!(&buf[..5], b"abcde");
+        super::set_nonblocking(r.as_fd());
+        let e = super::read(r.as_fd(), &mut buf).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN));
+        let mut fds = [libc::pollfd {
+            fd: w.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        }];
+        assert_eq!(super::poll(&mut fds, 0).unwrap(), 1);
+        let mut path = [0u8; 32];
+        let p = super::fd_path(r.as_raw_fd(), &mut path).unwrap();
+        assert_eq!(
+            p.to_str().unwrap(),
+            format!("/proc/self/fd/{}", r.as_raw_fd())
+        );
+    }
 }

@@ -401,3 +401,44 @@ pub(crate) fn mkdtemp(template: CString) -> io::Result<CString> {
     buf.pop();
     CString::new(buf).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_directory_made_listed_and_removed_through_descriptors() {
+        let base = std::ffi::CString::new(
+            std::env::temp_dir()
+                .join("sandboxed-sys-XXXXXX")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let dir = super::mkdtemp(base).unwrap();
+        let fd = super::openat(super::CWD, &dir, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        super::create_dir_at(fd.as_fd(), c"d", 0o700).unwrap();
+        let again = super::create_dir_at(fd.as_fd(), c"d", 0o700).unwrap_err();
+        assert_eq!(again.raw_os_error(), Some(libc::EEXIST));
+        super::create_symlink_at(c"d", fd.as_fd(), c"l").unwrap();
+        assert_eq!(
+            super::readlinkat(fd.as_fd(), c"l").unwrap().as_c_str(),
+            c"d"
+        );
+        let st = super::lstat_at(fd.as_fd(), c"l").unwrap();
+        assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);
+        let mut names = super::read_dir_names(fd.as_fd()).unwrap();
+        names.sort();
+        assert_eq!(names, [c"d".to_owned(), c"l".to_owned()]);
+        assert_eq!(
+            super::read_dir_names(fd.as_fd()).unwrap().len(),
+            2,
+            "read again from the start"
+        );
+        super::unlinkat(fd.as_fd(), c"l", 0).unwrap();
+        super::unlinkat(fd.as_fd(), c"d", libc::AT_REMOVEDIR).unwrap();
+        assert_eq!(super::fstat(fd.as_fd()).unwrap().st_mode & 0o777, 0o700);
+        drop(fd);
+        super::unlinkat(super::CWD, &dir, libc::AT_REMOVEDIR).unwrap();
+    }
+}

@@ -28,6 +28,7 @@
 // One unsafe operation per block, so that each `// SAFETY:` comment covers exactly one.
 #![deny(clippy::multiple_unsafe_ops_per_block)]
 
+mod caps;
 mod fd;
 mod fs;
 mod landlock;
@@ -36,6 +37,11 @@ mod process;
 mod seccomp;
 mod signal;
 
+#[allow(
+    unused_imports,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) use caps::*;
 pub(crate) use fd::*;
 pub(crate) use fs::*;
 pub(crate) use landlock::*;

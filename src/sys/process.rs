@@ -8,6 +8,7 @@
 
 #![allow(unsafe_code)]
 
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -210,4 +211,173 @@ pub(crate) fn kernel_release() -> Option<String> {
 pub(crate) fn page_size() -> i64 {
     // SAFETY: sysconf takes an integer only.
     (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }) as i64
+}
+
+// ---- for the child's setup (the launch code moves onto these: TODO(layers)) -------------------
+
+/// A fork-like `clone3(2)` with `flags` and `SIGCHLD` as the exit signal, falling back to the
+/// classic `clone(2)` where `clone3` is missing (`ENOSYS`) or refused by an older container
+/// profile (`EPERM`): the pid of the child in the parent, 0 in the child.
+///
+/// # Safety
+///
+/// `flags` must not share memory, the descriptor table or the thread group
+/// (`CLONE_VM`, `CLONE_VFORK`, `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS`, ... excluded):
+/// the child runs on a copy of the calling thread's stack, in a copy of the address space.
+/// In the child (a return of `Ok(0)`), only async-signal-safe calls may be made until it
+/// executes or exits with [`exit`]: it has one thread, and any lock another thread held at the
+/// clone stays held forever.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) unsafe fn clone_fork_like(flags: u64) -> Result<libc::pid_t, i32> {
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size we pass; a null stack means fork-like;
+    // the flags are the caller's obligation.
+    let pid = unsafe {
+        libc::syscall(
+            SYS_CLONE3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid >= 0 {
+        return Ok(pid as libc::pid_t);
+    }
+    let e = super::errno();
+    if e != libc::ENOSYS && e != libc::EPERM {
+        return Err(e);
+    }
+    // SAFETY: a fork-like clone (null stack, no tid pointers, no tls), as above.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD as u64) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    check(pid).map(|p| p as libc::pid_t)
+}
+
+/// `execve(2)`: run `path` with `argv` and `envp`; returns (the errno) only on failure.
+///
+/// # Safety
+///
+/// `argv` and `envp` must point to null-terminated arrays of pointers to nul-terminated
+/// strings, all valid (not freed nor written) for the duration of the call.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) unsafe fn execve(
+    path: &CStr,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> i32 {
+    // SAFETY: path is a valid C string; argv and envp are the caller's obligation.
+    unsafe { libc::execve(path.as_ptr(), argv, envp) };
+    super::errno()
+}
+
+/// `waitpid(2)`: (the pid that changed state, or 0 with `WNOHANG` when none did; its status).
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn waitpid(pid: libc::pid_t, flags: c_int) -> Result<(libc::pid_t, c_int), i32> {
+    let mut status: c_int = 0;
+    // SAFETY: status is a valid, writable int.
+    let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+    check(r as c_long).map(|p| (p as libc::pid_t, status))
+}
+
+/// `sethostname(2)`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn sethostname(name: &[u8]) -> Result<(), i32> {
+    // SAFETY: name is readable for the length we pass (it need not be nul-terminated).
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } as c_long).map(drop)
+}
+
+/// `setsid(2)`: a new session and process group, led by the caller.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn setsid() -> Result<(), i32> {
+    // SAFETY: setsid takes nothing.
+    check(unsafe { libc::setsid() } as c_long).map(drop)
+}
+
+/// `setrlimit(2)`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn setrlimit(
+    resource: libc::__rlimit_resource_t,
+    limit: &libc::rlimit,
+) -> Result<(), i32> {
+    // SAFETY: limit is a valid rlimit; the kernel only reads it.
+    check(unsafe { libc::setrlimit(resource, limit) } as c_long).map(drop)
+}
+
+/// `umask(2)`: set the file mode creation mask; the previous one.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask takes an integer and cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
+/// `unshare(2)` of the `CLONE_*` namespaces in `flags`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn unshare(flags: c_int) -> Result<(), i32> {
+    // SAFETY: unshare takes an integer only.
+    check(unsafe { libc::unshare(flags) } as c_long).map(drop)
+}
+
+/// `nanosleep(2)` for `nanos` nanoseconds (under a second); an interruption ends it early.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn sleep_ns(nanos: libc::c_long) {
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: nanos.clamp(0, 999_999_999),
+    };
+    // SAFETY: pause is a valid timespec; no remainder is wanted (a null pointer).
+    unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
 }
