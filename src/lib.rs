@@ -30,6 +30,11 @@
 //! Requirements: Linux 5.12 or newer, with user namespaces available to the user running the
 //! tests (see the README for how to enable them).
 
+// `unsafe` lives in `sys` (each of its files allows it again); every block says why it is sound.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("sandboxed runs programs in Linux namespaces and only builds on Linux");
 

@@ -9,7 +9,7 @@
 //! megabytes to stderr while we read stdout never blocks. The timeout itself is enforced by the
 //! sandbox's init, so it holds even while nobody is polling; the parent only keeps a safety net.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -114,11 +114,7 @@ impl Child {
             cgroup,
         } = launched;
         if let Some(fd) = &stdin {
-            // SAFETY: plain fcntl on our own descriptor.
-            unsafe {
-                let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-                libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
-            }
+            sys::set_nonblocking(fd.as_fd());
         }
         let mut child = Child {
             pid,
@@ -176,9 +172,12 @@ impl Child {
     /// program had already ended.
     pub fn kill(&mut self) -> Result<(), Error> {
         if self.reaped.is_none() {
-            // SAFETY: the pid is our unreaped child, so it cannot have been reused.
-            if unsafe { libc::kill(self.pid, libc::SIGKILL) } < 0 && sys::errno() != libc::ESRCH {
-                return Err(Error::last_os("killing the sandbox"));
+            // The pid is our unreaped child, so it cannot have been reused.
+            match sys::kill(self.pid, libc::SIGKILL) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(Error::io("killing the sandbox", e));
+                }
+                _ => {}
             }
             self.killed = true;
         }
@@ -275,15 +274,11 @@ impl Child {
         self.reaped = Some(reap(self.pid));
         for stream in [Stream::Stdout, Stream::Stderr] {
             let fd = match stream {
-                Stream::Stdout => self.stdout.as_ref().map(AsRawFd::as_raw_fd),
-                Stream::Stderr => self.stderr.as_ref().map(AsRawFd::as_raw_fd),
+                Stream::Stdout => self.stdout.as_ref(),
+                Stream::Stderr => self.stderr.as_ref(),
             };
             let Some(fd) = fd else { continue };
-            // SAFETY: plain fcntl on our own descriptor.
-            unsafe {
-                let fl = libc::fcntl(fd, libc::F_GETFL);
-                libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-            }
+            sys::set_nonblocking(fd.as_fd());
             while self.read_stream(stream)? {}
             match stream {
                 Stream::Stdout => self.stdout = None,
@@ -336,13 +331,11 @@ impl Child {
             }
             _ => -1,
         };
-        // SAFETY: fds is a valid array of that length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-        if n < 0 {
-            if sys::errno() == libc::EINTR {
+        if let Err(e) = sys::poll(&mut fds, wait_ms) {
+            if e.raw_os_error() == Some(libc::EINTR) {
                 return Ok(());
             }
-            return Err(Error::last_os("waiting for the sandbox's output"));
+            return Err(Error::io("waiting for the sandbox's output", e));
         }
         for (pfd, w) in fds.iter().zip(which) {
             if pfd.revents == 0 {
@@ -374,23 +367,23 @@ impl Child {
         if self.buf.len() < READ_SIZE {
             self.buf = vec![0u8; READ_SIZE];
         }
-        // SAFETY: buf is a valid buffer of that length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), READ_SIZE) };
-        if n < 0 {
-            let e = sys::errno();
-            if e == libc::EINTR {
-                return Ok(true); // try again
+        let n = match sys::read(fd.as_fd(), &mut self.buf[..READ_SIZE]) {
+            Ok(n) => n,
+            Err(e) => {
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    return Ok(true); // try again
+                }
+                if e.raw_os_error() == Some(libc::EAGAIN) {
+                    return Ok(false);
+                }
+                return Err(Error::io("reading the sandbox's output", e));
             }
-            if e == libc::EAGAIN {
-                return Ok(false);
-            }
-            return Err(Error::last_os("reading the sandbox's output"));
-        }
+        };
         if n == 0 {
             *slot = None;
             return Ok(false);
         }
-        let data = &self.buf[..n as usize];
+        let data = &self.buf[..n];
         let kept = match stream {
             Stream::Stdout => &mut self.out,
             Stream::Stderr => &mut self.err,
@@ -470,20 +463,20 @@ impl Child {
             return Ok(());
         };
         let mut buf = [0u8; 64];
-        // SAFETY: buf is a valid buffer.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = sys::errno();
-            if e == libc::EINTR || e == libc::EAGAIN {
-                return Ok(());
+        let n = match sys::read(fd.as_fd(), &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) {
+                    return Ok(());
+                }
+                return Err(Error::io("reading the sandbox's report", e));
             }
-            return Err(Error::last_os("reading the sandbox's report"));
-        }
+        };
         if n == 0 {
             self.report = None;
             return Ok(());
         }
-        self.report_buf.extend_from_slice(&buf[..n as usize]);
+        self.report_buf.extend_from_slice(&buf[..n]);
         while self.report_buf.len() >= RECORD_SIZE {
             let mut record = [0u8; RECORD_SIZE];
             record.copy_from_slice(&self.report_buf[..RECORD_SIZE]);
@@ -517,18 +510,19 @@ impl Child {
     fn write_stdin(&mut self) {
         let Some(fd) = &self.stdin else { return };
         let rest = &self.stdin_data[self.stdin_pos..];
-        // SAFETY: rest is a valid buffer.
-        let n = unsafe { libc::write(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-        if n < 0 {
-            let e = sys::errno();
-            if e == libc::EINTR || e == libc::EAGAIN {
+        let n = match sys::write(fd.as_fd(), rest) {
+            Ok(n) => n,
+            Err(e) => {
+                if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) {
+                    return;
+                }
+                // EPIPE: the program closed its input; the rest is dropped, as with a shell
+                // pipe.
+                self.stdin = None;
                 return;
             }
-            // EPIPE: the program closed its input; the rest is dropped, as with a shell pipe.
-            self.stdin = None;
-            return;
-        }
-        self.stdin_pos += n as usize;
+        };
+        self.stdin_pos += n;
         if self.stdin_pos >= self.stdin_data.len() {
             self.stdin = None; // closing it is the program's end-of-file
             self.stdin_data = Vec::new();
@@ -540,8 +534,8 @@ impl Drop for Child {
     fn drop(&mut self) {
         if self.reaped.is_none() {
             self.lifeline = None;
-            // SAFETY: our unreaped child.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            // Our unreaped child: the pid cannot have been reused.
+            let _ = sys::kill(self.pid, libc::SIGKILL);
             reap(self.pid);
         }
     }

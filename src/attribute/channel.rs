@@ -2,7 +2,7 @@
 //! `Command::side_channel`), a pipe read by the parent. Records are a kind byte, a little-endian
 //! u32 length and that many bytes.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// The environment variable that tells a re-executed test binary which test it runs sandboxed.
 pub(crate) const CHILD_ENV: &str = "__SANDBOXED_TEST_CHILD";
@@ -76,19 +76,17 @@ impl Record {
     }
 }
 
-/// The child's end: a `File` on the inherited descriptor.
+/// The child's end: a write of the record to the inherited descriptor, which stays open for
+/// the next record. The number comes from the parent, which set it up for exactly this; it is
+/// only written to (never closed or wrapped as owned).
 pub(crate) fn send(record: &Record) {
-    use std::os::fd::FromRawFd;
     let Some(fd) = std::env::var(CHANNEL_ENV)
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
     else {
         return;
     };
-    // SAFETY: the descriptor was handed to us by the parent for exactly this; ManuallyDrop keeps
-    // it open for the next record.
-    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    let _ = file.write_all(&record.encode());
+    let _ = crate::sys::write_all(fd, &record.encode());
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ fn read(path: &str) -> Option<String> {
 /// Explain a failed `clone` with `CLONE_NEWUSER` and friends.
 pub(crate) fn diagnose(errno: i32) -> String {
     let mut out = String::new();
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = crate::sys::geteuid() == 0;
     let mut found = false;
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") && !root {
         found = true;
@@ -93,8 +92,7 @@ pub(crate) fn diagnose_inside(errno: i32) -> String {
 pub(crate) fn fallbacks(flags: u64) -> Vec<u64> {
     let user = libc::CLONE_NEWUSER as u64;
     let mut out = Vec::new();
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 && flags & user != 0 {
+    if crate::sys::geteuid() == 0 && flags & user != 0 {
         // Root can create the other namespaces without a user namespace.
         out.push(flags & !user);
     }

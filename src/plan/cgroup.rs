@@ -17,7 +17,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -165,8 +165,7 @@ fn writable(path: &Path) -> bool {
     let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: c is a valid C string.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    crate::sys::access_writable(&c)
 }
 
 /// `dir`, created if missing, when this process may create cgroups in it.
@@ -203,8 +202,7 @@ fn detect() -> Env {
             Err(why) => env.v2_problem = Some(why),
         },
         _ => {
-            // SAFETY: geteuid cannot fail.
-            if unsafe { libc::geteuid() } == 0 {
+            if crate::sys::geteuid() == 0 {
                 env.v2 = v2_mount.and_then(|m| root_v2(&m.path));
             }
         }
@@ -384,28 +382,15 @@ fn kill_members(dir: &Path) {
         return;
     };
     for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-        // SAFETY: pidfd_open takes plain integers.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
+        let Ok(fd) = crate::sys::pidfd_open(pid) else {
             continue;
-        }
-        // SAFETY: a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        };
         // The pid now names the pidfd's process for as long as the pidfd is open and the
         // process lives: check that it is ours.
         let ours = fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .is_ok_and(|c| c.lines().any(|l| l.ends_with(&format!("/{name}"))));
         if ours {
-            // SAFETY: plain pidfd_send_signal on our descriptor.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    libc::SIGKILL,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                )
-            };
+            let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
         }
     }
 }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
 use crate::policy::FixtureMode;
+use crate::sys;
 
 /// Set once an overlay mount failed in this process: [`FixtureMode::Auto`] copies from then on.
 /// Owned here, by its reader ([`FixtureRoot::prepare`]); the launch that saw the failure
@@ -81,17 +82,12 @@ impl FixtureRoot {
             _ => !OVERLAY_UNAVAILABLE.load(Ordering::Relaxed),
         };
         let auto = !matches!(mode, FixtureMode::Overlay | FixtureMode::Copy);
-        // SAFETY: getuid/getgid cannot fail.
-        let ids = unsafe { (libc::getuid(), libc::getgid()) };
+        let ids = ids_of_caller();
         let mut overlay_ok = overlay;
         // No component of the (canonical) path may be a link: one swapped in since cannot
         // redirect us.
         let template_fd =
-            crate::sys::open_no_symlinks(&c_path(&template)?, libc::O_RDONLY | libc::O_DIRECTORY)
-                .map(|fd| {
-                    // SAFETY: a fresh descriptor we own.
-                    unsafe { OwnedFd::from_raw_fd(fd) }
-                })
+            sys::open_no_symlinks_owned(&c_path(&template)?, libc::O_RDONLY | libc::O_DIRECTORY)
                 .map_err(|e| {
                     Error::io(
                         format!("opening the fixture {}", template.display()),
@@ -140,7 +136,7 @@ impl FixtureRoot {
             kept: AtomicBool::new(false),
         };
         // From here on, dropping `root` removes the directory, also on error.
-        let top = fstat(template_fd.as_raw_fd())
+        let top = fstat(template_fd.as_fd())
             .map_err(|e| Error::io(format!("reading {}", root.template.display()), e))?;
         let io_err = |e: io::Error| {
             Error::io(
@@ -155,15 +151,15 @@ impl FixtureRoot {
                 std::fs::create_dir(work).map_err(io_err)?;
                 // The root directory of the merged tree is the upper one: give it the
                 // template's permissions and times.
-                let upper_fd = open_dir_at(libc::AT_FDCWD, &c_path(upper)?).map_err(io_err)?;
-                set_mode_and_times(upper_fd.as_raw_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
+                let upper_fd = open_dir_at(sys::CWD, &c_path(upper)?).map_err(io_err)?;
+                set_mode_and_times(upper_fd.as_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
             }
             RootKind::Copy { root: copy } => {
                 std::fs::create_dir(copy).map_err(io_err)?;
-                let copy_fd = open_dir_at(libc::AT_FDCWD, &c_path(copy)?).map_err(io_err)?;
+                let copy_fd = open_dir_at(sys::CWD, &c_path(copy)?).map_err(io_err)?;
                 copy_tree(&template_fd, &copy_fd, &root.template)?;
-                set_mode_and_times(copy_fd.as_raw_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
-                let done = fstat(copy_fd.as_raw_fd()).map_err(io_err)?;
+                set_mode_and_times(copy_fd.as_fd(), &top, DIR_MODE_MASK).map_err(io_err)?;
+                let done = fstat(copy_fd.as_fd()).map_err(io_err)?;
                 copied = Some((done.st_ctime, done.st_ctime_nsec));
             }
         }
@@ -241,21 +237,23 @@ fn make_temp_dir() -> Result<PathBuf, Error> {
     let base = std::env::temp_dir();
     static SWEEP: std::sync::Once = std::sync::Once::new();
     SWEEP.call_once(|| sweep(&base));
-    let mut template = base
+    let template = base
         .join(format!("{PREFIX}{}-XXXXXX", std::process::id()))
         .into_os_string()
         .into_vec();
-    template.push(0);
-    // SAFETY: template is a writable nul-terminated buffer ending in XXXXXX.
-    let r = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
-    if r.is_null() {
-        return Err(Error::last_os(format!(
-            "creating a temporary directory for the fixture root in {} (set TMPDIR to a writable directory)",
-            base.display()
-        )));
-    }
-    template.pop();
-    let dir = PathBuf::from(OsString::from_vec(template));
+    let made = CString::new(template)
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+        .and_then(sys::mkdtemp)
+        .map_err(|e| {
+            Error::io(
+                format!(
+                    "creating a temporary directory for the fixture root in {} (set TMPDIR to a writable directory)",
+                    base.display()
+                ),
+                e,
+            )
+        })?;
+    let dir = PathBuf::from(OsString::from_vec(made.into_bytes()));
     std::fs::canonicalize(&dir).map_err(|e| Error::io(format!("resolving {}", dir.display()), e))
 }
 
@@ -299,8 +297,7 @@ fn sweep(base: &Path) {
 }
 
 fn ids_of_caller() -> (u32, u32) {
-    // SAFETY: getuid/getgid cannot fail.
-    unsafe { (libc::getuid(), libc::getgid()) }
+    (sys::getuid(), sys::getgid())
 }
 
 /// Remove a run's directory, whatever the program left in it: any depth (also far deeper than
@@ -330,31 +327,27 @@ fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
     let name = dir.file_name().ok_or_else(invalid)?;
     let name = CString::new(name.as_bytes()).map_err(|_| invalid())?;
     let parent_path = CString::new(parent.as_os_str().as_bytes()).map_err(|_| invalid())?;
-    let top = open_at(
-        libc::AT_FDCWD,
-        &parent_path,
-        libc::O_RDONLY | libc::O_DIRECTORY,
-    )?;
-    if unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR).is_ok() {
+    let top = open_at(sys::CWD, &parent_path, libc::O_RDONLY | libc::O_DIRECTORY)?;
+    if unlink_at(top.as_fd(), &name, libc::AT_REMOVEDIR).is_ok() {
         return Ok(());
     }
-    let mut cur = open_dir_forcibly(top.as_raw_fd(), &name)?;
-    let mut pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+    let mut cur = open_dir_forcibly(top.as_fd(), &name)?;
+    let mut pending = read_names(cur.as_fd()).unwrap_or_default();
     let mut stack: Vec<Level> = Vec::new();
     let mut opened_up = false;
     loop {
         if let Some(entry) = pending.pop() {
-            match unlink_at(cur.as_raw_fd(), &entry, 0) {
+            match unlink_at(cur.as_fd(), &entry, 0) {
                 Ok(()) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::EPERM)) => {
-                    if unlink_at(cur.as_raw_fd(), &entry, libc::AT_REMOVEDIR).is_ok() {
+                    if unlink_at(cur.as_fd(), &entry, libc::AT_REMOVEDIR).is_ok() {
                         continue;
                     }
                     // Not empty: go down into it.
-                    let Ok(child) = open_dir_forcibly(cur.as_raw_fd(), &entry) else {
+                    let Ok(child) = open_dir_forcibly(cur.as_fd(), &entry) else {
                         continue; // left
                     };
-                    let st = fstat(cur.as_raw_fd())?;
+                    let st = fstat(cur.as_fd())?;
                     stack.push(Level {
                         name: entry,
                         parent: (st.st_dev, st.st_ino),
@@ -362,13 +355,12 @@ fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
                     });
                     cur = child;
                     opened_up = false;
-                    pending = read_names(cur.as_raw_fd()).unwrap_or_default();
+                    pending = read_names(cur.as_fd()).unwrap_or_default();
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EACCES) && !opened_up => {
                     // The directory is not writable: make it so (it is ours), and try again.
                     opened_up = true;
-                    // SAFETY: plain fchmod on our descriptor.
-                    unsafe { libc::fchmod(cur.as_raw_fd(), 0o700) };
+                    let _ = sys::fchmod(cur.as_fd(), 0o700);
                     pending.push(entry);
                 }
                 Err(_) => {} // left
@@ -378,11 +370,11 @@ fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
         // Everything in `cur` is gone (or left): back up to its parent.
         let Some(level) = stack.pop() else { break };
         let up = open_at(
-            cur.as_raw_fd(),
+            cur.as_fd(),
             c"..",
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
         )?;
-        let st = fstat(up.as_raw_fd())?;
+        let st = fstat(up.as_fd())?;
         if (st.st_dev, st.st_ino) != level.parent {
             return Err(io::Error::other(
                 "the tree was moved while it was being removed",
@@ -391,24 +383,20 @@ fn remove_tree_bounded(dir: &Path) -> io::Result<()> {
         cur = up;
         opened_up = false;
         pending = level.pending;
-        let _ = unlink_at(cur.as_raw_fd(), &level.name, libc::AT_REMOVEDIR);
+        let _ = unlink_at(cur.as_fd(), &level.name, libc::AT_REMOVEDIR);
     }
     drop(cur);
-    unlink_at(top.as_raw_fd(), &name, libc::AT_REMOVEDIR)
+    unlink_at(top.as_fd(), &name, libc::AT_REMOVEDIR)
 }
 
-fn unlink_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<()> {
-    // SAFETY: name is a valid C string.
-    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), flags) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+fn unlink_at(dirfd: BorrowedFd<'_>, name: &CStr, flags: i32) -> io::Result<()> {
+    sys::unlinkat(dirfd, name, flags)
 }
 
 /// Open the directory `name` in `dirfd` without following a link, giving its owner (us) access
 /// first if it has none. The mode is changed through an `O_PATH` descriptor of that very
 /// directory (`/proc/self/fd/N`), never by name: a link swapped in cannot redirect it.
-fn open_dir_forcibly(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+fn open_dir_forcibly(dirfd: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
     match open_dir_at(dirfd, name) {
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
             let path = open_at(
@@ -418,28 +406,19 @@ fn open_dir_forcibly(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
             )?;
             let link = CString::new(format!("/proc/self/fd/{}", path.as_raw_fd()))
                 .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-            // SAFETY: link is a valid C string.
-            if unsafe { libc::chmod(link.as_ptr(), 0o700) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            sys::chmod(&link, 0o700)?;
             open_dir_at(dirfd, name)
         }
         other => other,
     }
 }
 
-pub(crate) fn open_at(dirfd: RawFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
-    // SAFETY: name is a valid C string.
-    let fd = unsafe { libc::openat(dirfd, name.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+pub(crate) fn open_at(dirfd: BorrowedFd<'_>, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    sys::openat(dirfd, name, flags)
 }
 
 /// Open a directory without following a symbolic link in its last component.
-fn open_dir_at(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
+fn open_dir_at(dirfd: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
     open_at(
         dirfd,
         name,
@@ -447,57 +426,17 @@ fn open_dir_at(dirfd: RawFd, name: &CStr) -> io::Result<OwnedFd> {
     )
 }
 
-pub(crate) fn fstat(fd: RawFd) -> io::Result<libc::stat> {
-    // SAFETY: st is a valid stat buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    sys::fstat(fd)
 }
 
-fn lstat_at(dirfd: RawFd, name: &CStr) -> io::Result<libc::stat> {
-    // SAFETY: st is a valid stat buffer, name a valid C string.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
+fn lstat_at(dirfd: BorrowedFd<'_>, name: &CStr) -> io::Result<libc::stat> {
+    sys::lstat_at(dirfd, name)
 }
 
 /// The names in the directory `fd` (without `.` and `..`).
-fn read_names(fd: RawFd) -> io::Result<Vec<CString>> {
-    // SAFETY: a duplicate for fdopendir, which takes ownership of it.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: dup is a directory descriptor we own; fdopendir takes it over.
-    let dir = unsafe { libc::fdopendir(dup) };
-    if dir.is_null() {
-        let e = io::Error::last_os_error();
-        // SAFETY: still ours.
-        unsafe { libc::close(dup) };
-        return Err(e);
-    }
-    // SAFETY: rewind: the descriptor's offset is shared with `fd`.
-    unsafe { libc::rewinddir(dir) };
-    let mut names = Vec::new();
-    loop {
-        // SAFETY: dir is a valid DIR*.
-        let entry = unsafe { libc::readdir64(dir) };
-        if entry.is_null() {
-            break;
-        }
-        // SAFETY: d_name is a nul-terminated string inside the entry.
-        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
-        if name != c"." && name != c".." {
-            names.push(name.to_owned());
-        }
-    }
-    // SAFETY: closes dir and dup.
-    unsafe { libc::closedir(dir) };
-    Ok(names)
+fn read_names(fd: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
+    sys::read_dir_names(fd)
 }
 
 /// One entry of a template, looked at without following it. A directory comes opened
@@ -511,13 +450,13 @@ enum Seen {
     Special(&'static str),
 }
 
-fn inspect(dirfd: RawFd, name: &CStr, open_files: bool) -> io::Result<Seen> {
+fn inspect(dirfd: BorrowedFd<'_>, name: &CStr, open_files: bool) -> io::Result<Seen> {
     for _ in 0..16 {
         let st = lstat_at(dirfd, name)?;
         match st.st_mode & libc::S_IFMT {
             libc::S_IFDIR => match open_dir_at(dirfd, name) {
                 Ok(fd) => {
-                    let st = fstat(fd.as_raw_fd())?;
+                    let st = fstat(fd.as_fd())?;
                     return Ok(Seen::Dir(fd, st));
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => continue,
@@ -531,7 +470,7 @@ fn inspect(dirfd: RawFd, name: &CStr, open_files: bool) -> io::Result<Seen> {
                     libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
                 ) {
                     Ok(fd) => {
-                        let st = fstat(fd.as_raw_fd())?;
+                        let st = fstat(fd.as_fd())?;
                         if st.st_mode & libc::S_IFMT == libc::S_IFREG {
                             return Ok(Seen::File(Some(fd), st));
                         }
@@ -620,7 +559,7 @@ fn validate(
             && v.dirs.iter().all(|(d, st)| {
                 c_path(d)
                     .ok()
-                    .and_then(|c| lstat_at(libc::AT_FDCWD, &c).ok())
+                    .and_then(|c| lstat_at(sys::CWD, &c).ok())
                     .is_some_and(|now| stamp(&now) == *st)
             });
         if unchanged {
@@ -643,15 +582,15 @@ fn validate(
 
 /// Walk a template: refuse special files; find the first entry not owned by `ids`.
 fn check_tree(dir: &OwnedFd, path: &Path, v: &mut Validation) -> Result<(), Error> {
-    let top = fstat(dir.as_raw_fd()).map_err(|e| entry_error(path, e))?;
+    let top = fstat(dir.as_fd()).map_err(|e| entry_error(path, e))?;
     v.dirs.push((path.to_owned(), stamp(&top)));
     let ids = v.ids;
     if v.foreign.is_none() && (top.st_uid, top.st_gid) != ids {
         v.foreign = Some((path.to_owned(), top.st_uid, top.st_gid));
     }
-    for name in read_names(dir.as_raw_fd()).map_err(|e| entry_error(path, e))? {
+    for name in read_names(dir.as_fd()).map_err(|e| entry_error(path, e))? {
         let entry = path.join(OsStr::from_bytes(name.to_bytes()));
-        match inspect(dir.as_raw_fd(), &name, false).map_err(|e| entry_error(&entry, e))? {
+        match inspect(dir.as_fd(), &name, false).map_err(|e| entry_error(&entry, e))? {
             Seen::Dir(fd, _) => check_tree(&fd, &entry, v)?,
             Seen::File(_, st) => {
                 if v.foreign.is_none() && (st.st_uid, st.st_gid) != ids {
@@ -667,51 +606,40 @@ fn check_tree(dir: &OwnedFd, path: &Path, v: &mut Validation) -> Result<(), Erro
     Ok(())
 }
 
-fn set_mode_and_times(fd: RawFd, st: &libc::stat, mask: u32) -> io::Result<()> {
-    // SAFETY: plain fchmod/futimens on our descriptor.
-    unsafe {
-        if libc::fchmod(fd, st.st_mode & mask) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let times = [
-            libc::timespec {
-                tv_sec: st.st_atime,
-                tv_nsec: st.st_atime_nsec,
-            },
-            libc::timespec {
-                tv_sec: st.st_mtime,
-                tv_nsec: st.st_mtime_nsec,
-            },
-        ];
-        if libc::futimens(fd, times.as_ptr()) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+fn set_mode_and_times(fd: BorrowedFd<'_>, st: &libc::stat, mask: u32) -> io::Result<()> {
+    sys::fchmod(fd, st.st_mode & mask)?;
+    let times = [
+        libc::timespec {
+            tv_sec: st.st_atime,
+            tv_nsec: st.st_atime_nsec,
+        },
+        libc::timespec {
+            tv_sec: st.st_mtime,
+            tv_nsec: st.st_mtime_nsec,
+        },
+    ];
+    sys::futimens(fd, &times)
 }
 
 /// Copy the directory `src` into the (new, empty) directory `dst`, never following a symbolic
 /// link: directories and files are opened `O_NOFOLLOW` relative to their parent's descriptor,
 /// links are recreated as they are. Set-uid, set-gid bits are dropped.
 fn copy_tree(src: &OwnedFd, dst: &OwnedFd, path: &Path) -> Result<(), Error> {
-    let names = read_names(src.as_raw_fd()).map_err(|e| entry_error(path, e))?;
+    let names = read_names(src.as_fd()).map_err(|e| entry_error(path, e))?;
     for name in names {
         let entry = path.join(OsStr::from_bytes(name.to_bytes()));
         let copy_err =
             |e: io::Error| Error::io(format!("copying the fixture entry {}", entry.display()), e);
-        match inspect(src.as_raw_fd(), &name, true).map_err(|e| entry_error(&entry, e))? {
+        match inspect(src.as_fd(), &name, true).map_err(|e| entry_error(&entry, e))? {
             Seen::Dir(sfd, st) => {
-                // SAFETY: name is a valid C string.
-                if unsafe { libc::mkdirat(dst.as_raw_fd(), name.as_ptr(), 0o700) } < 0 {
-                    return Err(copy_err(io::Error::last_os_error()));
-                }
-                let dfd = open_dir_at(dst.as_raw_fd(), &name).map_err(copy_err)?;
+                sys::create_dir_at(dst.as_fd(), &name, 0o700).map_err(copy_err)?;
+                let dfd = open_dir_at(dst.as_fd(), &name).map_err(copy_err)?;
                 copy_tree(&sfd, &dfd, &entry)?;
-                set_mode_and_times(dfd.as_raw_fd(), &st, DIR_MODE_MASK).map_err(copy_err)?;
+                set_mode_and_times(dfd.as_fd(), &st, DIR_MODE_MASK).map_err(copy_err)?;
             }
             Seen::File(sfd, st) => {
                 let dfd = open_at(
-                    dst.as_raw_fd(),
+                    dst.as_fd(),
                     &name,
                     libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
                 )
@@ -720,13 +648,10 @@ fn copy_tree(src: &OwnedFd, dst: &OwnedFd, path: &Path) -> Result<(), Error> {
                 if let (Some(sfd), true) = (sfd, st.st_size > 0) {
                     copy_content(File::from(sfd), &mut to, st.st_size).map_err(copy_err)?;
                 }
-                set_mode_and_times(to.as_raw_fd(), &st, FILE_MODE_MASK).map_err(copy_err)?;
+                set_mode_and_times(to.as_fd(), &st, FILE_MODE_MASK).map_err(copy_err)?;
             }
             Seen::Link(target) => {
-                // SAFETY: both valid C strings.
-                if unsafe { libc::symlinkat(target.as_ptr(), dst.as_raw_fd(), name.as_ptr()) } < 0 {
-                    return Err(copy_err(io::Error::last_os_error()));
-                }
+                sys::create_symlink_at(&target, dst.as_fd(), &name).map_err(copy_err)?;
             }
             Seen::Special(what) => return Err(special(entry, what)),
         }
@@ -757,15 +682,8 @@ fn copy_content(mut from: File, to: &mut File, size: i64) -> io::Result<()> {
     to.write_all(&buf[..n])
 }
 
-fn read_link_at(dirfd: RawFd, name: &CStr) -> io::Result<CString> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    // SAFETY: buf is a valid buffer of that length.
-    let n = unsafe { libc::readlinkat(dirfd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    CString::new(buf).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+fn read_link_at(dirfd: BorrowedFd<'_>, name: &CStr) -> io::Result<CString> {
+    sys::readlinkat(dirfd, name)
 }
 
 #[cfg(test)]

@@ -100,15 +100,7 @@ pub(crate) const DEFAULT_PID_MAX: u64 = 4096;
 fn pid_max_per_namespace() -> bool {
     static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *YES.get_or_init(|| {
-        // SAFETY: a zeroed utsname is valid for uname to fill.
-        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-        // SAFETY: u is a valid utsname.
-        if unsafe { libc::uname(&mut u) } != 0 {
-            return false;
-        }
-        // SAFETY: uname nul-terminates release.
-        let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) };
-        kernel_at_least(&release.to_string_lossy(), (6, 14))
+        crate::sys::kernel_release().is_some_and(|release| kernel_at_least(&release, (6, 14)))
     })
 }
 
@@ -184,8 +176,7 @@ fn rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> (u32, li
 /// check in `copy_process`). Root inside a user namespace that maps it elsewhere (a rootless
 /// container) is an ordinary user to the kernel, and limited.
 fn nproc_exempt() -> bool {
-    // SAFETY: getuid cannot fail.
-    if unsafe { libc::getuid() } != 0 {
+    if crate::sys::getuid() != 0 {
         return false;
     }
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
@@ -292,11 +283,9 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
     }
     // SysV shared memory lives outside every tmpfs and rlimit: bound it like a tmpfs, where the
     // init may (uid 0 of the sandbox's user namespace: the caller is root).
-    // SAFETY: getuid cannot fail.
-    if unsafe { libc::getuid() } == 0 {
+    if crate::sys::getuid() == 0 {
         let bytes = Tmpfs::of(sandbox).bytes;
-        // SAFETY: sysconf cannot fail for _SC_PAGESIZE.
-        let page = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u64;
+        let page = crate::sys::page_size().max(4096) as u64;
         let c = |v: u64| std::ffi::CString::new(v.to_string()).ok();
         if let (Some(max), Some(all), Some(mni)) = (c(bytes), c(bytes.div_ceil(page)), c(SHMMNI)) {
             limits.shm = Some([max, all, mni]);

@@ -240,14 +240,8 @@ impl Plan {
             });
         }
 
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        let mut fd_limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: fd_limit is a valid rlimit.
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut fd_limit) };
+        let (uid, gid) = (crate::sys::getuid(), crate::sys::getgid());
+        let fd_limit = crate::sys::getrlimit(libc::RLIMIT_NOFILE);
 
         Ok(Plan {
             clone_flags: if sandbox.net == Net::Host {

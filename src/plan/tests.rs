@@ -202,8 +202,7 @@ fn namespaces_and_flags_follow_the_policy() {
     assert_eq!(plan.max_output, 10);
     assert_eq!(plan.timeout, Some(Duration::from_secs(3)));
     // The maps are the caller's own ids, one line each.
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (crate::sys::getuid(), crate::sys::getgid());
     assert_eq!(plan.uid_map, format!("{uid} {uid} 1\n").into_bytes());
     assert_eq!(plan.gid_map, format!("{gid} {gid} 1\n").into_bytes());
     // The working directory of a fixture run is its top, and its root reads as [FIXTURE].

@@ -7,7 +7,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -176,11 +176,11 @@ impl FixtureRoot {
             .effective()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         let fd = open_at(
-            libc::AT_FDCWD,
+            crate::sys::CWD,
             &c_path(file).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
             libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
         )?;
-        let st = fstat(fd.as_raw_fd())?;
+        let st = fstat(fd.as_fd())?;
         match st.st_mode & libc::S_IFMT {
             libc::S_IFREG => {}
             libc::S_IFDIR => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
@@ -362,16 +362,8 @@ fn is_whiteout(meta: &std::fs::Metadata) -> bool {
 fn is_opaque(dir: &Path) -> bool {
     let Ok(path) = c_path(dir) else { return false };
     let mut value = [0u8; 4];
-    // SAFETY: valid C strings and a buffer of the size we pass.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            c"user.overlay.opaque".as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    n == 1 && value[0] == b'y'
+    let n = crate::sys::lgetxattr(&path, c"user.overlay.opaque", &mut value);
+    n.is_ok_and(|n| n == 1) && value[0] == b'y'
 }
 
 /// The entry `name` of the directory `node`, as the overlay shows it.

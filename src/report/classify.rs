@@ -49,33 +49,18 @@ impl Run {
     /// Only when a CPU limit is set.
     pub(crate) fn cpu_time_before_reap(&self, init: libc::pid_t) -> Option<Duration> {
         self.cpu_hard_secs?;
-        // SAFETY: zeroed siginfo_t and rusage are valid; the raw waitid takes a fifth argument,
-        // the rusage, which glibc's wrapper does not pass.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let mut usage: libc::rusage = std::mem::zeroed();
-            loop {
-                let r = libc::syscall(
-                    libc::SYS_waitid,
-                    libc::P_PID,
-                    init,
-                    &mut info as *mut libc::siginfo_t,
-                    libc::WEXITED | libc::WNOWAIT | libc::__WALL,
-                    &mut usage as *mut libc::rusage,
-                );
-                if r == 0 {
-                    break;
-                }
-                if sys::errno() != libc::EINTR {
-                    return None;
-                }
+        let usage = loop {
+            match sys::waitid_usage(init) {
+                Ok(usage) => break usage,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(_) => return None,
             }
-            let tv = |t: libc::timeval| {
-                Duration::from_secs(t.tv_sec.max(0) as u64)
-                    + Duration::from_micros(t.tv_usec.max(0) as u64)
-            };
-            Some(tv(usage.ru_utime) + tv(usage.ru_stime))
-        }
+        };
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec.max(0) as u64)
+                + Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        Some(tv(usage.ru_utime) + tv(usage.ru_stime))
     }
 
     /// Say which limit ended the program, where the wait status alone does not:

@@ -569,8 +569,7 @@ fn may_read(path: &Path, meta: &std::fs::Metadata) -> bool {
     if has_access_acl(path) {
         return true;
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = crate::sys::getuid();
     let mode = meta.permissions().mode();
     if meta.uid() == uid {
         return mode & 0o400 != 0;
@@ -585,27 +584,17 @@ fn has_access_acl(path: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: a valid path and name; a NULL buffer of size 0 asks for the size only.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"system.posix_acl_access".as_ptr(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    n > 0
+    // An empty buffer asks for the size only.
+    crate::sys::lgetxattr(&c, c"system.posix_acl_access", &mut []).is_ok_and(|n| n > 0)
 }
 
 fn in_group(gid: u32) -> bool {
-    // SAFETY: getgid cannot fail.
-    if unsafe { libc::getgid() } == gid {
+    if crate::sys::getgid() == gid {
         return true;
     }
     let mut groups = [0 as libc::gid_t; 256];
-    // SAFETY: groups has room for the 256 entries we allow.
-    let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
-    n > 0 && groups.iter().take(n as usize).any(|g| *g == gid)
+    let n = crate::sys::getgroups(&mut groups).unwrap_or(0);
+    groups.iter().take(n).any(|g| *g == gid)
 }
 
 #[cfg(test)]
@@ -667,23 +656,9 @@ mod tests {
             blob.extend_from_slice(&id.to_le_bytes());
         }
         let c = std::ffi::CString::new(acl.to_str().unwrap()).unwrap();
-        // SAFETY: valid strings and buffer.
-        let r = unsafe {
-            libc::setxattr(
-                c.as_ptr(),
-                c"system.posix_acl_access".as_ptr(),
-                blob.as_ptr().cast(),
-                blob.len(),
-                0,
-            )
-        };
-        if r == 0 {
-            assert!(super::has_access_acl(&acl));
-        } else {
-            eprintln!(
-                "note: no ACLs on this file system: {}",
-                std::io::Error::last_os_error()
-            );
+        match crate::sys::setxattr(&c, c"system.posix_acl_access", &blob, 0) {
+            Ok(()) => assert!(super::has_access_acl(&acl)),
+            Err(e) => eprintln!("note: no ACLs on this file system: {e}"),
         }
         // The budget bounds the walk.
         let (mut found, mut budget) = (Vec::new(), 2);

@@ -67,10 +67,7 @@ fn mode(path: &Path, mode: u32) {
 /// make device nodes.
 fn whiteout(path: &Path) -> bool {
     let c = c_path(path).unwrap();
-    // SAFETY: a valid path.
-    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = crate::sys::mknod(&c, libc::S_IFCHR, libc::makedev(0, 0)) {
         assert_eq!(
             e.raw_os_error(),
             Some(libc::EPERM),
@@ -87,21 +84,8 @@ fn whiteout(path: &Path) -> bool {
 /// file system takes no user xattrs.
 fn opaque(dir: &Path) -> bool {
     let c = c_path(dir).unwrap();
-    // SAFETY: valid strings and buffer.
-    let r = unsafe {
-        libc::setxattr(
-            c.as_ptr(),
-            c"user.overlay.opaque".as_ptr(),
-            b"y".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
-    if r != 0 {
-        eprintln!(
-            "note: skipped, no user xattrs here: {}",
-            io::Error::last_os_error()
-        );
+    if let Err(e) = crate::sys::setxattr(&c, c"user.overlay.opaque", b"y", 0) {
+        eprintln!("note: skipped, no user xattrs here: {e}");
         return false;
     }
     assert!(is_opaque(dir));

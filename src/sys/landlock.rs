@@ -1,0 +1,132 @@
+//! Landlock: `landlock_create_ruleset(2)`, `landlock_add_rule(2)`, `landlock_restrict_self(2)`
+//! and their structures.
+//!
+//! # Safety
+//!
+//! The `unsafe` blocks here pass the kernel Landlock attribute structures with their sizes
+//! (or none, for the version query), and descriptors this file opened and closes.
+
+#![allow(unsafe_code)]
+
+use libc::{c_int, c_long, c_uint};
+
+use super::{check, close, open};
+
+pub(crate) const SYS_LANDLOCK_CREATE_RULESET: c_long = 444;
+pub(crate) const SYS_LANDLOCK_RESTRICT_SELF: c_long = 446;
+pub(crate) const LANDLOCK_CREATE_RULESET_VERSION: c_uint = 1 << 0;
+pub(crate) const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
+pub(crate) const LANDLOCK_SCOPE_SIGNAL: u64 = 1 << 1;
+
+/// `struct landlock_ruleset_attr` of Landlock ABI 6 (Linux 6.12), the first with `scoped`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LandlockRulesetAttr {
+    pub handled_access_fs: u64,
+    pub handled_access_net: u64,
+    pub scoped: u64,
+}
+
+pub(crate) const SYS_LANDLOCK_ADD_RULE: c_long = 445;
+pub(crate) const LANDLOCK_RULE_PATH_BENEATH: c_uint = 1;
+pub(crate) const LANDLOCK_ACCESS_FS_WRITE_FILE: u64 = 1 << 1;
+
+/// `struct landlock_path_beneath_attr` (packed in the kernel's ABI).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LandlockPathBeneathAttr {
+    pub allowed_access: u64,
+    pub parent_fd: i32,
+}
+
+/// Restrict the calling thread (and what it executes) to a Landlock domain: with `scoped`
+/// (ABI 6), abstract unix sockets and signals of its own domain only; with `write_beneath`
+/// (ABI 1), opening a file for writing only beneath those absolute paths (a missing one is
+/// skipped). Needs `no_new_privs`. A kernel older than the struct's last field reads the
+/// fields it knows and checks the rest are zero.
+///
+/// `landlock_create_ruleset(2)`, `open(2)` and `landlock_add_rule(2)` per path,
+/// `landlock_restrict_self(2)`, `close(2)`.
+///
+/// Async-signal-safe (the paths are made before the clone).
+pub(crate) fn landlock_restrict(
+    scoped: bool,
+    write_beneath: Option<&[std::ffi::CString]>,
+) -> Result<(), i32> {
+    let attr = LandlockRulesetAttr {
+        handled_access_fs: if write_beneath.is_some() {
+            LANDLOCK_ACCESS_FS_WRITE_FILE
+        } else {
+            0
+        },
+        scoped: if scoped {
+            LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
+        } else {
+            0
+        },
+        ..Default::default()
+    };
+    // Without its `scoped` field the struct of ABI 1 to 5 is 16 bytes.
+    let size = if scoped {
+        std::mem::size_of::<LandlockRulesetAttr>()
+    } else {
+        16
+    };
+    // SAFETY: attr is a valid landlock_ruleset_attr of at least the size we pass (16 or 24
+    // bytes); the kernel only reads it.
+    let fd = check(unsafe {
+        libc::syscall(
+            SYS_LANDLOCK_CREATE_RULESET,
+            &attr as *const LandlockRulesetAttr,
+            size,
+            0 as c_uint,
+        )
+    })? as c_int;
+    let r = (|| {
+        for path in write_beneath.unwrap_or(&[]) {
+            let dir = match open(path, libc::O_PATH) {
+                Ok(d) => d,
+                Err(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            let rule = LandlockPathBeneathAttr {
+                allowed_access: LANDLOCK_ACCESS_FS_WRITE_FILE,
+                parent_fd: dir,
+            };
+            // SAFETY: rule is a valid landlock_path_beneath_attr, the struct LANDLOCK_RULE_PATH_BENEATH
+            // takes; fd and dir are open descriptors of ours.
+            let r = check(unsafe {
+                libc::syscall(
+                    SYS_LANDLOCK_ADD_RULE,
+                    fd,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &rule as *const LandlockPathBeneathAttr,
+                    0 as c_uint,
+                )
+            });
+            close(dir);
+            r?;
+        }
+        // SAFETY: fd is the ruleset just created; no pointers.
+        check(unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0 as c_uint) }).map(drop)
+    })();
+    close(fd);
+    r
+}
+
+/// The Landlock ABI version of the running kernel, or 0 without Landlock (not built, not
+/// enabled at boot, or refused by a container's seccomp profile): `landlock_create_ruleset(2)`
+/// with `LANDLOCK_CREATE_RULESET_VERSION`. For the parent.
+pub(crate) fn landlock_abi() -> i64 {
+    // SAFETY: with LANDLOCK_CREATE_RULESET_VERSION, a null attr and size 0, the kernel reads no
+    // memory and returns the version.
+    let r = unsafe {
+        libc::syscall(
+            SYS_LANDLOCK_CREATE_RULESET,
+            std::ptr::null::<LandlockRulesetAttr>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    r.max(0)
+}

@@ -1,0 +1,383 @@
+//! Processes and identity: `clone3`'s arguments, `prctl`, `_exit`, the clock, user and group
+//! ids, resource limits, `kill`, pidfds, `waitid` with the rusage, `uname`, `sysconf`.
+//!
+//! # Safety
+//!
+//! The `unsafe` blocks here pass integers, or pointers to live structures of the types the
+//! kernel or C library fills; a pidfd returned is wrapped in an [`OwnedFd`] at once.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use libc::{c_int, c_long};
+
+use super::check;
+
+pub(crate) const SYS_CLONE3: c_long = 435;
+
+/// `struct clone_args` for `clone3(2)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// `prctl(2)` with one integer argument (the others zero).
+///
+/// Async-signal-safe.
+pub(crate) fn prctl(option: c_int, arg: libc::c_ulong) -> Result<(), i32> {
+    // SAFETY: the options we use take integers only; the unused arguments are zero.
+    check(unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    } as c_long)
+    .map(drop)
+}
+
+/// `_exit(2)`: end the process now, without atexit handlers, destructors or stdio flushes.
+///
+/// Async-signal-safe.
+pub(crate) fn exit(code: c_int) -> ! {
+    // SAFETY: _exit takes an integer and never returns; skipping destructors is sound.
+    unsafe { libc::_exit(code) }
+}
+
+/// `clock_gettime(2)` of `CLOCK_MONOTONIC`, in milliseconds.
+///
+/// Async-signal-safe.
+pub(crate) fn monotonic_ms() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC is served by the vDSO or a
+    // plain syscall.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec / 1_000_000)
+}
+
+/// `getuid(2)`.
+///
+/// Async-signal-safe.
+pub(crate) fn getuid() -> u32 {
+    // SAFETY: getuid takes nothing and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// `getgid(2)`.
+///
+/// Async-signal-safe.
+pub(crate) fn getgid() -> u32 {
+    // SAFETY: getgid takes nothing and cannot fail.
+    unsafe { libc::getgid() }
+}
+
+/// `geteuid(2)`.
+///
+/// Async-signal-safe.
+pub(crate) fn geteuid() -> u32 {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `getgroups(2)`: the supplementary groups into `groups`, how many (an error if more than
+/// fit).
+pub(crate) fn getgroups(groups: &mut [libc::gid_t]) -> io::Result<usize> {
+    let len = c_int::try_from(groups.len()).unwrap_or(c_int::MAX);
+    // SAFETY: groups is writable for `len` entries (at most its length).
+    let n = unsafe { libc::getgroups(len, groups.as_mut_ptr()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `getrlimit(2)` of `resource`; zero limits if the call fails.
+pub(crate) fn getrlimit(resource: libc::__rlimit_resource_t) -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: limit is a valid, writable rlimit.
+    unsafe { libc::getrlimit(resource, &mut limit) };
+    limit
+}
+
+/// `kill(2)`: send `signal` to `pid` (a process, or a group or everything with the usual
+/// negative and -1 conventions).
+///
+/// Async-signal-safe.
+pub(crate) fn kill(pid: libc::pid_t, signal: c_int) -> io::Result<()> {
+    // SAFETY: kill takes integers only.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`: a descriptor that names `pid` for as long as it is open.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes integers only.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pidfd_open just returned fd, a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
+}
+
+/// `pidfd_send_signal(2)`: send `signal` to the process of `pidfd`.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: c_int) -> io::Result<()> {
+    // SAFETY: a borrowed (so open) descriptor, an integer, and a null siginfo (the default
+    // one), which the kernel accepts.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The resource usage of the ended child `pid` and everything it reaped, read without reaping
+/// it: the raw `waitid(2)` (`P_PID`, `WEXITED | WNOWAIT | __WALL`) with its fifth, rusage
+/// argument, which glibc's wrapper does not pass. One call: `EINTR` is the caller's.
+pub(crate) fn waitid_usage(pid: libc::pid_t) -> io::Result<libc::rusage> {
+    // SAFETY: siginfo_t is plain data, for which all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: rusage is plain integers, for which all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: info and usage are valid, writable structures of the types the kernel fills.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            libc::P_PID,
+            pid,
+            &mut info as *mut libc::siginfo_t,
+            libc::WEXITED | libc::WNOWAIT | libc::__WALL,
+            &mut usage as *mut libc::rusage,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usage)
+}
+
+/// The running kernel's release (`6.18.4-generic`), from `uname(2)`.
+pub(crate) fn kernel_release() -> Option<String> {
+    // SAFETY: struct utsname is arrays of bytes, for which all-zero is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: u is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The page size, from `sysconf(3)` `_SC_PAGESIZE` (-1 if unknown).
+pub(crate) fn page_size() -> i64 {
+    // SAFETY: sysconf takes an integer only.
+    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }) as i64
+}
+
+// ---- for the child's setup (the launch code moves onto these: TODO(layers)) -------------------
+
+/// A fork-like `clone3(2)` with `flags` and `SIGCHLD` as the exit signal, falling back to the
+/// classic `clone(2)` where `clone3` is missing (`ENOSYS`) or refused by an older container
+/// profile (`EPERM`): the pid of the child in the parent, 0 in the child.
+///
+/// # Safety
+///
+/// `flags` must not share memory, the descriptor table or the thread group
+/// (`CLONE_VM`, `CLONE_VFORK`, `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_SETTLS`, ... excluded):
+/// the child runs on a copy of the calling thread's stack, in a copy of the address space.
+/// In the child (a return of `Ok(0)`), only async-signal-safe calls may be made until it
+/// executes or exits with [`exit`]: it has one thread, and any lock another thread held at the
+/// clone stays held forever.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) unsafe fn clone_fork_like(flags: u64) -> Result<libc::pid_t, i32> {
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size we pass; a null stack means fork-like;
+    // the flags are the caller's obligation.
+    let pid = unsafe {
+        libc::syscall(
+            SYS_CLONE3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid >= 0 {
+        return Ok(pid as libc::pid_t);
+    }
+    let e = super::errno();
+    if e != libc::ENOSYS && e != libc::EPERM {
+        return Err(e);
+    }
+    // SAFETY: a fork-like clone (null stack, no tid pointers, no tls), as above.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD as u64) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    check(pid).map(|p| p as libc::pid_t)
+}
+
+/// `execve(2)`: run `path` with `argv` and `envp`; returns (the errno) only on failure.
+///
+/// # Safety
+///
+/// `argv` and `envp` must point to null-terminated arrays of pointers to nul-terminated
+/// strings, all valid (not freed nor written) for the duration of the call.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) unsafe fn execve(
+    path: &CStr,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> i32 {
+    // SAFETY: path is a valid C string; argv and envp are the caller's obligation.
+    unsafe { libc::execve(path.as_ptr(), argv, envp) };
+    super::errno()
+}
+
+/// `waitpid(2)`: (the pid that changed state, or 0 with `WNOHANG` when none did; its status).
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn waitpid(pid: libc::pid_t, flags: c_int) -> Result<(libc::pid_t, c_int), i32> {
+    let mut status: c_int = 0;
+    // SAFETY: status is a valid, writable int.
+    let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+    check(r as c_long).map(|p| (p as libc::pid_t, status))
+}
+
+/// `sethostname(2)`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn sethostname(name: &[u8]) -> Result<(), i32> {
+    // SAFETY: name is readable for the length we pass (it need not be nul-terminated).
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } as c_long).map(drop)
+}
+
+/// `setsid(2)`: a new session and process group, led by the caller.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn setsid() -> Result<(), i32> {
+    // SAFETY: setsid takes nothing.
+    check(unsafe { libc::setsid() } as c_long).map(drop)
+}
+
+/// `setrlimit(2)`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn setrlimit(
+    resource: libc::__rlimit_resource_t,
+    limit: &libc::rlimit,
+) -> Result<(), i32> {
+    // SAFETY: limit is a valid rlimit; the kernel only reads it.
+    check(unsafe { libc::setrlimit(resource, limit) } as c_long).map(drop)
+}
+
+/// `umask(2)`: set the file mode creation mask; the previous one.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask takes an integer and cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
+/// `unshare(2)` of the `CLONE_*` namespaces in `flags`.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn unshare(flags: c_int) -> Result<(), i32> {
+    // SAFETY: unshare takes an integer only.
+    check(unsafe { libc::unshare(flags) } as c_long).map(drop)
+}
+
+/// `nanosleep(2)` for `nanos` nanoseconds (under a second); an interruption ends it early.
+///
+/// Async-signal-safe.
+#[allow(
+    dead_code,
+    reason = "for the launch code's move onto sys (TODO(layers))"
+)]
+pub(crate) fn sleep_ns(nanos: libc::c_long) {
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: nanos.clamp(0, 999_999_999),
+    };
+    // SAFETY: pause is a valid timespec; no remainder is wanted (a null pointer).
+    unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+}
