@@ -19,13 +19,17 @@
 //! # Ok::<(), sandboxed::Error>(())
 //! ```
 //!
-//! The engine has four layers, each a module:
+//! The engine is layers, each a module that uses only those before it:
+//! - **sys**: every system call, and the crate's only `unsafe`.
+//! - **error** ([`Error`], [`Step`]): what went wrong, and which set-up step.
 //! - **policy** ([`Sandbox`], [`Net`], [`Seccomp`]): what to isolate; pure data.
 //! - **plan**: everything the child needs, computed and validated up front in the parent.
 //! - **launch**: `clone3` into the namespaces; the child builds the sandbox with raw system
 //!   calls only and executes the program; a failed step comes back as a precise [`Error`].
-//! - **supervise** ([`Child`]) and **report** ([`Output`], [`Outcome`]): stream the output, time
-//!   out, and say how it ended.
+//! - **report** ([`Output`], [`Outcome`]): how it ended and what it wrote, for people and
+//!   snapshots.
+//! - **supervise** ([`Child`]): stream the output, time out, end.
+//! - **command** ([`Command`]): plan → launch → supervise; **attribute**: `#[sandboxed]`.
 //!
 //! Requirements: Linux 5.12 or newer, with user namespaces available to the user running the
 //! tests (see the README for how to enable them).

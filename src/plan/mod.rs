@@ -144,7 +144,7 @@ impl Plan {
                 .collect()
         };
         // The toolchain where rustup and cargo find it from the caller's HOME, which the sandbox
-        // replaces: named, so that `cargo` and `rustc` inside find theirs (plan/view.rs shows
+        // replaces: named, so that `cargo` and `rustc` inside find theirs (plan/fs/view.rs shows
         // them).
         if !cmd.env_clear {
             let host_home = std::env::var_os("HOME").map(std::path::PathBuf::from);
@@ -222,7 +222,7 @@ impl Plan {
         let cwd = fs::cstr(&fs.cwd, "working directory")?;
 
         // Resource limits: the mechanism of each in this environment, and the rlimits
-        // (src/limits).
+        // (plan::limits).
         let limits = crate::plan::limits::plan(sandbox)?;
         let rlimits = limits.rlimits.clone();
 

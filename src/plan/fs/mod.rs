@@ -109,10 +109,10 @@ fn plan_pass(
     }
 
     if let Some(root) = fixture_root {
-        // A fixture's fresh tree, with the host's system directories (see plan/fixture.rs).
+        // A fixture's fresh tree, with the host's system directories (see plan/fs/fixture.rs).
         fixture::plan_root(&mut p, root, sandbox)?;
     } else if !sandbox.whole_host {
-        // What a test needs of the host, and nothing else (see plan/view.rs).
+        // What a test needs of the host, and nothing else (see plan/fs/view.rs).
         view::plan_root(&mut p)?;
     } else {
         // The whole host root, read-only, with every mount below it, keeping their locked
@@ -149,7 +149,7 @@ fn plan_pass(
     }
 
     // A fresh /proc for the new pid namespace: only the sandbox's processes are visible (and
-    // not the init's /proc/1, which plan/view.rs covers).
+    // not the init's /proc/1, which plan/fs/view.rs covers).
     p.new_fs(
         "proc",
         &[],
@@ -313,7 +313,7 @@ fn plan_pass(
     }
 
     // The caller's data a test needs (the workspace, the target directory, the toolchain,
-    // PATH), each through a read-only overlay (see plan/view.rs); and what the policy exposes.
+    // PATH), each through a read-only overlay (see plan/fs/view.rs); and what the policy exposes.
     let data = match (fixture_root, sandbox.whole_host) {
         (Some(_), _) => view::Data::Exposed,
         (None, true) => view::Data::WorkingDirectory,
