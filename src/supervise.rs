@@ -86,6 +86,9 @@ pub struct Child {
     limits: Run,
     /// The fixture root of the run, handed to the `Output` (removed with it).
     fixture: Option<crate::report::changes::FixtureRun>,
+    /// The run's copy-on-write layers, whose tools' outputs [`wait`](Child::wait) carries back
+    /// to the host (removed with the `Child`).
+    scratch: Option<crate::plan::scratch::Scratch>,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +154,7 @@ impl Child {
             redactions: plan.redactions,
             limits: Run::new(&plan.limits, cgroup),
             fixture: plan.fs.fixture.take().map(FixtureRun::new),
+            scratch: plan.fs.scratch.take(),
         };
         if child.stdin_data.is_empty() {
             child.stdin = None;
@@ -191,6 +195,11 @@ impl Child {
         }
         self.finish()?;
         self.stdin = None;
+        // Everything in the sandbox has ended: its tools' outputs go back to the host, and its
+        // scratch directory goes.
+        if let Some(scratch) = self.scratch.take() {
+            crate::report::carry::carry_back(&scratch);
+        }
         let by_program = matches!(self.end, Some(End::Exited(_)));
         let cpu_time = self.cpu_time;
         let status = self.reaped.unwrap_or(0);

@@ -251,6 +251,12 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// The sandbox the spec asks for.
 fn build_sandbox(spec: &Spec) -> Sandbox {
     let mut sandbox = spec.config.map_or_else(Sandbox::new, |config| config());
+    // Tools write to the workspace and the target directory from a test's body (insta's
+    // snapshots, coverage profiles, proptest's regressions, CARGO_TARGET_TMPDIR): writable
+    // through copy-on-write, unless the `config` said otherwise.
+    if sandbox.writable_workspace.is_none() {
+        sandbox = sandbox.writable_workspace(true);
+    }
     if let Some(net) = spec.net {
         sandbox = sandbox.net(match net {
             "none" => Net::None,

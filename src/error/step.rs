@@ -87,6 +87,11 @@ pub enum Step {
     /// Not an error but a notice: the kernel refused the overlay of a host directory, which is
     /// shown by a plain read-only bind instead.
     OverlayRefused { host: PathBuf },
+    /// Showing a host directory writable through a copy-on-write overlay.
+    ShowWritable { host: PathBuf },
+    /// Not an error but a notice: the kernel refused the copy-on-write overlay of a host
+    /// directory, which is shown read-only instead.
+    WritableRefused { host: PathBuf },
     /// A fixture root needs a mount namespace, which best-effort isolation could not create.
     FixtureNeedsMountNamespace { template: PathBuf },
     /// Opening a fixture's template and its run directories.
@@ -166,6 +171,19 @@ impl fmt::Display for Step {
                 "showing {} through an overlay: the kernel refused it (a file system overlayfs \
                  cannot stack on); it is shown by a plain read-only bind instead, through which \
                  unix sockets and FIFOs in it stay reachable",
+                host.display()
+            ),
+            Step::ShowWritable { host } => write!(
+                f,
+                "showing {} writable through a copy-on-write overlay",
+                host.display()
+            ),
+            Step::WritableRefused { host } => write!(
+                f,
+                "showing {} writable through a copy-on-write overlay: the kernel refused it \
+                 (an overlay needs a file system it can stack on, and for its upper layer in \
+                 TMPDIR one with user extended attributes); it is shown read-only instead, so \
+                 tools that write there (insta, coverage, proptest) fail with EROFS",
                 host.display()
             ),
             Step::FixtureNeedsMountNamespace { template } => write!(

@@ -18,6 +18,7 @@ pub(crate) mod cgroup;
 pub(crate) mod fixture;
 pub(crate) mod fs;
 pub(crate) mod limits;
+pub(crate) mod scratch;
 pub(crate) mod seccomp;
 
 use std::ffi::{CString, OsStr, OsString};

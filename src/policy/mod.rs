@@ -113,6 +113,8 @@ pub struct Sandbox {
     pub(crate) bind_current_exe: bool,
     pub(crate) whole_host: bool,
     pub(crate) exposed: Vec<PathBuf>,
+    /// `None` until set: the builder's default is read-only, the attribute's writable.
+    pub(crate) writable_workspace: Option<bool>,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) hostname: String,
     pub(crate) seccomp: Seccomp,
@@ -139,6 +141,7 @@ impl Default for Sandbox {
             bind_current_exe: false,
             whole_host: false,
             exposed: Vec::new(),
+            writable_workspace: None,
             mounts: Vec::new(),
             hostname: "sandbox".to_owned(),
             seccomp: Seccomp::recommended(),
@@ -267,6 +270,22 @@ impl Sandbox {
     /// ```
     pub fn expose(mut self, path: impl AsRef<Path>) -> Self {
         self.exposed.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Make the workspace, the working directory and the target directory writable inside,
+    /// through a copy-on-write layer private to this run: a program reads them as they are and
+    /// may write anywhere in them, but its writes land in a temporary directory of the run,
+    /// which is removed afterwards — no two runs see each other's writes, and the host's files
+    /// never change. Except the outputs test tools are meant to leave, carried back to the host
+    /// once the program has ended: insta's snapshots (`*.snap`, `*.snap.new`,
+    /// `*.pending-snap`), coverage profiles (`*.profraw`, each under a name of its own) and
+    /// proptest's regression files (`proptest-regressions/`, new lines appended). Where the
+    /// kernel refuses the overlay, the directories stay read-only and the parent says so once.
+    /// `#[sandboxed]` turns it on; default for the builder: `false` (read-only). No effect with
+    /// a [`fixture`](Self::fixture) or [`whole_host`](Self::whole_host).
+    pub fn writable_workspace(mut self, writable: bool) -> Self {
+        self.writable_workspace = Some(writable);
         self
     }
 

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+pub(crate) mod carry;
 pub(crate) mod changes;
 pub(crate) mod classify;
 pub(crate) mod render;

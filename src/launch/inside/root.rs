@@ -212,6 +212,41 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             sys::close(lower);
             r?;
         }
+        FsOp::ScratchOverlay {
+            lower_slot,
+            upper,
+            work,
+            path,
+            step,
+            fallback_step,
+        } => {
+            let lower = get_slot(ctx, *lower_slot);
+            let r = match writable_overlay(lower, upper, work) {
+                Ok(fd) => {
+                    let r = attach(*root, fd, path, *step);
+                    sys::close(fd);
+                    r
+                }
+                Err(errno) => {
+                    // Told to the parent, which says it once; the directory is still shown,
+                    // read-only and nodev.
+                    send(
+                        REPORT_FD,
+                        Message::Notice {
+                            step: *fallback_step,
+                            errno,
+                        },
+                    );
+                    at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
+                        let r = attach(*root, fd, path, *fallback_step);
+                        sys::close(fd);
+                        r
+                    })
+                }
+            };
+            sys::close(lower);
+            r?;
+        }
         FsOp::Cover {
             path,
             mode,
@@ -252,6 +287,25 @@ pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<c_int, i32
         .and_then(|()| sys::fsconfig_create(fsfd))
         .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
     sys::close(fsfd);
+    r
+}
+
+/// A detached, writable overlay of the host directory `lower` (an `O_PATH` descriptor) with the
+/// run's scratch directories `upper` and `work` (host paths, opened without following a link),
+/// `nosuid,nodev`.
+pub(super) fn writable_overlay(lower: c_int, upper: &CStr, work: &CStr) -> Result<c_int, i32> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    let upper = sys::open_no_symlinks(upper, flags)?;
+    let work = match sys::open_no_symlinks(work, flags) {
+        Ok(fd) => fd,
+        Err(e) => {
+            sys::close(upper);
+            return Err(e);
+        }
+    };
+    let r = overlay_mount(&[lower, upper, work, -1]);
+    sys::close(upper);
+    sys::close(work);
     r
 }
 

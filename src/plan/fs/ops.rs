@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::error::step::StepId;
 use crate::plan::fixture::FixtureRoot;
+use crate::plan::scratch::Scratch;
 use crate::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 
 /// Flags of every read-only view of the host: set-uid bits and device nodes grant nothing.
@@ -123,6 +124,20 @@ pub(crate) enum FsOp {
         step: StepId,
         fallback_step: StepId,
     },
+    /// Show the host directory in `lower_slot` (opened `O_PATH`) at `path` through a writable
+    /// overlay whose upper layer is the run's scratch directory `upper` (with `work`; host
+    /// paths, opened without following a symbolic link): the program writes there, never to
+    /// the host ([`Sandbox::writable_workspace`](crate::Sandbox::writable_workspace)). When the
+    /// kernel refuses it, a plain read-only, `nodev` bind instead, and the parent is told
+    /// (`fallback_step`).
+    ScratchOverlay {
+        lower_slot: usize,
+        upper: CString,
+        work: CString,
+        path: CString,
+        step: StepId,
+        fallback_step: StepId,
+    },
     /// Make what is at `path` unreadable: a directory is covered by an empty read-only tmpfs
     /// (`mode`), anything else by a read-only, `nodev` bind of `/dev/null` (every open fails
     /// with `EACCES`). With `optional`, a missing `path` is skipped (kernel interfaces differ by
@@ -177,6 +192,9 @@ pub(crate) struct FsPlan {
     pub cwd: PathBuf,
     /// The fresh root of a fixture run, handed on to the `Child` and the `Output`.
     pub fixture: Option<FixtureRoot>,
+    /// The run's scratch directory, when the workspace is writable through copy-on-write
+    /// overlays; handed on to the `Child`, which carries the tools' outputs back.
+    pub scratch: Option<Scratch>,
     /// Whether the fixture's mode was chosen automatically, so that when its overlay mount
     /// ([`Step::MountFixtureOverlay`](crate::Step::MountFixtureOverlay)) fails, the run is planned again with a copy.
     pub overlay_may_fall_back: bool,

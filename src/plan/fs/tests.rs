@@ -207,6 +207,22 @@ fn describe(op: &FsOp) -> Op {
                 o.path
             );
         }
+        FsOp::ScratchOverlay {
+            lower_slot,
+            upper,
+            path,
+            ..
+        } => {
+            o.kind = Kind::Mount;
+            o.path = s(path);
+            o.slot_in = Some(*lower_slot);
+            o.fstype = "overlay".into();
+            o.line = format!(
+                "copy-on-write overlay of slot {lower_slot} (upper {}) at {}",
+                s(upper),
+                o.path
+            );
+        }
         FsOp::Cover {
             path,
             mode,
@@ -664,7 +680,12 @@ fn violations(plan: &FsPlan, sandbox: &Sandbox) -> Vec<String> {
                 // mount does not let anything be written).
                 MountSpec::Bind { target, .. } => target == Path::new(d),
             });
-            if !ours && !policy {
+            // A copy-on-write overlay of the workspace: the writes land in the run's scratch.
+            let copy_on_write = plan.ops.iter().any(|o| {
+                matches!(o, FsOp::ScratchOverlay { path, .. }
+                    if Path::new("/").join(s(path)) == Path::new(d))
+            });
+            if !ours && !policy && !copy_on_write {
                 bad.push(format!("may write beneath {d}"));
             }
             if d == "/" {
@@ -1459,4 +1480,54 @@ fn a_fixture_with_the_hosts_network_has_a_sys() {
         "{}",
         show(&plan, &[])
     );
+}
+
+#[test]
+fn a_writable_workspace_is_a_copy_on_write_overlay_of_the_workspace_and_target_only() {
+    let sandbox = Sandbox::new().writable_workspace(true);
+    let plan = plan_of(&sandbox).unwrap();
+    assert_invariants(&plan, &sandbox);
+    let scratch = plan.scratch.as_ref().expect("a scratch directory");
+    // The package's workspace (the working directory of unit tests) is one of them, with its
+    // upper layer in the run's scratch directory; nothing else of the host is writable.
+    let package = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
+    assert!(
+        scratch.layers.iter().any(|l| package.starts_with(&l.host)),
+        "{:?}",
+        scratch.layers
+    );
+    let mut overlays = 0;
+    for op in &plan.ops {
+        if let FsOp::ScratchOverlay { upper, path, .. } = op {
+            overlays += 1;
+            assert!(
+                Path::new(&*s(upper)).starts_with(&scratch.dir),
+                "{}",
+                s(upper)
+            );
+            let inside = Path::new("/").join(s(path));
+            assert!(
+                scratch.layers.iter().any(|l| l.host == inside),
+                "{} is no layer of {:?}",
+                inside.display(),
+                scratch.layers
+            );
+            // Landlock lets the program write there.
+            let beneath = plan.write_beneath.as_ref().unwrap();
+            assert!(beneath.iter().any(|b| Path::new(&*s(b)) == inside));
+        }
+    }
+    assert_eq!(overlays, scratch.layers.len());
+    // Read-only by default for the builder: no scratch, no such overlay.
+    let plan = plan_of(&Sandbox::new()).unwrap();
+    assert!(plan.scratch.is_none());
+    assert!(
+        !plan
+            .ops
+            .iter()
+            .any(|o| matches!(o, FsOp::ScratchOverlay { .. }))
+    );
+    // The scratch directory goes with the plan.
+    let dir = plan_of(&sandbox).unwrap().scratch.unwrap().dir.clone();
+    assert!(!dir.exists());
 }

@@ -31,6 +31,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::OnceLock;
 
 use super::*;
+use crate::plan::scratch::Scratch;
 
 /// Top-level system directories shown read-only (where the host has them).
 pub(crate) const SYSTEM_DIRS: &[&str] = &[
@@ -224,7 +225,7 @@ pub(super) fn plan_data(
             continue;
         }
         let shown = match how {
-            Show::Data => p.under_overlay(&dir),
+            Show::Data | Show::Workspace => p.under_overlay(&dir),
             Show::Tool => fixture::reachable(p, &dir),
         };
         if shown {
@@ -232,6 +233,8 @@ pub(super) fn plan_data(
         }
         match how {
             Show::Data => p.show_data(&dir)?,
+            Show::Workspace if sandbox.writable_workspace == Some(true) => p.show_writable(&dir)?,
+            Show::Workspace => p.show_data(&dir)?,
             Show::Tool => {
                 p.show_data(&dir)?;
                 // A tool's own files that only you may read: its tokens and keys.
@@ -265,6 +268,10 @@ pub(super) enum Show {
     /// show it yet (a tool in the home directory, where you and your programs may leave sockets
     /// and FIFOs), left to a system directory's bind otherwise; its owner-only files covered.
     Tool,
+    /// The workspace, the working directory or the target directory: like [`Show::Data`], but
+    /// writable through a copy-on-write overlay when the policy asks
+    /// ([`Sandbox::writable_workspace`](crate::Sandbox::writable_workspace)).
+    Workspace,
 }
 
 /// Which of the caller's data [`plan_data`] shows.
@@ -386,6 +393,43 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// Show the host directory `host` at its own path, writable through a copy-on-write overlay
+    /// whose upper layer is in the run's scratch directory (made now, for the first).
+    fn show_writable(&mut self, host: &Path) -> Result<(), Error> {
+        let target = self.resolve(host)?;
+        self.ensure(&target, Want::Dir, "host directory")?;
+        let lower_slot = self.capture_path(host)?;
+        if self.plan.scratch.is_none() {
+            self.plan.scratch = Some(Scratch::new()?);
+        }
+        let Some(scratch) = self.plan.scratch.as_mut() else {
+            return Err(Error::Internal("no scratch directory".into()));
+        };
+        let layer = scratch.add(host)?;
+        let (upper, work) = (
+            cstr(&layer.upper, "scratch directory")?,
+            cstr(&layer.work, "scratch directory")?,
+        );
+        let step = self.step(Step::ShowWritable {
+            host: host.to_owned(),
+        });
+        let fallback_step = self.step(Step::WritableRefused {
+            host: host.to_owned(),
+        });
+        self.plan.ops.push(FsOp::ScratchOverlay {
+            lower_slot,
+            upper,
+            work,
+            path: rel(&target)?,
+            step,
+            fallback_step,
+        });
+        self.overlays.push(host.to_owned());
+        self.own_writable.push(target.clone());
+        self.host_layer(target, host, false);
+        Ok(())
+    }
+
     /// Whether `host` lies in a directory shown through an overlay already (at the same path).
     fn under_overlay(&self, host: &Path) -> bool {
         fixture::reachable(self, host) && self.overlays.iter().any(|o| host.starts_with(o))
@@ -408,8 +452,8 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
             .ancestors()
             .take_while(|d| Some(*d) != home.as_deref() && *d != Path::new("/"))
             .find(|d| d.join("Cargo.lock").is_file());
-        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Data));
-        dirs.push((cwd.clone(), Show::Data));
+        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Workspace));
+        dirs.push((cwd.clone(), Show::Workspace));
     }
     // The target directory of the running binary, also when it lies outside the workspace (a
     // shared CARGO_TARGET_DIR): cargo tags it with CACHEDIR.TAG; a nextest archive, extracted
@@ -421,13 +465,13 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
                 .find(|d| d.file_name() == Some(OsStr::new("target")))
         };
         if let Some(target) = tagged.or_else(named) {
-            dirs.push((target.to_owned(), Show::Data));
+            dirs.push((target.to_owned(), Show::Workspace));
         }
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from)
         && dir.is_absolute()
     {
-        dirs.push((dir, Show::Data));
+        dirs.push((dir, Show::Workspace));
     }
     // The resolver's configuration, where /etc/resolv.conf links into the host's /run (which
     // the sandbox replaces): its directory, so that Net::Host resolves names as the host does

@@ -1,0 +1,149 @@
+//! The workspace and the target directory, writable through a copy-on-write layer of each run
+//! (`Sandbox::writable_workspace`, on for `#[sandboxed]`): writes stay in the run, the tools'
+//! outputs come back.
+
+use std::path::{Path, PathBuf};
+
+use sandboxed::{Output, Sandbox, sandboxed};
+
+/// The package's directory (the working directory of the tests: shown in every sandbox).
+fn package() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh directory in the target directory's scratch space, removed at the end.
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sandboxed-workspace-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+fn sh(sandbox: &Sandbox, script: &str) -> Output {
+    sandbox
+        .command("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("the sandbox starts")
+}
+
+fn writable() -> Sandbox {
+    Sandbox::new().writable_workspace(true)
+}
+
+#[test]
+fn writes_land_in_the_run_and_never_on_the_host() {
+    let dir = scratch_dir();
+    let probe = package().join(format!("sandboxed-cow-probe-{}", std::process::id()));
+    let script = format!(
+        "echo inside > {probe} && cat {probe} && echo built > {dir}/artifact && \
+         echo changed >> {manifest} && tail -n1 {manifest}",
+        probe = probe.display(),
+        dir = dir.path().display(),
+        manifest = package().join("Cargo.toml").display(),
+    );
+    let manifest_before = std::fs::read(package().join("Cargo.toml")).unwrap();
+    let out = sh(&writable(), &script);
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout_str(), "inside\nchanged\n");
+    // Nothing of it reached the host.
+    assert!(!probe.exists());
+    assert!(!dir.path().join("artifact").exists());
+    assert_eq!(
+        std::fs::read(package().join("Cargo.toml")).unwrap(),
+        manifest_before
+    );
+    // And the next run starts from the host's files again.
+    let out = sh(
+        &writable(),
+        &format!("test -e {} || echo fresh", probe.display()),
+    );
+    assert_eq!(out.stdout_str(), "fresh\n", "{out}");
+}
+
+#[test]
+fn the_builder_keeps_the_workspace_read_only_by_default() {
+    let probe = package().join("sandboxed-ro-probe");
+    for sandbox in [Sandbox::new(), Sandbox::new().writable_workspace(false)] {
+        let out = sh(
+            &sandbox,
+            &format!("echo x > {} 2>/dev/null || echo refused", probe.display()),
+        );
+        assert_eq!(out.stdout_str(), "refused\n", "{out}");
+    }
+    assert!(!probe.exists());
+}
+
+#[test]
+fn the_tools_outputs_come_back() {
+    let dir = scratch_dir();
+    let d = dir.path().display();
+    // insta's pending snapshots, a coverage profile under a colliding name (twice), proptest's
+    // regressions (a line the host's file lacks), and a file that is no tool's output.
+    std::fs::create_dir(dir.path().join("proptest-regressions")).unwrap();
+    std::fs::write(dir.path().join("proptest-regressions/t.txt"), "cc 1\n").unwrap();
+    let script = format!(
+        "mkdir -p {d}/snapshots {d}/cov && echo new > {d}/snapshots/t__a.snap.new && \
+         echo pending > {d}/.t.rs.pending-snap && echo p > {d}/cov/t-2.profraw && \
+         printf 'cc 1\\ncc 2\\n' > {d}/proptest-regressions/t.txt && echo no > {d}/other.txt"
+    );
+    for _ in 0..2 {
+        let out = sh(&writable(), &script);
+        assert!(out.success(), "{out}");
+    }
+    let read = |rel: &str| std::fs::read_to_string(dir.path().join(rel)).unwrap();
+    assert_eq!(read("snapshots/t__a.snap.new"), "new\n");
+    assert_eq!(read(".t.rs.pending-snap"), "pending\n");
+    assert_eq!(read("proptest-regressions/t.txt"), "cc 1\ncc 2\n");
+    assert!(!dir.path().join("other.txt").exists());
+    // Both runs' profiles, each under a name of its own (every sandbox's program is pid 2).
+    let profiles = std::fs::read_dir(dir.path().join("cov")).unwrap().count();
+    assert_eq!(profiles, 2);
+}
+
+#[test]
+fn a_link_or_fifo_with_an_outputs_name_is_not_carried() {
+    let dir = scratch_dir();
+    let d = dir.path().display();
+    let out = sh(
+        &writable(),
+        &format!("ln -s /etc/passwd {d}/evil.snap && mkfifo {d}/fifo.snap.new && echo ok"),
+    );
+    assert_eq!(out.stdout_str(), "ok\n", "{out}");
+    assert!(std::fs::symlink_metadata(dir.path().join("evil.snap")).is_err());
+    assert!(std::fs::symlink_metadata(dir.path().join("fifo.snap.new")).is_err());
+}
+
+// ---- the attribute: writable by default --------------------------------------------------------
+
+#[test]
+#[sandboxed]
+fn a_body_writes_to_cargo_target_tmpdir_and_the_working_directory() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandboxed-body-scratch");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("f"), "x").unwrap();
+    assert_eq!(std::fs::read_to_string(tmp.join("f")).unwrap(), "x");
+    std::fs::write("sandboxed-body-probe", "x").unwrap();
+}
+
+#[test]
+fn what_a_body_wrote_did_not_reach_the_host() {
+    // The body above, run here and now (its own sandbox): its files are in its run's layer only.
+    let run = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_body_writes_to_cargo_target_tmpdir_and_the_working_directory",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && text.contains("1 passed"), "{text}");
+    assert!(!package().join("sandboxed-body-probe").exists());
+    assert!(
+        !Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("sandboxed-body-scratch/f")
+            .exists()
+    );
+}
