@@ -67,6 +67,7 @@ pub mod __snapshot {
     pub use crate::report::snapshot::{insta, settings, test_name};
 }
 
+pub use attribute::cargo_bin;
 pub use command::Command;
 pub use error::{Error, Step};
 pub use policy::redact::Redactions;

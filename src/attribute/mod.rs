@@ -19,6 +19,8 @@
 //! `--test-threads=1`, and under `cargo nextest`, which runs `<bin> <name> --exact`); rstest's
 //! cases are tests of their own (`f::case_2_...`) that call the sandboxed function.
 
+mod bins;
+pub use bins::cargo_bin;
 mod body_filter;
 mod channel;
 
