@@ -1,0 +1,62 @@
+//! The demo's tests, each body in a sandbox: its own binary, insta snapshots, proptest, and
+//! cargo's scratch directory, as in any plain test.
+
+use std::process::Command;
+
+use sandboxed::sandboxed;
+
+#[test]
+#[sandboxed]
+fn the_binary_greets() {
+    // Both ways of finding the binary: cargo's compile-time path and the run-time lookup.
+    for bin in [
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_demo-cli")),
+        sandboxed::cargo_bin("demo-cli"),
+    ] {
+        let out = Command::new(bin)
+            .args(["greet", "sandbox"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        insta::assert_snapshot!("greeting", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
+#[sandboxed]
+fn the_binary_counts_a_file_written_to_cargo_target_tmpdir() {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-count.txt");
+    std::fs::write(&file, "one two\nthree\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-cli"))
+        .arg("count")
+        .arg(&file)
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @"3 words, 2 lines");
+}
+
+#[test]
+#[sandboxed(net = "none")]
+fn a_usage_error_exits_64() {
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-cli"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[sandboxed]
+fn title_case_keeps_the_word_count() {
+    proptest::proptest!(|(text in "[a-z ]{0,40}")| {
+        let titled = sandboxed_demo_cli::title_case(&text);
+        proptest::prop_assert_eq!(
+            sandboxed_demo_cli::count(&titled).0,
+            sandboxed_demo_cli::count(&text).0
+        );
+    });
+    assert_eq!(
+        sandboxed_demo_cli::title_case("hello sandbox"),
+        "Hello Sandbox"
+    );
+}
