@@ -73,10 +73,6 @@ impl Error {
             source,
         }
     }
-
-    pub(crate) fn last_os(context: impl Into<String>) -> Self {
-        Error::io(context, io::Error::last_os_error())
-    }
 }
 
 /// `EPERM (Operation not permitted)`: the errno's name and the C library's description.

@@ -5,18 +5,20 @@
 //! above. What it hands up is a [`Launched`] sandbox — pids, pipes, cgroups — which
 //! `supervise` takes over; between the two runs the [`protocol`] of the report pipe.
 
-// TODO(layers): the launch code's `unsafe` moves into `crate::sys` wrappers (the crate denies
-// `unsafe_code` everywhere else); until then it is allowed here, for this module and `inside`,
-// as are the blocks that still lack a `// SAFETY:` comment.
-#![allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
+// `unsafe` lives in `crate::sys`. What is left here are calls of its `unsafe fn`s whose
+// contracts only the launch can keep (the clones, `execve`, closing or replacing descriptors
+// in the child, loading the seccomp program): each allowed on its own item — or, for the many
+// closes of `inside/root.rs`, on that file (it says why) — with a `// SAFETY:` comment on
+// every block.
 
 pub(crate) mod inside;
 pub(crate) mod protocol;
 
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use libc::{c_char, c_int};
@@ -36,83 +38,34 @@ use protocol::{Message, RECORD_SIZE};
 const PROGRAM_STACK: usize = 256 * 1024;
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(Error::last_os("creating a pipe for the sandbox"));
-    }
-    // SAFETY: pipe2 returned two fresh descriptors that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    sys::pipe().map_err(|e| Error::io("creating a pipe for the sandbox", e))
 }
 
-/// `clone3` with `flags` (fork-like: the child runs on a copy of this stack). Falls back to
-/// `clone` where `clone3` is missing or filtered.
+/// Clone the sandbox's first process into the namespaces of `flags` (fork-like: it runs on a
+/// copy of this stack, in a copy of this process's memory) and run [`inside::run`] there; in
+/// the parent, its pid. Falls back to `clone` where `clone3` is missing or filtered.
 ///
-/// # Safety
-/// In the child (return value 0) the caller may only make async-signal-safe system calls.
-unsafe fn clone(flags: u64) -> Result<libc::pid_t, i32> {
-    // Every signal blocked in the child from its first instruction: it inherited the test
-    // process's handlers (a Ctrl-C or SIGWINCH handler writing to "its" pipe would write into
-    // our report pipe instead), and it stays in the test's process group. The init keeps them
-    // all blocked for its whole life (it reads SIGCHLD from a signalfd); the program starts
-    // with an empty mask. The calling thread gets its own mask back right after the clone.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid sigsets.
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+/// Every signal is blocked in the child from its first instruction: it inherited the test
+/// process's handlers (a Ctrl-C or SIGWINCH handler writing to "its" pipe would write into our
+/// report pipe instead), and it stays in the test's process group. The init keeps them all
+/// blocked for its whole life (it reads SIGCHLD from a signalfd); the program starts with an
+/// empty mask. The calling thread gets its own mask back right after the clone.
+#[allow(
+    unsafe_code,
+    reason = "the clone itself: sys::clone_fork_like's child may run only async-signal-safe code"
+)]
+fn clone_sandbox(ctx: &Context<'_>, flags: u64) -> Result<libc::pid_t, i32> {
+    let old = sys::block_all_signals();
+    // SAFETY: `flags` are CLONE_NEW* namespace flags only (the plan's, or fewer in best-effort
+    // mode), which share neither memory, nor descriptors, nor the thread group. In the child
+    // (Ok(0)) nothing runs but `inside::run`, which makes only raw system calls on memory
+    // prepared before this clone (`ctx`, and what it points to), and never returns.
+    let result = unsafe { sys::clone_fork_like(flags) };
+    if result == Ok(0) {
+        inside::run(ctx);
     }
-    // SAFETY: as documented on this function.
-    let result = unsafe { clone_raw(flags) };
-    if !matches!(result, Ok(0)) {
-        // SAFETY: restoring the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    }
+    sys::restore_thread_mask(&old);
     result
-}
-
-/// # Safety
-/// As [`clone`].
-unsafe fn clone_raw(flags: u64) -> Result<libc::pid_t, i32> {
-    let args = sys::CloneArgs {
-        flags,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
-    // SAFETY: args is a valid clone_args of the size we pass; stack 0 means fork-like.
-    let pid = unsafe {
-        libc::syscall(
-            sys::SYS_CLONE3,
-            &args as *const _,
-            std::mem::size_of::<sys::CloneArgs>(),
-        )
-    };
-    if pid >= 0 {
-        return Ok(pid as libc::pid_t);
-    }
-    // Missing (ENOSYS), or refused by an older container profile that does not know it (EPERM):
-    // try the classic call, whose answer is then the one that counts.
-    let e = sys::errno();
-    if e != libc::ENOSYS && e != libc::EPERM {
-        return Err(e);
-    }
-    // SAFETY: a fork-like clone, as above.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD as u64) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        Err(sys::errno())
-    } else {
-        Ok(pid as libc::pid_t)
-    }
 }
 
 /// A sandbox whose program has been executed: what [`supervise`](crate::supervise) takes over.
@@ -174,11 +127,11 @@ pub(crate) fn launch(
         .collect();
     let fprog = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.notify));
     let fprog_plain = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.plain));
-    let mut slots: Vec<c_int> = vec![-1; plan.fs.slots];
-    // The stack of the program's process between its vfork-like clone and execve.
+    let slots: Vec<Cell<c_int>> = vec![Cell::new(-1); plan.fs.slots];
+    // The stack of the program's process between its vfork-like clone and execve: u128s, so
+    // that its top (one past the end, for a downward-growing stack) is 16-byte aligned.
     let mut stack: Vec<u128> = vec![0; PROGRAM_STACK / 16];
-    // SAFETY: one past the end of the allocation, the top of a downward-growing stack.
-    let stack_top = unsafe { stack.as_mut_ptr().add(stack.len()) }.cast::<u8>();
+    let stack_top = stack.as_mut_ptr_range().end.cast::<u8>();
 
     // Resource limits: the run's cgroups, created now, joined by the init as its first act and
     // removed with the `Child` (src/limits).
@@ -211,14 +164,11 @@ pub(crate) fn launch(
             envp: envp.as_ptr(),
             fprog,
             fprog_plain,
-            slots: slots.as_mut_ptr(),
+            slots: &slots,
             stack_top,
             cgroups: &cgroup_procs,
         };
-        // SAFETY: the child only runs `inside::run`, which makes raw system calls on memory
-        // prepared above, and never returns.
-        match unsafe { clone(flags) } {
-            Ok(0) => inside::run(&ctx),
+        match clone_sandbox(&ctx, flags) {
             Ok(pid) => {
                 if flags != plan.clone_flags {
                     diagnose::warn_dropped(plan.clone_flags, flags, first_error.unwrap_or(0));
@@ -283,12 +233,11 @@ pub(crate) fn launch(
 
 /// Wait for `pid` and return its raw status.
 pub(crate) fn reap(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
     loop {
-        // SAFETY: status is a valid int.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if r == pid || (r < 0 && sys::errno() != libc::EINTR) {
-            return status;
+        match sys::waitpid(pid, libc::__WALL) {
+            Ok((r, status)) if r == pid => return status,
+            Ok(_) | Err(libc::EINTR) => {}
+            Err(_) => return 0,
         }
     }
 }

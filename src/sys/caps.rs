@@ -33,10 +33,6 @@ struct CapData {
 /// (`capset(2)`, v3, all zero).
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn capset_none() -> Result<(), i32> {
     let header = CapHeader {
         version: CAPABILITY_VERSION_3,

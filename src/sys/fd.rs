@@ -3,8 +3,10 @@
 //! # Safety
 //!
 //! The `unsafe` blocks here pass the kernel a descriptor number and, for reads and writes, a
-//! slice's pointer and length. Closing and duplicating onto a number are I/O-safety hazards:
-//! those wrappers say so, and the launch code calls them only on descriptors it made.
+//! slice's pointer and length. Closing a number and duplicating onto one are I/O-safety
+//! hazards (they end a descriptor that something else may own): those wrappers ([`close`],
+//! [`dup2`], [`close_from`]) are `unsafe fn`s, as in rustix, and their callers say why they own
+//! what they close.
 
 #![allow(unsafe_code)]
 
@@ -91,12 +93,16 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> io::Result<us
 
 /// `close(2)` the descriptor `fd`, ignoring errors.
 ///
-/// The caller must own `fd` and not use the number again (I/O safety); this is a safe fn only
-/// because the launch code calls it so, and becomes `unsafe` when that code moves here.
+/// # Safety
+///
+/// The caller must own `fd` (no `OwnedFd`, `File` or other owner elsewhere in the process may
+/// hold that number) and must not use the number again: after the close it may name whatever
+/// is opened next (I/O safety). A number that is not open is harmless (`EBADF`, ignored).
 ///
 /// Async-signal-safe.
-pub(crate) fn close(fd: c_int) {
-    // SAFETY: close takes an integer; the caller owns fd (see above), and errors are ignored.
+pub(crate) unsafe fn close(fd: c_int) {
+    // SAFETY: close takes an integer; that the caller owns fd and forgets it is its obligation
+    // (above). Errors are ignored.
     unsafe { libc::close(fd) };
 }
 
@@ -110,28 +116,37 @@ pub(crate) fn dup_min(fd: c_int, min: c_int) -> Result<c_int, i32> {
 
 /// `dup2(2)` `fd` onto the number `to` (closing what was there), without `FD_CLOEXEC`.
 ///
-/// Replacing an arbitrary number is an I/O-safety hazard: the caller must own `to` (or know it
-/// free); a safe fn only because the launch code calls it so.
+/// # Safety
+///
+/// Whatever is open at `to` is closed and replaced: the caller must own it (as for [`close`])
+/// or know the number free, and nothing may use the old descriptor at `to` afterwards.
 ///
 /// Async-signal-safe.
-pub(crate) fn dup2(fd: c_int, to: c_int) -> Result<(), i32> {
-    // SAFETY: dup2 takes integers only; the caller owns `to` (see above). It clears
-    // FD_CLOEXEC on the new descriptor.
+pub(crate) unsafe fn dup2(fd: c_int, to: c_int) -> Result<(), i32> {
+    // SAFETY: dup2 takes integers only; that the caller owns `to` is its obligation (above).
+    // It clears FD_CLOEXEC on the new descriptor.
     check(unsafe { libc::dup2(fd, to) } as c_long).map(drop)
 }
 
 /// Close every descriptor from `first` up, with `close_range(2)` or, on kernels before 5.9, one
-/// by one (`close(2)`) up to `fallback_max`. Only for a process about to execute, which owns
-/// everything it holds.
+/// by one (`close(2)`) up to `fallback_max`.
+///
+/// # Safety
+///
+/// The caller must own every descriptor numbered `first` or higher, and use none of them
+/// again (as for [`close`]): in practice only a process of its own (a fork-like child, whose
+/// descriptor table is a private copy) that runs nothing else until it executes or exits.
 ///
 /// Async-signal-safe.
-pub(crate) fn close_from(first: c_uint, fallback_max: c_int) {
-    // SAFETY: close_range takes plain integers; the caller owns every descriptor from `first`.
+pub(crate) unsafe fn close_from(first: c_uint, fallback_max: c_int) {
+    // SAFETY: close_range takes plain integers; that the caller owns every descriptor from
+    // `first` is its obligation (above).
     let r = unsafe { libc::syscall(SYS_CLOSE_RANGE, first, c_uint::MAX, 0 as c_uint) };
     if r < 0 {
         let mut fd = first as c_int;
         while fd < fallback_max {
-            close(fd);
+            // SAFETY: fd is at least `first`, so the caller's to close (above).
+            unsafe { close(fd) };
             fd = fd.wrapping_add(1);
         }
     }
@@ -188,10 +203,6 @@ pub(crate) fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> Result<&CStr, i32> {
 }
 
 /// A pipe, both ends close-on-exec (`pipe2(2)` with `O_CLOEXEC`): (read end, write end).
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as c_int; 2];
     // SAFETY: fds is a valid, writable array of the two ints pipe2 fills.
@@ -209,10 +220,6 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// [`read`]). It only reads: it cannot close or replace the descriptor.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn read_fd(fd: c_int, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: buf is a valid slice, writable for buf.len() bytes.
     check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as c_long)
@@ -222,10 +229,6 @@ pub(crate) fn read_fd(fd: c_int, buf: &mut [u8]) -> Result<usize, i32> {
 /// Clear `FD_CLOEXEC` on `fd`, so that it survives `execve` (`fcntl(2)` `F_SETFD` 0).
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn set_inheritable(fd: c_int) -> Result<(), i32> {
     // SAFETY: F_SETFD takes integers only and closes nothing.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as c_long).map(drop)

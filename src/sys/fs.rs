@@ -104,7 +104,8 @@ pub(crate) fn open(path: &CStr, flags: c_int) -> Result<c_int, i32> {
 pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
     let fd = open(path, libc::O_WRONLY)?;
     let r = write_all(fd, data);
-    close(fd);
+    // SAFETY: fd was just opened here, and is not used after.
+    unsafe { close(fd) };
     r
 }
 
@@ -138,7 +139,8 @@ pub(crate) fn mkfileat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
     if fd < 0 {
         return Err(errno());
     }
-    close(fd);
+    // SAFETY: fd was just opened here (openat returned it), and is not used after.
+    unsafe { close(fd) };
     Ok(())
 }
 

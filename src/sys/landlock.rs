@@ -104,13 +104,15 @@ pub(crate) fn landlock_restrict(
                     0 as c_uint,
                 )
             });
-            close(dir);
+            // SAFETY: dir was opened above in this iteration, and is not used after.
+            unsafe { close(dir) };
             r?;
         }
         // SAFETY: fd is the ruleset just created; no pointers.
         check(unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0 as c_uint) }).map(drop)
     })();
-    close(fd);
+    // SAFETY: fd is the ruleset created above, and is not used after.
+    unsafe { close(fd) };
     r
 }
 

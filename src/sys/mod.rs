@@ -1,6 +1,7 @@
 //! The raw system call layer: thin wrappers over `libc` and the kernel's ABI structures.
 //!
-//! This is the one place of `unsafe` in the crate (the launch code's is being moved here):
+//! This is the one place of `unsafe` in the crate (but for the launch code's few calls of the
+//! `unsafe fn`s here, whose contracts only it can keep):
 //! `src/lib.rs` denies `unsafe_code`, and each file of this module opts back in with
 //! `#![allow(unsafe_code)]`. Every layer may call it; it calls nothing of the crate above it, so
 //! it reports failure as a plain errno (`Result<_, i32>`, the child's convention) or as an
@@ -12,10 +13,12 @@
 //! or I/O safety: pointers are to live, large-enough memory of the type the kernel expects, C
 //! strings are nul-terminated (`&CStr`), and descriptors are borrowed (`BorrowedFd`) or owned
 //! (`OwnedFd`) by the caller. A wrapper whose arguments cannot guarantee that is an `unsafe fn`
-//! with a `# Safety` section naming the caller's obligation. The older child-side wrappers
-//! take raw descriptor numbers (`c_int`) as the launch code uses them; they are noted where
-//! they close or replace a descriptor, and will take `BorrowedFd`/`OwnedFd` once that code
-//! moves onto them.
+//! with a `# Safety` section naming the caller's obligation. The child-side wrappers take raw
+//! descriptor numbers (`c_int`) as the launch code uses them (a `BorrowedFd` would refuse its
+//! `-1` sentinels with a panic, and an `OwnedFd`'s drop checks the descriptor in debug
+//! builds): those that only use a number are safe — a wrong one is `EBADF` or a logic error,
+//! not undefined behaviour — while those that close or replace one ([`close`], [`dup2`],
+//! [`close_from`]) are `unsafe fn`s.
 //!
 //! # Async-signal-safety
 //!
@@ -33,19 +36,17 @@ mod fd;
 mod fs;
 mod landlock;
 mod mount;
+mod net;
 mod process;
 mod seccomp;
 mod signal;
 
-#[allow(
-    unused_imports,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) use caps::*;
 pub(crate) use fd::*;
 pub(crate) use fs::*;
 pub(crate) use landlock::*;
 pub(crate) use mount::*;
+pub(crate) use net::*;
 pub(crate) use process::*;
 pub(crate) use seccomp::*;
 pub(crate) use signal::*;

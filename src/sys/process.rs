@@ -12,7 +12,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use libc::{c_int, c_long};
+use libc::{c_int, c_long, c_void};
 
 use super::check;
 
@@ -213,7 +213,7 @@ pub(crate) fn page_size() -> i64 {
     (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }) as i64
 }
 
-// ---- for the child's setup (the launch code moves onto these: TODO(layers)) -------------------
+// ---- for the launch: the clones, and the child's setup ----------------------------------------
 
 /// A fork-like `clone3(2)` with `flags` and `SIGCHLD` as the exit signal, falling back to the
 /// classic `clone(2)` where `clone3` is missing (`ENOSYS`) or refused by an older container
@@ -227,10 +227,6 @@ pub(crate) fn page_size() -> i64 {
 /// In the child (a return of `Ok(0)`), only async-signal-safe calls may be made until it
 /// executes or exits with [`exit`]: it has one thread, and any lock another thread held at the
 /// clone stays held forever.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) unsafe fn clone_fork_like(flags: u64) -> Result<libc::pid_t, i32> {
     let args = CloneArgs {
         flags,
@@ -275,10 +271,6 @@ pub(crate) unsafe fn clone_fork_like(flags: u64) -> Result<libc::pid_t, i32> {
 /// strings, all valid (not freed nor written) for the duration of the call.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) unsafe fn execve(
     path: &CStr,
     argv: *const *const libc::c_char,
@@ -292,10 +284,6 @@ pub(crate) unsafe fn execve(
 /// `waitpid(2)`: (the pid that changed state, or 0 with `WNOHANG` when none did; its status).
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn waitpid(pid: libc::pid_t, flags: c_int) -> Result<(libc::pid_t, c_int), i32> {
     let mut status: c_int = 0;
     // SAFETY: status is a valid, writable int.
@@ -306,10 +294,6 @@ pub(crate) fn waitpid(pid: libc::pid_t, flags: c_int) -> Result<(libc::pid_t, c_
 /// `sethostname(2)`.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn sethostname(name: &[u8]) -> Result<(), i32> {
     // SAFETY: name is readable for the length we pass (it need not be nul-terminated).
     check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } as c_long).map(drop)
@@ -318,10 +302,6 @@ pub(crate) fn sethostname(name: &[u8]) -> Result<(), i32> {
 /// `setsid(2)`: a new session and process group, led by the caller.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn setsid() -> Result<(), i32> {
     // SAFETY: setsid takes nothing.
     check(unsafe { libc::setsid() } as c_long).map(drop)
@@ -330,10 +310,6 @@ pub(crate) fn setsid() -> Result<(), i32> {
 /// `setrlimit(2)`.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn setrlimit(
     resource: libc::__rlimit_resource_t,
     limit: &libc::rlimit,
@@ -345,10 +321,6 @@ pub(crate) fn setrlimit(
 /// `umask(2)`: set the file mode creation mask; the previous one.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn umask(mask: libc::mode_t) -> libc::mode_t {
     // SAFETY: umask takes an integer and cannot fail.
     unsafe { libc::umask(mask) }
@@ -357,10 +329,6 @@ pub(crate) fn umask(mask: libc::mode_t) -> libc::mode_t {
 /// `unshare(2)` of the `CLONE_*` namespaces in `flags`.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn unshare(flags: c_int) -> Result<(), i32> {
     // SAFETY: unshare takes an integer only.
     check(unsafe { libc::unshare(flags) } as c_long).map(drop)
@@ -369,10 +337,6 @@ pub(crate) fn unshare(flags: c_int) -> Result<(), i32> {
 /// `nanosleep(2)` for `nanos` nanoseconds (under a second); an interruption ends it early.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn sleep_ns(nanos: libc::c_long) {
     let pause = libc::timespec {
         tv_sec: 0,
@@ -380,4 +344,85 @@ pub(crate) fn sleep_ns(nanos: libc::c_long) {
     };
     // SAFETY: pause is a valid timespec; no remainder is wanted (a null pointer).
     unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+}
+
+/// What [`clone_vfork`]'s child starts with: its entry point and that one's argument.
+struct VforkStart<T> {
+    entry: fn(&mut T) -> !,
+    data: *mut T,
+}
+
+/// The first Rust code of [`clone_vfork`]'s child, on its new stack.
+extern "C" fn vfork_trampoline<T>(arg: *mut c_void) -> c_int {
+    // SAFETY: arg is the VforkStart<T> on clone_vfork's frame, which stays live while we run:
+    // the caller sleeps in clone until we execute or exit (CLONE_VFORK), and we share its
+    // memory (CLONE_VM). It is only read.
+    let start = unsafe { &*arg.cast::<VforkStart<T>>() };
+    // SAFETY: start.data is the caller's `&mut T`, lent to clone_vfork for the whole call; while
+    // we run the caller sleeps in clone, and no other thread touches it (clone_vfork's
+    // contract), so this is the only reference in use.
+    let data = unsafe { &mut *start.data };
+    (start.entry)(data)
+}
+
+/// The C library's `clone(2)` with `CLONE_VM | CLONE_VFORK`, `SIGCHLD` as the exit signal and
+/// `flags`, like `posix_spawn`: a new process runs `entry(data)` on the stack that ends at
+/// `stack_top`, in the caller's memory, while the caller sleeps until it executes or exits. The
+/// new process's pid (so `data` holds whatever it wrote before that).
+///
+/// # Safety
+///
+/// - `stack_top` must be the 16-byte aligned end of a writable region, large enough for
+///   `entry`'s frames, that nothing else uses until the new process executes or exits.
+/// - `entry` may make only async-signal-safe calls (it runs in the caller's memory, on a stack
+///   and a thread the C library and the allocator know nothing of: no allocation, locks,
+///   thread-locals or panics), and must end in `execve(2)` or [`exit`] — which makes the
+///   caller's `clone` return.
+/// - No other thread of the caller's process may touch `data`, nor the memory `entry` writes,
+///   meanwhile (in practice: the caller is a single-threaded process of its own, such as the
+///   child of [`clone_fork_like`]).
+/// - `flags` must not add `CLONE_THREAD`, `CLONE_SETTLS`, `CLONE_PARENT_SETTID`,
+///   `CLONE_CHILD_SETTID` or `CLONE_CHILD_CLEARTID` (no pointers are passed for them);
+///   `CLONE_FILES` and namespace flags are fine.
+///
+/// Async-signal-safe.
+pub(crate) unsafe fn clone_vfork<T>(
+    entry: fn(&mut T) -> !,
+    data: &mut T,
+    stack_top: *mut u8,
+    flags: c_int,
+) -> Result<libc::pid_t, i32> {
+    let mut start = VforkStart {
+        entry,
+        data: data as *mut T,
+    };
+    // SAFETY: vfork_trampoline::<T> reads `start` as the VforkStart<T> it is, and start lives
+    // on this frame until clone returns, which is after the child executed or exited
+    // (CLONE_VFORK); the stack, entry and flags are the caller's obligations (above).
+    let pid = unsafe {
+        libc::clone(
+            vfork_trampoline::<T>,
+            stack_top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | flags,
+            (&mut start as *mut VforkStart<T>).cast(),
+        )
+    };
+    check(pid as c_long).map(|p| p as libc::pid_t)
+}
+
+/// `keyctl(2)` `KEYCTL_JOIN_SESSION_KEYRING` with no name: join a new anonymous session
+/// keyring (which what the caller executes inherits).
+///
+/// Async-signal-safe.
+pub(crate) fn join_new_session_keyring() -> Result<(), i32> {
+    const KEYCTL_JOIN_SESSION_KEYRING: c_long = 1;
+    // SAFETY: a null name asks for an anonymous keyring: no memory is read.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    })
+    .map(drop)
 }

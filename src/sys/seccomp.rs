@@ -3,7 +3,8 @@
 //!
 //! # Safety
 //!
-//! The `unsafe` blocks here pass the kernel a `sock_fprog` the caller keeps alive, and
+//! The `unsafe` blocks here pass the kernel a `sock_fprog` the caller keeps alive (its pointer
+//! is the caller's obligation: [`seccomp_filter`] is an `unsafe fn`), and
 //! notification structures of the exact layout the ioctl numbers encode (checked by size at
 //! compile time).
 
@@ -57,13 +58,14 @@ const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 /// Load a seccomp filter on the calling thread (`seccomp(2)` `SECCOMP_SET_MODE_FILTER`);
 /// returns the listener with `NEW_LISTENER`.
 ///
-/// `fprog` must describe a valid program: its `filter` pointer and `len` must be those of a
-/// live slice of instructions (as `policy::seccomp::fprog` makes them); the kernel copies it.
-/// That pointer is the one thing a `&sock_fprog` cannot vouch for, which is why the launch code
-/// builds it only from a slice it holds.
+/// # Safety
+///
+/// `fprog.filter` must point to `fprog.len` live instructions (`struct sock_filter`, as
+/// `plan::seccomp::Filter::fprog` makes them from a slice), readable for the duration of the
+/// call; the kernel copies them. That pointer is the one thing a `&sock_fprog` cannot vouch for.
 ///
 /// Async-signal-safe.
-pub(crate) fn seccomp_filter(flags: c_uint, fprog: &libc::sock_fprog) -> Result<c_int, i32> {
+pub(crate) unsafe fn seccomp_filter(flags: c_uint, fprog: &libc::sock_fprog) -> Result<c_int, i32> {
     // SAFETY: fprog is a valid sock_fprog whose filter points to fprog.len live instructions
     // (the caller's obligation above); the kernel only reads them.
     check(unsafe {

@@ -4,8 +4,8 @@
 //! # Safety
 //!
 //! The `unsafe` blocks here pass the kernel signal sets and structures with their exact sizes.
-//! Installing a handler is the one hazard (the kernel jumps to it): that wrapper is an
-//! `unsafe fn`.
+//! Installing a handler is the one hazard (the kernel jumps to it): that wrapper is a private
+//! `unsafe fn`, reached from outside only through [`set_disposition`], which installs none.
 
 #![allow(unsafe_code)]
 
@@ -27,10 +27,6 @@ pub(crate) struct KernelSigaction {
 pub(crate) const KERNEL_SIGSET_SIZE: usize = 8;
 
 /// The kernel signal set (bit `n - 1` for signal `n`) of `signals`, each from 1 to 64.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) const fn kernel_sigset(signals: &[c_int]) -> u64 {
     let mut set = 0u64;
     let mut i = 0;
@@ -51,11 +47,7 @@ pub(crate) const fn kernel_sigset(signals: &[c_int]) -> u64 {
 /// async-signal-safe calls; `action.restorer` must be 0 or valid likewise.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
-pub(crate) unsafe fn rt_sigaction(signal: c_int, action: &KernelSigaction) -> Result<(), i32> {
+unsafe fn rt_sigaction(signal: c_int, action: &KernelSigaction) -> Result<(), i32> {
     // SAFETY: action is a valid kernel sigaction of the size the kernel reads, and its handler
     // the caller's obligation; no old action is wanted (null).
     check(unsafe {
@@ -70,14 +62,35 @@ pub(crate) unsafe fn rt_sigaction(signal: c_int, action: &KernelSigaction) -> Re
     .map(drop)
 }
 
+/// A disposition that runs no code of ours, which [`set_disposition`] can install safely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// `SIG_DFL`.
+    Default,
+    /// `SIG_IGN`.
+    Ignore,
+}
+
+/// Set the disposition of `signal` to the default action or to ignoring it (`rt_sigaction(2)`,
+/// no flags, an empty mask).
+///
+/// Async-signal-safe.
+pub(crate) fn set_disposition(signal: c_int, disposition: Disposition) -> Result<(), i32> {
+    let action = KernelSigaction {
+        handler: match disposition {
+            Disposition::Default => libc::SIG_DFL,
+            Disposition::Ignore => libc::SIG_IGN,
+        },
+        ..Default::default()
+    };
+    // SAFETY: the handler is SIG_DFL or SIG_IGN, which run no code, and there is no restorer.
+    unsafe { rt_sigaction(signal, &action) }
+}
+
 /// Set the calling thread's signal mask to the kernel set `mask` (`rt_sigprocmask(2)`
 /// `SIG_SETMASK`).
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn set_signal_mask(mask: u64) -> Result<(), i32> {
     // SAFETY: mask is a valid kernel signal set of the size we pass; no old mask is wanted.
     check(unsafe {
@@ -96,10 +109,6 @@ pub(crate) fn set_signal_mask(mask: u64) -> Result<(), i32> {
 /// a zero timeout): its number, or `EAGAIN` when none is pending.
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn take_pending_signal(set: u64) -> Result<c_int, i32> {
     let zero = libc::timespec {
         tv_sec: 0,
@@ -121,10 +130,6 @@ pub(crate) fn take_pending_signal(set: u64) -> Result<c_int, i32> {
 
 /// Block every signal in the calling thread (`sigfillset(3)`, `pthread_sigmask(3)`); the mask
 /// it had, for [`restore_thread_mask`].
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn block_all_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain integers, for which all-zero is a valid value.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -138,10 +143,6 @@ pub(crate) fn block_all_signals() -> libc::sigset_t {
 }
 
 /// Set the calling thread's mask back to `old` (`pthread_sigmask(3)`).
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn restore_thread_mask(old: &libc::sigset_t) {
     // SAFETY: old is a valid sigset_t, only read; no previous mask is wanted (null).
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
@@ -151,10 +152,6 @@ pub(crate) fn restore_thread_mask(old: &libc::sigset_t) {
 /// blocked to arrive there).
 ///
 /// Async-signal-safe.
-#[allow(
-    dead_code,
-    reason = "for the launch code's move onto sys (TODO(layers))"
-)]
 pub(crate) fn signalfd(signals: &[c_int], flags: c_int) -> Result<c_int, i32> {
     // SAFETY: sigset_t is plain integers, for which all-zero is a valid value.
     let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };

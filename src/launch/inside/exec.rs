@@ -14,9 +14,8 @@ pub(super) struct ExecShared<'a> {
     listener: c_int,
 }
 
-extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
-    // SAFETY: arg is the ExecShared of the suspended init, alive until we exec or exit.
-    let shared = unsafe { &mut *arg.cast::<ExecShared<'_>>() };
+/// The program's process, from its clone (`shared` is the suspended init's).
+fn program_entry(shared: &mut ExecShared<'_>) -> ! {
     let (step, errno) = match exec_program(shared.ctx, &mut shared.listener) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -28,6 +27,10 @@ extern "C" fn program_entry(arg: *mut libc::c_void) -> c_int {
 
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
 /// its pid, the seccomp listener (or -1), and the signalfd that reports SIGCHLD.
+#[allow(
+    unsafe_code,
+    reason = "the vfork-like clone of the program's process, and closing the listener it made"
+)]
 pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
@@ -42,32 +45,15 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
     // A session of its own (the program starts another): the init leaves the test's process
     // group and session, and with them the host session's autogroup, whose niceness a program
     // could otherwise change through /proc/1/autogroup.
-    // SAFETY: plain setsid.
-    at(
-        Fixed::PrepareInit,
-        sys::check(unsafe { libc::setsid() } as libc::c_long),
-    )?;
+    at(Fixed::PrepareInit, sys::setsid())?;
     // A fresh anonymous session keyring: the caller's session keyring (its secrets, and a place
     // to plant keys the caller would use) must not be reachable from inside.
     at(Fixed::SessionKeyring, join_fresh_session_keyring())?;
     // No handler of the test process survives in the init: a pid namespace's init without
     // handlers ignores every signal sent from inside, so the program cannot signal it. SIGPIPE
     // is ignored so that a parent gone away is an EPIPE, not a death in the middle of a report.
-    reset_signals(libc::SIG_DFL);
-    let ign = sys::KernelSigaction {
-        handler: libc::SIG_IGN,
-        ..Default::default()
-    };
-    // SAFETY: a valid kernel sigaction of the size we pass.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            libc::SIGPIPE,
-            sys::void_ptr(&ign),
-            0usize,
-            sys::KERNEL_SIGSET_SIZE,
-        )
-    };
+    reset_signals();
+    let _ = sys::set_disposition(libc::SIGPIPE, sys::Disposition::Ignore);
     // Without a pid namespace (best-effort), adopt the program's orphans ourselves.
     if !has(ctx.flags, libc::CLONE_NEWPID) {
         at(
@@ -78,16 +64,10 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
     // SIGCHLD arrives on a signalfd (every signal is blocked since the clone), polled together
     // with the lifeline. Made now, before the program runs, so that nothing it does can keep
     // the init from having one.
-    // SAFETY: an all-zero sigset_t is a valid (empty) set.
-    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: mask is a valid sigset_t.
-    unsafe {
-        libc::sigemptyset(&mut mask);
-        libc::sigaddset(&mut mask, libc::SIGCHLD);
-    }
-    // SAFETY: mask is valid.
-    let sigfd = unsafe { libc::signalfd(-1, &mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-    at(Fixed::PrepareInit, sys::check(sigfd as libc::c_long))?;
+    let sigfd = at(
+        Fixed::PrepareInit,
+        sys::signalfd(&[libc::SIGCHLD], libc::SFD_CLOEXEC | libc::SFD_NONBLOCK),
+    )?;
 
     // Like posix_spawn: CLONE_VM|CLONE_VFORK shares our memory with the new process until it
     // executes, so no page tables are copied, and we sleep until then. The new process runs
@@ -103,35 +83,28 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
         errno: 0,
         listener: -1,
     };
-    // SAFETY: the stack is ctx.stack_size bytes owned by the plan; program_entry only makes
-    // raw system calls; the flags make this call return after the exec or exit.
-    let pid = unsafe {
-        libc::clone(
-            program_entry,
-            ctx.stack_top.cast(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
-            (&mut shared as *mut ExecShared<'_>).cast(),
-        )
+    // SAFETY: ctx.stack_top is the top of the PROGRAM_STACK-byte, 16-byte aligned stack that
+    // `launch` allocated before the sandbox's clone (this process's copy of it, used by
+    // nothing else); program_entry makes only raw system calls on memory prepared before
+    // that clone and ends in execve or _exit; this process has one thread, which sleeps in the
+    // clone meanwhile; CLONE_FILES is the only flag added.
+    let pid =
+        unsafe { sys::clone_vfork(program_entry, &mut shared, ctx.stack_top, libc::CLONE_FILES) };
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(e) => return Err((Fixed::StartProgram.into(), e)),
     };
-    if pid < 0 {
-        return Err((Fixed::StartProgram.into(), sys::errno()));
-    }
-    // SAFETY: plain reads of our own variables, which the program's process may have written.
-    let errno = unsafe { std::ptr::read_volatile(&shared.errno) };
-    let listener = unsafe { std::ptr::read_volatile(&shared.listener) };
+    // The program's process has executed or exited: what it wrote to `shared` is there.
+    let (errno, listener) = (shared.errno, shared.listener);
     if errno != 0 {
         if listener >= 0 {
-            sys::close(listener);
+            // SAFETY: the listener is the descriptor the program's process created in the
+            // table we shared until it ended (CLONE_FILES); ours now, and not used after.
+            unsafe { sys::close(listener) };
         }
         // It has exited (or is exiting); reap it so it is not left a zombie.
-        let mut status = 0;
-        // SAFETY: status is a valid int.
-        unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        // SAFETY: as above.
-        return Err((
-            unsafe { std::ptr::read_volatile(&shared.failed_step) },
-            errno,
-        ));
+        let _ = sys::waitpid(pid, libc::__WALL);
+        return Err((shared.failed_step, errno));
     }
     // In a pid namespace, every signal but SIGCHLD unblocked from now on (the program started
     // with the full mask it inherited, and empties its own): blocked signals are queued even
@@ -141,18 +114,8 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
     // from outside), without queueing it. Without a pid namespace the init is an ordinary
     // process a signal could kill: there everything stays blocked.
     if has(ctx.flags, libc::CLONE_NEWPID) {
-        const ONLY_SIGCHLD: u64 = 1 << (libc::SIGCHLD as u64 - 1);
-        let only_sigchld = ONLY_SIGCHLD;
-        // SAFETY: a valid kernel sigset of the size we pass.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigprocmask,
-                libc::SIG_SETMASK,
-                sys::void_ptr(&only_sigchld),
-                0usize,
-                sys::KERNEL_SIGSET_SIZE,
-            )
-        };
+        const ONLY_SIGCHLD: u64 = sys::kernel_sigset(&[libc::SIGCHLD]);
+        let _ = sys::set_signal_mask(ONLY_SIGCHLD);
     }
     send(REPORT_FD, Message::Started { pid });
     Ok((pid, listener, sigfd))
@@ -165,27 +128,13 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
 /// item: under many parallel spawns the quota can be full for a moment. So `EDQUOT` is retried,
 /// for up to half a second, before it is a set-up error.
 pub(super) fn join_fresh_session_keyring() -> Result<(), i32> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let mut attempts = 0u32;
     loop {
-        // SAFETY: keyctl with a NULL name: no memory is read.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_keyctl,
-                KEYCTL_JOIN_SESSION_KEYRING,
-                std::ptr::null::<c_char>(),
-            )
-        };
-        match sys::check(r) {
-            Ok(_) => return Ok(()),
+        match sys::join_new_session_keyring() {
+            Ok(()) => return Ok(()),
             Err(libc::EDQUOT) if attempts < 250 => {
                 attempts = attempts.wrapping_add(1);
-                let pause = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 2_000_000,
-                };
-                // SAFETY: a valid timespec; no remainder wanted.
-                unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+                sys::sleep_ns(2_000_000);
             }
             Err(e) => return Err(e),
         }
@@ -194,6 +143,10 @@ pub(super) fn join_fresh_session_keyring() -> Result<(), i32> {
 
 /// In the program's process: the last steps, then execve. Returns only on failure.
 /// `listener` is where the seccomp listener goes (the init's memory).
+#[allow(
+    unsafe_code,
+    reason = "execve of the argv and envp prepared before the clone"
+)]
 pub(super) fn exec_program(
     ctx: &Context<'_>,
     listener: &mut c_int,
@@ -203,61 +156,26 @@ pub(super) fn exec_program(
     // gets exactly 0, 1 and 2 — and the command's side channel at 3, when it has one, made
     // inheritable here (in the shared table; the init never executes anything).
     if ctx.side >= 0 {
-        // SAFETY: plain fcntl on a descriptor of ours.
-        let r = unsafe { libc::fcntl(PROGRAM_SIDE_FD, libc::F_SETFD, 0) };
-        at(Fixed::StartProgram, sys::check(r as libc::c_long))?;
+        at(Fixed::StartProgram, sys::set_inheritable(PROGRAM_SIDE_FD))?;
     }
 
     // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
-    // SAFETY: plain setsid.
-    at(
-        Fixed::NewSession,
-        sys::check(unsafe { libc::setsid() } as libc::c_long),
-    )?;
+    at(Fixed::NewSession, sys::setsid())?;
 
     // Default signal dispositions and an empty mask, whatever the test process had (Rust
     // ignores SIGPIPE; `yes | head` needs it back). Signals that arrived while we were still in
     // the test's process group (all blocked since the clone) are dropped first, or unblocking
     // would deliver them to the program.
-    reset_signals(libc::SIG_DFL);
-    let all: u64 = u64::MAX;
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    reset_signals();
     for _ in 0..64 {
-        // SAFETY: valid kernel sigset and timespec; no siginfo wanted.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigtimedwait,
-                sys::void_ptr(&all),
-                std::ptr::null_mut::<libc::siginfo_t>(),
-                sys::void_ptr(&zero),
-                sys::KERNEL_SIGSET_SIZE,
-            )
-        };
-        if r < 0 {
+        if sys::take_pending_signal(u64::MAX).is_err() {
             break; // EAGAIN: none pending
         }
     }
-    let empty: u64 = 0;
-    // SAFETY: a valid kernel sigset of the size we pass.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            sys::void_ptr(&empty),
-            0usize,
-            sys::KERNEL_SIGSET_SIZE,
-        )
-    };
+    let _ = sys::set_signal_mask(0);
 
     for (resource, limit) in &plan.rlimits {
-        // SAFETY: limit is a valid rlimit.
-        at(
-            Fixed::ResourceLimits,
-            sys::check(unsafe { libc::setrlimit(*resource, limit) } as libc::c_long),
-        )?;
+        at(Fixed::ResourceLimits, sys::setrlimit(*resource, limit))?;
     }
 
     at(Fixed::WorkingDirectory, sys::chdir(&plan.cwd))?;
@@ -265,7 +183,7 @@ pub(super) fn exec_program(
     // No capabilities, now or after execve: empty bounding and ambient sets, and securebits that
     // stop uid 0 from regaining them. Without them, root in the user namespace could remount
     // our read-only binds writable.
-    if has(ctx.flags, libc::CLONE_NEWUSER) || unsafe { libc::geteuid() } == 0 {
+    if has(ctx.flags, libc::CLONE_NEWUSER) || sys::geteuid() == 0 {
         drop_capabilities().map_err(|e| (Fixed::DropCapabilities.into(), e))?;
     }
 
@@ -293,16 +211,15 @@ pub(super) fn exec_program(
 
     // Seccomp last: nothing of ours runs under it but the execve below (which no policy may
     // deny: the init, asleep until it, could not answer).
-    if let (Some(notify), Some(plain)) = (&ctx.fprog, &ctx.fprog_plain) {
-        load_seccomp(notify, plain, listener)?;
-    }
+    load_seccomp(ctx, listener)?;
 
     // Try each candidate path like execvp: remember the most telling error.
     let mut err = libc::ENOENT;
     for cand in &plan.candidates {
-        // SAFETY: argv and envp are NULL-terminated arrays of valid C strings.
-        unsafe { libc::execve(cand.as_ptr(), ctx.argv, ctx.envp) };
-        let e = sys::errno();
+        // SAFETY: ctx.argv and ctx.envp are the null-terminated pointer arrays `launch` made
+        // before the clone from the plan's C strings; both it and the plan stay alive and
+        // unchanged in this memory (the init's, which sleeps until we execute or exit).
+        let e = unsafe { sys::execve(cand, ctx.argv, ctx.envp) };
         if e != libc::ENOENT && e != libc::ENOTDIR && err == libc::ENOENT {
             err = e;
         }
@@ -310,49 +227,44 @@ pub(super) fn exec_program(
     Err((Fixed::Exec.into(), err))
 }
 
-/// Load the filter whose denials notify the init, storing its listener in `listener`. Where the
-/// kernel refuses a listener because another filter of this process already has one (a
-/// container runtime's supervisor), load the same filter with denials answered by the kernel.
-pub(super) fn load_seccomp(
-    notify: &libc::sock_fprog,
-    plain: &libc::sock_fprog,
-    listener: &mut c_int,
-) -> SetupResult {
+/// Load the context's filter, if it has one, with denials notifying the init, storing its
+/// listener in `listener`. Where the kernel refuses a listener because another filter of this
+/// process already has one (a container runtime's supervisor), load the same filter with
+/// denials answered by the kernel.
+#[allow(
+    unsafe_code,
+    reason = "seccomp(2) of the sock_fprogs prepared before the clone"
+)]
+pub(super) fn load_seccomp(ctx: &Context<'_>, listener: &mut c_int) -> SetupResult {
+    let (Some(notify), Some(plain)) = (&ctx.fprog, &ctx.fprog_plain) else {
+        return Ok(());
+    };
     // SPEC_ALLOW: the speculation mitigations seccomp would otherwise turn on (before Linux
     // 5.16) protect the program from code it runs itself, not the host, and slow it down.
     let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER | sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-    match sys::seccomp_filter(flags, notify) {
+    // SAFETY: ctx.fprog was made by `Filter::fprog` from the plan's `notify` program, which
+    // the plan (borrowed by ctx) keeps alive and unchanged: its pointer and length are those
+    // of a live slice of instructions.
+    match unsafe { sys::seccomp_filter(flags, notify) } {
         Ok(fd) => {
             *listener = fd;
             Ok(())
         }
         Err(libc::EBUSY) => at(
             Fixed::LoadSeccomp,
-            sys::seccomp_filter(sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW, plain).map(drop),
+            // SAFETY: as above, for the plan's `plain` program.
+            unsafe { sys::seccomp_filter(sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW, plain) }.map(drop),
         ),
         Err(e) => Err((Fixed::LoadSeccomp.into(), e)),
     }
 }
 
-/// Set every signal's disposition (but SIGKILL's and SIGSTOP's) to `handler`.
-pub(super) fn reset_signals(handler: libc::sighandler_t) {
-    let action = sys::KernelSigaction {
-        handler,
-        ..Default::default()
-    };
+/// Set every signal's disposition (but SIGKILL's and SIGSTOP's) to the default.
+pub(super) fn reset_signals() {
     let mut sig = 1;
     while sig <= 64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: a valid kernel sigaction of the size we pass.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    sys::void_ptr(&action),
-                    0usize,
-                    sys::KERNEL_SIGSET_SIZE,
-                )
-            };
+            let _ = sys::set_disposition(sig, sys::Disposition::Default);
         }
         sig += 1;
     }
@@ -386,39 +298,9 @@ pub(super) fn drop_capabilities() -> Result<(), i32> {
         }
         cap += 1;
     }
-    // SAFETY: plain prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    sys::check(r as libc::c_long)?;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: c_int,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    }; // _LINUX_CAPABILITY_VERSION_3
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
-    // SAFETY: header and data are the v3 capset structures.
-    let r = unsafe { libc::syscall(libc::SYS_capset, sys::void_ptr(&header), data.as_ptr()) };
-    sys::check(r).map(drop)
+    sys::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    )?;
+    sys::capset_none()
 }

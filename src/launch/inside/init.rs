@@ -11,13 +11,13 @@ pub(super) const DENIED_SLOTS: usize = 1024;
 
 /// Kill every process of the sandbox but the init.
 pub(super) fn kill_all(ctx: &Context<'_>, main: c_int) {
-    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox; without one, the
-    // program's process group.
+    // kill(-1) in our pid namespace reaches only the sandbox; without one, the program's
+    // process group, and the program itself.
     if has(ctx.flags, libc::CLONE_NEWPID) {
-        unsafe { libc::kill(-1, libc::SIGKILL) };
+        let _ = sys::kill(-1, libc::SIGKILL);
     } else {
-        unsafe { libc::kill(-main, libc::SIGKILL) };
-        unsafe { libc::kill(main, libc::SIGKILL) };
+        let _ = sys::kill(-main, libc::SIGKILL);
+        let _ = sys::kill(main, libc::SIGKILL);
     }
 }
 
@@ -60,8 +60,7 @@ pub(super) fn serve_notification(
         // The caller (blocked, so not reaped) may be outside the program's process group when
         // there is no pid namespace. Never 0 or negative: that would be a process group.
         if let Ok(pid @ 1..) = c_int::try_from(notif.pid) {
-            // SAFETY: plain kill of one process.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = sys::kill(pid, libc::SIGKILL);
         }
         report_denied(denied);
         send(
@@ -103,6 +102,10 @@ pub(super) fn fail_closed(
 /// The init's life after the program started: reap, time out, serve seccomp notifications,
 /// report, and follow the parent. Any failure of its own calls but `EINTR` ends the sandbox
 /// (see [`fail_closed`]).
+#[allow(
+    unsafe_code,
+    reason = "closing the seccomp listener once no process is under it"
+)]
 pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
     let mut denied = [0u32; DENIED_SLOTS];
     let deadline = ctx.plan.timeout.map(|t| {
@@ -113,26 +116,18 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
         // Reap what has ended; the program's end is the sandbox's end. At most 64 a pass, so
         // that a fork storm cannot keep us from the lifeline and the deadline.
         for _ in 0..64 {
-            let mut status: c_int = 0;
-            // SAFETY: status is a valid int.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-            if pid == 0 {
-                break;
-            }
-            if pid < 0 {
+            let (pid, status) = match sys::waitpid(-1, libc::WNOHANG | libc::__WALL) {
+                Ok((0, _)) | Err(libc::EINTR) => break,
+                Ok(reaped) => reaped,
                 // ECHILD included: the program is our child until we have reaped it.
-                let e = sys::errno();
-                if e == libc::EINTR {
-                    break;
-                }
-                fail_closed(ctx, main, &denied, WatchCall::Waitpid, e);
-            }
+                Err(e) => fail_closed(ctx, main, &denied, WatchCall::Waitpid, e),
+            };
             if pid == main {
                 // Nothing may outlive the program (nor run on once our listener is gone). Not
                 // by pid without a pid namespace: `main` is reaped, its number free for reuse.
                 if has(ctx.flags, libc::CLONE_NEWPID) {
-                    // SAFETY: kill(-1) in our pid namespace reaches only the sandbox.
-                    unsafe { libc::kill(-1, libc::SIGKILL) };
+                    // kill(-1) in our pid namespace reaches only the sandbox.
+                    let _ = sys::kill(-1, libc::SIGKILL);
                 }
                 report_denied(&denied);
                 send(REPORT_FD, Message::Exited { status });
@@ -171,10 +166,8 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
                 revents: 0,
             },
         ];
-        // SAFETY: fds is a valid array.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
-        if n < 0 {
-            let e = sys::errno();
+        if let Err(e) = sys::poll(&mut fds, wait_ms) {
+            let e = e.raw_os_error().unwrap_or(libc::EIO);
             if e == libc::EINTR {
                 continue;
             }
@@ -183,8 +176,7 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
         if fds[0].revents != 0 {
             // The parent is gone (its end of the lifeline closed): end the sandbox with it.
             if !has(ctx.flags, libc::CLONE_NEWPID) {
-                // SAFETY: plain kill of the program's process group.
-                unsafe { libc::kill(-main, libc::SIGKILL) };
+                let _ = sys::kill(-main, libc::SIGKILL);
             }
             sys::exit(EXIT_PARENT_GONE);
         }
@@ -192,29 +184,22 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
             // Drain the signalfd (what ended is found by waitpid above).
             let mut info = [0u8; 128];
             loop {
-                // SAFETY: info is a valid buffer.
-                let r = unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) };
-                if r > 0 {
-                    continue;
+                match sys::read_fd(sigfd, &mut info) {
+                    Ok(1..) => continue,
+                    Err(libc::EAGAIN | libc::EINTR) => break,
+                    // End-of-file: a signalfd never has one.
+                    Ok(0) => fail_closed(ctx, main, &denied, WatchCall::ReadSignalfd, libc::EIO),
+                    Err(e) => fail_closed(ctx, main, &denied, WatchCall::ReadSignalfd, e),
                 }
-                let e = sys::errno();
-                if r < 0 && (e == libc::EAGAIN || e == libc::EINTR) {
-                    break;
-                }
-                fail_closed(
-                    ctx,
-                    main,
-                    &denied,
-                    WatchCall::ReadSignalfd,
-                    if r < 0 { e } else { libc::EIO },
-                );
             }
         }
         if fds[2].revents & libc::POLLIN != 0 {
             serve_notification(ctx, main, listener, &mut denied);
         } else if fds[2].revents != 0 {
             // POLLHUP: no process is left under the filter (poll would report it forever).
-            sys::close(listener);
+            // SAFETY: the listener is ours (the program's process made it in the table we
+            // shared until its execve), and is not used again: it is forgotten just below.
+            unsafe { sys::close(listener) };
             listener = -1;
         }
     }

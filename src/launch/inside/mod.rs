@@ -12,6 +12,7 @@
 //! parent how the program ended — and exits as soon as it has, which makes the kernel kill
 //! everything else left in the sandbox's pid namespace.
 
+use std::cell::Cell;
 use std::ffi::CStr;
 
 use libc::{c_char, c_int, c_uint};
@@ -51,16 +52,21 @@ pub(crate) struct Context<'a> {
     pub lifeline: c_int,
     /// A descriptor handed to the program as fd 3, or -1.
     pub side: c_int,
-    /// NULL-terminated arrays pointing into the plan's C strings.
+    /// NULL-terminated arrays of pointers into the plan's C strings (`plan.argv`, `plan.envp`),
+    /// which `launch` keeps alive, unchanged, past the clone.
     pub argv: *const *const c_char,
     pub envp: *const *const c_char,
     /// The seccomp filter with denials as user notifications, and the same without (for when
-    /// the kernel refuses a listener).
+    /// the kernel refuses a listener): `Filter::fprog` of `plan.seccomp`'s programs, pointing
+    /// into the plan.
     pub fprog: Option<libc::sock_fprog>,
     pub fprog_plain: Option<libc::sock_fprog>,
-    /// Descriptor slots for captures and kept mounts (`plan.fs.slots` long).
-    pub slots: *mut c_int,
-    /// The top of the stack the program's process starts on (16-byte aligned).
+    /// Descriptor slots for captures and kept mounts (`plan.fs.slots` long), written in the
+    /// child's copy of the parent's memory.
+    pub slots: &'a [Cell<c_int>],
+    /// The top of the stack the program's process starts on: the end of a 16-byte aligned
+    /// allocation of `PROGRAM_STACK` bytes that `launch` keeps alive past the clone and nothing
+    /// else uses.
     pub stack_top: *mut u8,
     /// `cgroup.procs` descriptors of the run's cgroups, to join first (see `crate::plan::limits`).
     pub cgroups: &'a [c_int],
@@ -110,9 +116,20 @@ pub(crate) fn run(ctx: &Context<'_>) -> ! {
     }
 }
 
-/// Stdio on 0/1/2, the report pipe on 3, the lifeline on 4, and nothing else: the clone
-/// inherited every descriptor of the parent, including other sandboxes' pipes, which must not
-/// be kept open here (their readers would never see end-of-file).
+/// Stdio on 0/1/2, the side channel (if any) on 3, the report pipe on 4, the lifeline on 5, and
+/// nothing else: the clone inherited every descriptor of the parent, including other
+/// sandboxes' pipes, which must not be kept open here (their readers would never see
+/// end-of-file).
+///
+/// Every descriptor this closes or replaces is in this process's own descriptor table, a
+/// private copy of the parent's (the sandbox's clone shares no table), in which nothing but
+/// this child sequence runs: the `OwnedFd`s of the parent's frames, copied with its memory,
+/// are never dropped here (the child ends with `_exit`), and the `cgroup.procs` descriptors
+/// were used up before this. After it, the child uses only the numbers 0 to 5.
+#[allow(
+    unsafe_code,
+    reason = "dup2, close and close_from replace and close descriptors (I/O safety)"
+)]
 fn arrange_fds(ctx: &Context<'_>) -> SetupResult {
     // First move every source above the targets (0..=5), so that no dup2 below overwrites a
     // source that happens to have a low number in the parent.
@@ -127,23 +144,36 @@ fn arrange_fds(ctx: &Context<'_>) -> SetupResult {
     } else {
         -1
     };
-    at(s, sys::dup2(stdin, 0))?;
-    at(s, sys::dup2(stdout, 1))?;
-    at(s, sys::dup2(stderr, 2))?;
-    at(s, sys::dup2(rep, REPORT_FD))?;
-    at(s, sys::dup2(life, LIFELINE_FD))?;
-    if side >= 0 {
-        at(s, sys::dup2(side, SIDE_FD))?;
-    } else {
-        // Whatever the parent had at 3 (another sandbox's pipe, a socket, a lock) must not
-        // stay open here for the sandbox's life.
-        sys::close(SIDE_FD);
+    let moves = [
+        (stdin, 0),
+        (stdout, 1),
+        (stderr, 2),
+        (rep, REPORT_FD),
+        (life, LIFELINE_FD),
+        (side, SIDE_FD),
+    ];
+    for (from, to) in moves {
+        if from >= 0 {
+            // SAFETY: `to` (0 to 5) is a number of this process's own table (see above), and
+            // whatever was open there is a copy of a parent's descriptor that nothing here
+            // uses any more: every source was first duplicated to 10 or above.
+            at(s, unsafe { sys::dup2(from, to) })?;
+        } else {
+            // No side channel: whatever the parent had at 3 (another sandbox's pipe, a
+            // socket, a lock) must not stay open here for the sandbox's life.
+            // SAFETY: as for the dup2 above, `to` is ours and its old descriptor unused.
+            unsafe { sys::close(to) };
+        }
     }
-    sys::close_from(6, ctx.plan.fd_limit);
+    // SAFETY: every descriptor from 6 up is this process's own copy (see above), and nothing
+    // here uses one again: the duplicates (10 and up) are in place at 0 to 5 now, and the
+    // context's numbers are not used after this.
+    unsafe { sys::close_from(6, ctx.plan.fd_limit) };
     Ok(())
 }
 
 /// The set-up sequence, step by step, in the sandbox's new namespaces (created by the clone).
+#[allow(unsafe_code, reason = "closing the root descriptor of the late steps")]
 fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     let plan = ctx.plan;
 
@@ -172,15 +202,12 @@ fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
 
     // 2. The network: only `lo`, up (or down for Net::None, which is how a new namespace starts).
     if plan.loopback_up && has(ctx.flags, libc::CLONE_NEWNET) {
-        at(Fixed::Loopback, loopback_up())?;
+        at(Fixed::Loopback, sys::loopback_up())?;
     }
 
     // 3. Our own host name (new UTS namespace).
     if has(ctx.flags, libc::CLONE_NEWUTS) {
-        let name = plan.hostname.as_bytes();
-        // SAFETY: name is a valid buffer of that length.
-        let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-        at(Fixed::Hostname, sys::check(r as libc::c_long))?;
+        at(Fixed::Hostname, sys::sethostname(plan.hostname.as_bytes()))?;
     }
 
     // 4. No namespaces below ours: a nested user namespace would hand the program a full set of
@@ -228,28 +255,12 @@ fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
             .late
             .iter()
             .try_for_each(|op| root::apply(ctx, op, &mut root));
-        sys::close(root);
+        // SAFETY: root is the descriptor of the new root opened above (or, after a late mount
+        // on `/`, that mount's, opened by `apply`), and is not used after.
+        unsafe { sys::close(root) };
         r?;
     }
     Ok(())
-}
-
-fn loopback_up() -> Result<(), i32> {
-    // SAFETY: plain socket/ioctl on a zeroed ifreq.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(sys::errno());
-        }
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        ifr.ifr_name[0] = b'l' as c_char;
-        ifr.ifr_name[1] = b'o' as c_char;
-        ifr.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        let r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
-        let e = sys::errno();
-        sys::close(fd);
-        if r < 0 { Err(e) } else { Ok(()) }
-    }
 }
 
 /// In the sandbox's init, first of all (async-signal-safe: raw system calls on memory the
@@ -262,8 +273,7 @@ fn join_cgroups(procs: &[c_int], cgroup_namespace: bool) -> Result<(), i32> {
         sys::write_all(fd, b"0")?;
     }
     if !procs.is_empty() && cgroup_namespace {
-        // SAFETY: plain unshare.
-        sys::check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } as libc::c_long)?;
+        sys::unshare(libc::CLONE_NEWCGROUP)?;
     }
     Ok(())
 }

@@ -3,6 +3,13 @@
 //! file systems, covers, read-only remounts — then the pivot into it. Raw system calls only
 //! (see [`super`]).
 
+// `sys::close` and `sys::close_from` are `unsafe fn`s (closing a number is an I/O-safety
+// hazard), and this file closes, one by one, the many descriptors its mount steps open: it
+// allows `unsafe` for those calls and nothing else, each with its `// SAFETY:` comment. Every
+// descriptor here is a number of the child's own descriptor table (a private copy: the
+// sandbox's clone shares none), opened by the step that closes it unless said otherwise.
+#![allow(unsafe_code)]
+
 use super::*;
 
 /// Build the new root from the plan's captures and operations, then pivot into it.
@@ -59,10 +66,14 @@ pub(super) fn build_root(ctx: &Context<'_>) -> SetupResult {
     at(Fixed::PivotRoot, sys::pivot_root_dot())?;
     at(Fixed::PivotRoot, sys::umount_detach(c"."))?;
     at(Fixed::PivotRoot, sys::chdir(c"/"))?;
-    sys::close(root);
+    // SAFETY: root is the new root's descriptor, opened by one of the steps above (kept in a
+    // slot too, maybe, which nothing reads after the pivot); its use ends here.
+    unsafe { sys::close(root) };
     // The mount descriptors kept for the steps above (captures, read-only remounts) are done
     // with; nothing the init still needs lies above 5.
-    sys::close_from(6, ctx.plan.fd_limit);
+    // SAFETY: every descriptor from 6 up is this process's own: the slots' (read no more, and
+    // the late operations use none), and nothing else since arrange_fds closed the rest.
+    unsafe { sys::close_from(6, ctx.plan.fd_limit) };
     Ok(())
 }
 
@@ -84,7 +95,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                 sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
             let r = sys::mkdirat(dir, &a.name, *mode);
-            sys::close(dir);
+            // SAFETY: dir was opened just above, and is not used after.
+            unsafe { sys::close(dir) };
             at(*step, r)?;
         }
         FsOp::Mkfile { at: a, step } => {
@@ -93,7 +105,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                 sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
             let r = sys::mkfileat(dir, &a.name);
-            sys::close(dir);
+            // SAFETY: dir was opened just above, and is not used after.
+            unsafe { sys::close(dir) };
             at(*step, r)?;
         }
         FsOp::Symlink {
@@ -106,7 +119,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                 sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
             let r = sys::symlinkat(target, dir, &a.name);
-            sys::close(dir);
+            // SAFETY: dir was opened just above, and is not used after.
+            unsafe { sys::close(dir) };
             at(*step, r)?;
         }
         FsOp::OpenDir { path, slot, step } => {
@@ -119,12 +133,14 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
         // A mount on the root itself becomes the root: lookups relative to the old root's
         // descriptor would start below it.
         FsOp::Attach { slot, path, step } => {
-            let fd = get_slot(ctx, *slot);
+            let fd = take_slot(ctx, *slot);
             attach(*root, fd, path, *step)?;
             if is_root(path) {
                 *root = fd;
             } else {
-                sys::close(fd);
+                // SAFETY: fd is the capture opened into this slot by build_root, taken out of
+                // it above (the slot holds -1 now), and not used after.
+                unsafe { sys::close(fd) };
             }
         }
         FsOp::NewFs {
@@ -151,7 +167,9 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             if is_root(path) {
                 *root = fd;
             } else if keep_slot.is_none() {
-                sys::close(fd);
+                // SAFETY: fd is the mount made by new_fs above, kept nowhere, and not used
+                // after.
+                unsafe { sys::close(fd) };
             }
         }
         FsOp::OverlayRoot {
@@ -185,11 +203,13 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             step,
             fallback_step,
         } => {
-            let lower = get_slot(ctx, *lower_slot);
+            let lower = take_slot(ctx, *lower_slot);
             let r = match read_only_overlay(lower, get_slot(ctx, *empty_slot)) {
                 Ok(fd) => {
                     let r = attach(*root, fd, path, *step);
-                    sys::close(fd);
+                    // SAFETY: fd is the overlay read_only_overlay just made, and is not used
+                    // after.
+                    unsafe { sys::close(fd) };
                     r
                 }
                 Err(errno) => {
@@ -204,12 +224,16 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                     );
                     at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
                         let r = attach(*root, fd, path, *fallback_step);
-                        sys::close(fd);
+                        // SAFETY: fd is the clone bind_read_only just made, and is not used
+                        // after.
+                        unsafe { sys::close(fd) };
                         r
                     })
                 }
             };
-            sys::close(lower);
+            // SAFETY: lower is the capture opened into its slot by build_root, taken out of it
+            // above (the slot holds -1 now), and not used after.
+            unsafe { sys::close(lower) };
             r?;
         }
         FsOp::ScratchOverlay {
@@ -263,7 +287,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                 ..Default::default()
             };
             let r = sys::mount_setattr(target, c"", libc::AT_EMPTY_PATH as c_uint, &attr);
-            sys::close(target);
+            // SAFETY: target was opened just above, and is not used after.
+            unsafe { sys::close(target) };
             at(*step, r)?;
         }
     }
@@ -286,7 +311,8 @@ pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<c_int, i32
     let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
         .and_then(|()| sys::fsconfig_create(fsfd))
         .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
-    sys::close(fsfd);
+    // SAFETY: fsfd is the context opened above, and is not used after.
+    unsafe { sys::close(fsfd) };
     r
 }
 
@@ -355,7 +381,8 @@ pub(super) fn bind_read_only(dir: c_int) -> Result<c_int, i32> {
     ) {
         Ok(()) => Ok(fd),
         Err(e) => {
-            sys::close(fd);
+            // SAFETY: fd is the clone open_tree made above, not returned, and not used after.
+            unsafe { sys::close(fd) };
             Err(e)
         }
     }
@@ -395,7 +422,8 @@ pub(super) fn cover(
                 .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"4k"))
                 .and_then(|()| sys::fsconfig_create(fsfd))
                 .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC));
-            sys::close(fsfd);
+            // SAFETY: fsfd is the context opened above, and is not used after.
+            unsafe { sys::close(fsfd) };
             r?
         } else {
             // Before the pivot `/dev/null` is the host's, after it the sandbox's (a bind of it).
@@ -410,7 +438,8 @@ pub(super) fn cover(
                 ..Default::default()
             };
             if let Err(e) = sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr) {
-                sys::close(fd);
+                // SAFETY: fd is the clone open_tree made above, and is not used after.
+                unsafe { sys::close(fd) };
                 return Err(e);
             }
             fd
@@ -421,10 +450,13 @@ pub(super) fn cover(
             c"",
             sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
         );
-        sys::close(src);
+        // SAFETY: src is the mount made above (a tmpfs or a /dev/null clone), and is not used
+        // after.
+        unsafe { sys::close(src) };
         r
     });
-    sys::close(target);
+    // SAFETY: target was opened by open_target above, and is not used after.
+    unsafe { sys::close(target) };
     at(step, r)
 }
 
@@ -433,19 +465,18 @@ pub(super) fn is_root(path: &CStr) -> bool {
 }
 
 pub(super) fn set_slot(ctx: &Context<'_>, slot: usize, fd: c_int) {
-    if slot < ctx.plan.fs.slots {
-        // SAFETY: slots points to plan.fs.slots ints in this process's copy of the parent's memory.
-        unsafe { *ctx.slots.add(slot) = fd };
+    if let Some(cell) = ctx.slots.get(slot) {
+        cell.set(fd);
     }
 }
 
 pub(super) fn get_slot(ctx: &Context<'_>, slot: usize) -> c_int {
-    if slot < ctx.plan.fs.slots {
-        // SAFETY: as in set_slot.
-        unsafe { *ctx.slots.add(slot) }
-    } else {
-        -1
-    }
+    ctx.slots.get(slot).map_or(-1, Cell::get)
+}
+
+/// The descriptor in `slot`, leaving -1 there: for a step that closes it.
+pub(super) fn take_slot(ctx: &Context<'_>, slot: usize) -> c_int {
+    ctx.slots.get(slot).map_or(-1, |cell| cell.replace(-1))
 }
 
 pub(super) fn new_fs(
@@ -457,12 +488,14 @@ pub(super) fn new_fs(
     let fsfd = at(step, sys::fsopen(fstype))?;
     for (k, v) in options {
         if let Err(e) = sys::fsconfig_string(fsfd, k, v) {
-            sys::close(fsfd);
+            // SAFETY: fsfd is the context opened above, and is not used after.
+            unsafe { sys::close(fsfd) };
             return Err((step, e));
         }
     }
     let r = sys::fsconfig_create(fsfd).and_then(|()| sys::fsmount(fsfd, attrs));
-    sys::close(fsfd);
+    // SAFETY: fsfd is the context opened above, and is not used after.
+    unsafe { sys::close(fsfd) };
     at(step, r)
 }
 
@@ -475,7 +508,8 @@ pub(super) fn attach(root: c_int, fd: c_int, path: &CStr, step: StepId) -> Setup
         c"",
         sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
     );
-    sys::close(target);
+    // SAFETY: target was opened just above, and is not used after.
+    unsafe { sys::close(target) };
     at(step, r)
 }
 
@@ -513,7 +547,9 @@ pub(super) fn overlay_root(
     let mounted = r.and_then(|()| at(mount_step, overlay_mount(&fds)));
     for fd in fds {
         if fd >= 0 {
-            sys::close(fd);
+            // SAFETY: each of fds is -1 or a directory opened above (or the skeleton made by
+            // make_skeleton), and none is used after.
+            unsafe { sys::close(fd) };
         }
     }
     let fd = mounted?;
@@ -531,18 +567,18 @@ pub(super) fn make_skeleton(ops: &[FsOp], step: StepId) -> SetupResult<c_int> {
         .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"1m"))
         .and_then(|()| sys::fsconfig_create(fsfd))
         .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
-    sys::close(fsfd);
+    // SAFETY: fsfd is the context opened above, and is not used after.
+    unsafe { sys::close(fsfd) };
     let skel = at(step, r)?;
     // Modes exactly as planned (the program inherits the umask: restored below).
-    // SAFETY: plain umask.
-    let umask = unsafe { libc::umask(0) };
+    let umask = sys::umask(0);
     let r = make_skeleton_entries(skel, ops);
-    // SAFETY: plain umask.
-    unsafe { libc::umask(umask) };
+    sys::umask(umask);
     match r {
         Ok(()) => Ok(skel),
         Err(e) => {
-            sys::close(skel);
+            // SAFETY: skel is the mount made above, not returned, and not used after.
+            unsafe { sys::close(skel) };
             Err(e)
         }
     }
@@ -566,7 +602,8 @@ pub(super) fn make_skeleton_entries(skel: c_int, ops: &[FsOp]) -> SetupResult {
             FsOp::Symlink { target, .. } => sys::symlinkat(target, dir, &a.name),
             _ => Ok(()),
         };
-        sys::close(dir);
+        // SAFETY: dir was opened above in this iteration, and is not used after.
+        unsafe { sys::close(dir) };
         at(step, r)?;
     }
     Ok(())
@@ -588,7 +625,8 @@ pub(super) fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
         .and_then(|()| sys::fsconfig_flag(fsfd, c"userxattr"))
         .and_then(|()| sys::fsconfig_create(fsfd))
         .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
-    sys::close(fsfd);
+    // SAFETY: fsfd is the context opened above, and is not used after.
+    unsafe { sys::close(fsfd) };
     r
 }
 
@@ -604,7 +642,8 @@ pub(super) fn bind_root(dir: &CStr, step: StepId) -> SetupResult<c_int> {
         c"",
         sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as c_uint,
     );
-    sys::close(dirfd);
+    // SAFETY: dirfd was opened above, and is not used after.
+    unsafe { sys::close(dirfd) };
     let fd = at(step, fd)?;
     let attr = MountAttr {
         attr_set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
