@@ -244,11 +244,13 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             step,
             fallback_step,
         } => {
-            let lower = get_slot(ctx, *lower_slot);
+            let lower = take_slot(ctx, *lower_slot);
             let r = match writable_overlay(lower, upper, work) {
                 Ok(fd) => {
                     let r = attach(*root, fd, path, *step);
-                    sys::close(fd);
+                    // SAFETY: fd is the overlay writable_overlay just made, and is not used
+                    // after.
+                    unsafe { sys::close(fd) };
                     r
                 }
                 Err(errno) => {
@@ -263,12 +265,16 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                     );
                     at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
                         let r = attach(*root, fd, path, *fallback_step);
-                        sys::close(fd);
+                        // SAFETY: fd is the clone bind_read_only just made, and is not used
+                        // after.
+                        unsafe { sys::close(fd) };
                         r
                     })
                 }
             };
-            sys::close(lower);
+            // SAFETY: lower is the capture opened into its slot by build_root, taken out of it
+            // above (the slot holds -1 now), and not used after.
+            unsafe { sys::close(lower) };
             r?;
         }
         FsOp::Cover {
@@ -325,13 +331,17 @@ pub(super) fn writable_overlay(lower: c_int, upper: &CStr, work: &CStr) -> Resul
     let work = match sys::open_no_symlinks(work, flags) {
         Ok(fd) => fd,
         Err(e) => {
-            sys::close(upper);
+            // SAFETY: upper was opened just above and is not used after.
+            unsafe { sys::close(upper) };
             return Err(e);
         }
     };
     let r = overlay_mount(&[lower, upper, work, -1]);
-    sys::close(upper);
-    sys::close(work);
+    // SAFETY: upper and work were opened above, are distinct, and are not used after.
+    unsafe {
+        sys::close(upper);
+        sys::close(work);
+    }
     r
 }
 
