@@ -341,9 +341,12 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Args> {
 }
 
 /// The test function, parsed only as far as we must: its attributes, visibility and signature.
-/// The body stays the tokens it came as. Re-parsing it (into a `syn::Block`) and printing it
-/// again can change its meaning: syn drops the invisible groups `macro_rules!` puts around an
-/// `$f:expr`, so `$f(1)` with `$f` a closure would become a call of the closure's body.
+/// The body stays the very group it came as. A copy of its tokens (what syn prints for a parsed
+/// `Block`, or any stream rebuilt here) can change its meaning: rustc honours the invisible group
+/// around a `macro_rules!` metavariable such as `$f:expr` only in the token stream rustc made,
+/// and looks through an invisible group a proc macro builds (rust-lang/rust#67062, #124974). So
+/// in `fn t() { $f(1) }` with `$f` a closure, a copied body calls the closure's *body* with
+/// `(1)` (E0618), and `$e * 2` with `$e` = `1 + 1` is 3.
 struct TestFn {
     attrs: Vec<Attribute>,
     vis: Visibility,
@@ -374,9 +377,7 @@ impl TestFn {
     /// The body, as the body of a closure or an async block. Such a body may not carry inner
     /// attributes (`#![allow(...)]`); a block that is the tail expression of another may, so a
     /// body with them goes in braces of its own. Either way it is the group that came in, not a
-    /// copy of its tokens: only that keeps the invisible groups a `macro_rules!` put in it
-    /// (rustc's parser sees through the invisible groups a proc macro makes itself,
-    /// rust-lang/rust#67062).
+    /// copy of its tokens (see [`TestFn`]).
     fn closure_body(&self) -> TokenStream2 {
         let body = &self.body;
         let mut tokens = body.stream().into_iter();
@@ -513,7 +514,7 @@ fn start_of_line_is_code(chars: &[char], at: usize) -> bool {
         .rposition(|&c| c == '\n')
         .map_or(0, |p| p + 1);
     let head: String = chars[line_start..at].iter().collect();
-    !head.contains("//") && !head.contains("/*") && head.matches('"').count() % 2 == 0
+    !head.contains("//") && !head.contains("/*") && head.matches('"').count().is_multiple_of(2)
 }
 
 /// The attributes' paths, if `chars` is nothing but outer attributes, comments and white space.
@@ -778,5 +779,44 @@ fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
             expect_signal: #expect_signal,
             config: #config,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attrs_written_before;
+
+    fn paths(text: &str) -> Vec<String> {
+        attrs_written_before(text)
+            .into_iter()
+            .map(|p| p.join("::"))
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_attributes_of_this_item_only() {
+        let text = "#[test]\nfn other() {}\n\n/// Docs, with #[test] in them.\n#[test_case(1 ; \"a]\")]\n#[case('[')]\n";
+        assert_eq!(paths(text), ["test_case", "case"]);
+    }
+
+    #[test]
+    fn comments_and_strings_are_no_attributes() {
+        assert!(paths("fn a() {}\n// #[test]\n/* #[test] */\n").is_empty());
+        assert!(paths("const S: &str = \"\n#[test]\n\";\n").is_empty());
+        assert!(paths("let a = 1; // b; #[test]\n").is_empty());
+    }
+
+    #[test]
+    fn on_one_line_and_across_lines() {
+        assert_eq!(paths("mod m { #[test] "), ["test"]);
+        assert_eq!(paths("fn a() {} #[tokio :: test] "), ["tokio::test"]);
+        assert_eq!(
+            paths(
+                "}\n#[test_case::test_case(\n    1;\n    \"one\"\n)]\n#[::core::prelude::v1::test]\n"
+            ),
+            ["test_case::test_case", "core::prelude::v1::test"]
+        );
+        assert_eq!(paths("#![allow(x)]\n#[rstest]\n"), ["rstest"]);
+        assert_eq!(paths("#[test_case(r#\"a\"]\"#)]\n"), ["test_case"]);
     }
 }
