@@ -94,7 +94,8 @@ pub use supervise::{Child, Chunks};
 /// The keys are those of [`Sandbox`]: `net`, `fixture`, `timeout`, `memory`, `pids`, `cpu`,
 /// `seccomp`, `deny`, `allow`, plus `expect_exit` / `expect_signal` (the test passes iff the
 /// body ends exactly so) and `config` (a `fn() -> Sandbox` the other keys refine). See the
-/// README for composition with `#[rstest]`, `#[tokio::test]`, `#[should_panic]` and `#[ignore]`.
+/// README for composition with `#[rstest]`, `#[test_case]`, `#[tokio::test]`, `#[should_panic]` and
+/// `#[ignore]`.
 pub use sandboxed_macros::sandboxed;
 
 /// The runtime behind `#[sandboxed]`. Not a public API: the macro's output calls it.

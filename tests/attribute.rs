@@ -11,6 +11,7 @@ use std::net::TcpListener;
 
 use rstest::rstest;
 use sandboxed::{Net, Sandbox, sandboxed};
+use test_case::test_case;
 
 // ---- passing tests --------------------------------------------------------------------------
 
@@ -202,6 +203,184 @@ async fn tokio_test_below() {
 async fn tokio_result() -> Result<(), String> {
     tokio::task::yield_now().await;
     Ok(())
+}
+
+// ---- tests written by macros, and other test attributes ---------------------------------------
+
+// A body passes through untouched: `$f(1)` calls the closure `$f` (re-parsed and printed again,
+// the invisible group around `$f` would be lost, and `$f(1)` would call the closure's body).
+macro_rules! calls_a_closure {
+    ($name:ident, $f:expr) => {
+        #[test]
+        #[sandboxed]
+        fn $name() {
+            $f(1)
+        }
+    };
+}
+
+calls_a_closure!(a_macro_s_closure_argument_is_called, |n: i32| {
+    assert_eq!(n, 1);
+    assert_eq!(std::process::id(), 2);
+});
+
+// The same without `#[test]`: the attribute adds it (once).
+macro_rules! calls_a_closure_without_test {
+    ($name:ident, $f:expr) => {
+        #[sandboxed]
+        fn $name() {
+            $f(1)
+        }
+    };
+}
+
+calls_a_closure_without_test!(
+    a_macro_s_closure_argument_is_called_without_test,
+    |n: i32| { assert_eq!(n, 1) }
+);
+
+// An `$e:expr` keeps its grouping: `$e * 2` with `$e` = `1 + 1` is 4, not 3; a block as `$e` runs
+// as the body.
+macro_rules! uses_an_expression {
+    ($name:ident, block $e:expr) => {
+        #[sandboxed]
+        #[test]
+        fn $name() {
+            $e
+        }
+    };
+    ($name:ident, $e:expr) => {
+        #[test]
+        #[sandboxed]
+        fn $name() {
+            let doubled = $e * 2;
+            assert_eq!(doubled, 4);
+        }
+    };
+}
+
+uses_an_expression!(a_macro_s_expression_keeps_its_grouping, 1 + 1);
+uses_an_expression!(a_macro_s_block_is_the_body, block {
+    assert_eq!(std::process::id(), 2);
+    let _: () = {};
+});
+
+// An inner attribute of the body still applies (it moves to the function's own body).
+#[test]
+#[sandboxed]
+fn an_inner_attribute_of_the_body_applies() {
+    #![allow(clippy::let_unit_value)]
+    let unit = ();
+    assert_eq!(std::process::id(), 2);
+    unit
+}
+
+// test_case: above the attribute it writes one test function per case, each with our attribute
+// after the test attribute it generates; below it, each case calls the sandboxed function.
+#[test_case::test_case(1 ; "one")]
+#[test_case::test_case(2 ; "two")]
+#[sandboxed]
+fn test_case_above_the_attribute(n: u32) {
+    assert_eq!(std::process::id(), 2);
+    assert!(n == 1 || n == 2);
+}
+
+#[sandboxed]
+#[test_case(1 ; "one")]
+#[test_case(2 ; "two")]
+#[test_case(3 ; "three")]
+fn test_case_below_the_attribute(n: u32) {
+    assert_eq!(std::process::id(), 2);
+    assert!((1..=3).contains(&n));
+}
+
+#[test_case("a")]
+#[sandboxed]
+#[test_case("b")]
+fn test_case_on_both_sides(s: &str) {
+    assert_eq!(std::process::id(), 2);
+    assert!(s == "a" || s == "b");
+}
+
+#[rstest]
+#[sandboxed]
+fn rstest_without_cases_above() {
+    assert_eq!(std::process::id(), 2);
+}
+
+#[sandboxed]
+#[rstest]
+fn rstest_without_cases_below() {
+    assert_eq!(std::process::id(), 2);
+}
+
+#[test_log::test]
+#[sandboxed]
+fn test_log_above() {
+    assert_eq!(std::process::id(), 2);
+}
+
+#[sandboxed]
+#[test_log::test]
+fn test_log_below() {
+    assert_eq!(std::process::id(), 2);
+}
+
+// A comment is not an attribute: the attribute still adds the test attribute here.
+// #[test]
+/* #[test] */
+#[sandboxed]
+fn a_test_attribute_in_a_comment_above_is_none() {
+    assert_eq!(std::process::id(), 2);
+}
+
+/// The tests this binary lists (`--list`) whose names start with `prefix`.
+fn listed(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--include-ignored"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn verdict_no_test_is_registered_twice() {
+    let mut names = listed("");
+    let all = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all, "a test is listed twice");
+}
+
+#[test]
+fn verdict_each_case_is_one_test_in_either_order() {
+    for (prefix, cases) in [
+        ("test_case_above_the_attribute::", 2),
+        ("test_case_below_the_attribute::", 3),
+        ("test_case_on_both_sides::", 2),
+        ("rstest_cases_each_get_a_sandbox::", 3),
+        ("rstest_below_the_attribute::", 2),
+        ("rstest_without_cases_above", 1),
+        ("rstest_without_cases_below", 1),
+        ("tokio_test_above", 1),
+        ("tokio_test_below", 1),
+        ("test_log_above", 1),
+        ("test_log_below", 1),
+        ("runs_in_a_sandbox", 1),
+        ("attribute_order_does_not_matter", 1),
+        ("adds_test_itself_when_missing", 1),
+        ("a_macro_s_", 4),
+        ("a_test_attribute_in_a_comment_above_is_none", 1),
+    ] {
+        let names = listed(prefix);
+        assert_eq!(names.len(), cases, "{prefix}: {names:?}");
+    }
 }
 
 #[test]

@@ -5,12 +5,14 @@
 //! call `sandboxed::__private`, where all runtime logic lives.
 
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
+use proc_macro2::{Delimiter, Group, Span, TokenStream as TokenStream2, TokenTree};
 use quote::{quote, quote_spanned};
-use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, ItemFn, Lit, LitStr, MetaNameValue, ReturnType, Token};
+use syn::{
+    Attribute, Expr, ExprLit, Lit, LitStr, MetaNameValue, ReturnType, Signature, Token, Visibility,
+};
 
 /// System call names (of x86_64 and aarch64: a proc macro runs on the host's architecture, not
 /// the target's) and seccomp preset names, shared with the runtime.
@@ -19,9 +21,14 @@ use sandboxed_tables::syscalls as names;
 /// Run a test's body in a fresh sandboxed child process. See the `sandboxed` crate.
 #[proc_macro_attribute]
 pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
-    match expand(args.into(), item.into()) {
+    let item: TokenStream2 = item.into();
+    match expand(args.into(), item.clone()) {
         Ok(tokens) => tokens.into(),
-        Err(e) => e.to_compile_error().into(),
+        Err(e) => {
+            let error = e.to_compile_error();
+            let item = fallback(item);
+            quote!(#error #item).into()
+        }
     }
 }
 
@@ -333,50 +340,125 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Args> {
     Ok(args)
 }
 
-fn attr_is(attr: &Attribute, names: &[&str]) -> bool {
-    let segments: Vec<String> = attr
-        .path()
+/// The test function, parsed only as far as we must: its attributes, visibility and signature.
+/// The body stays the very group it came as. A copy of its tokens (what syn prints for a parsed
+/// `Block`, or any stream rebuilt here) can change its meaning: rustc honours the invisible group
+/// around a `macro_rules!` metavariable such as `$f:expr` only in the token stream rustc made,
+/// and looks through an invisible group a proc macro builds (rust-lang/rust#67062, #124974). So
+/// in `fn t() { $f(1) }` with `$f` a closure, a copied body calls the closure's *body* with
+/// `(1)` (E0618), and `$e * 2` with `$e` = `1 + 1` is 3.
+struct TestFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    /// The body's braces, with the tokens inside them as they came.
+    body: Group,
+}
+
+impl Parse for TestFn {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body: Group = input.parse()?;
+        if body.delimiter() != Delimiter::Brace || !input.is_empty() {
+            return Err(input.error("expected a function body"));
+        }
+        Ok(TestFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+impl TestFn {
+    /// The body, as the body of a closure or an async block. Such a body may not carry inner
+    /// attributes (`#![allow(...)]`); a block that is the tail expression of another may, so a
+    /// body with them goes in braces of its own. Either way it is the group that came in, not a
+    /// copy of its tokens (see [`TestFn`]).
+    fn closure_body(&self) -> TokenStream2 {
+        let body = &self.body;
+        let mut tokens = body.stream().into_iter();
+        let has_inner_attrs = matches!(
+            (tokens.next(), tokens.next()),
+            (Some(TokenTree::Punct(hash)), Some(TokenTree::Punct(bang)))
+                if hash.as_char() == '#' && bang.as_char() == '!'
+        );
+        if has_inner_attrs {
+            quote_spanned!(body.span()=> { #body })
+        } else {
+            quote!(#body)
+        }
+    }
+}
+
+/// The last segment of the path of each attribute that defines a test, or generates tests from
+/// the function it is on:
+///
+/// - `test`: libtest's `#[test]` (also as `::core::prelude::v1::test`), and every runtime's or
+///   wrapper's `#[<crate>::test]`: `tokio::test`, `async_std::test`, `test_log::test`, ...;
+/// - `rstest` (`rstest::rstest`) and its `case`;
+/// - `test_case`, `test_matrix` and `case` of the test-case crate (`test_case::test_case`, ...);
+/// - `proptest` (`test_strategy::proptest`) and `property_test` (`proptest::property_test`);
+/// - `quickcheck` (`quickcheck_macros::quickcheck`).
+///
+/// (`proptest! { ... }` blocks are macros, not attributes: `#[sandboxed]` cannot go on a test
+/// inside one.)
+const TEST_ATTRS: &[&str] = &[
+    "test",
+    "rstest",
+    "case",
+    "test_case",
+    "test_matrix",
+    "proptest",
+    "property_test",
+    "quickcheck",
+];
+
+/// Whether a path (`tokio::test`, `::core::prelude::v1::test`) names a test-defining attribute.
+fn is_test_path(segments: &[String]) -> bool {
+    segments
+        .last()
+        .is_some_and(|last| TEST_ATTRS.contains(&last.as_str()))
+}
+
+fn path_segments(attr: &Attribute) -> Vec<String> {
+    attr.path()
         .segments
         .iter()
         .map(|s| s.ident.to_string())
-        .collect();
-    names.iter().any(|n| {
-        let want: Vec<&str> = n.split("::").collect();
-        segments.len() >= want.len()
-            && segments[segments.len() - want.len()..]
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| a == b)
-    })
+        .collect()
 }
 
 /// An attribute that makes the function a test by itself (`#[test]`, `#[tokio::test]`, ...).
 fn is_test_attr(attr: &Attribute) -> bool {
-    let last = attr
-        .path()
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-    last == "test" || attr_is(attr, &["rstest", "test_case", "case"])
+    is_test_path(&path_segments(attr))
 }
 
 /// A runtime attribute that drives an async test (`#[tokio::test]`, `#[async_std::test]`, ...).
 fn is_async_runtime_attr(attr: &Attribute) -> bool {
-    attr.path().segments.len() >= 2
-        && attr
-            .path()
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "test")
+    let segments = path_segments(attr);
+    segments.len() >= 2 && segments.last().is_some_and(|s| s == "test")
 }
 
-/// Whether a `#[test]` is written above our attribute in the source.
+/// Whether a test-defining attribute is written above ours in the source.
 ///
-/// Attributes expand outermost first, and libtest's `#[test]` hands the function on unchanged but
-/// without itself: `#[test] #[sandboxed] fn f()` and a bare `#[sandboxed] fn f()` reach us alike.
-/// Adding `#[test]` to the first would register the test twice, so we read the attributes written
-/// above ours, from the file and line our invocation comes from.
+/// Attributes expand outermost first. An attribute above ours has run before us, and what it
+/// left for us may no longer show that the function is a test:
+///
+/// - libtest's `#[test]` hands the function on without itself (beside a `const` that registers
+///   the test): `#[test] #[sandboxed] fn f()` reaches us as `#[sandboxed] fn f()`;
+/// - `#[test_case(...)]` writes one function per case, each `#[test]` *followed by* the original
+///   function's attributes (ours among them), and that `#[test]` again expands before us;
+/// - the same holds for any macro above us that puts the `#[test]` it generates before the
+///   attributes it copies.
+///
+/// (`#[tokio::test]`, `#[test_log::test]` and `#[rstest]` put theirs after the copied attributes,
+/// so we see it: `#[sandboxed] #[::core::prelude::v1::test] fn f()`.) Adding `#[test]` then would
+/// register each such test twice, so we read the attributes written above ours, from the file and
+/// position our invocation comes from (also inside a `macro_rules!`: its definition).
 fn test_attr_written_above() -> bool {
     let site = proc_macro::Span::call_site();
     let (Some(file), line, column) = (site.local_file(), site.line(), site.column()) else {
@@ -385,40 +467,203 @@ fn test_attr_written_above() -> bool {
     let Ok(text) = std::fs::read_to_string(file) else {
         return false;
     };
+    // The text before our `#[`: the lines above, and this line up to our attribute.
     let lines: Vec<&str> = text.lines().collect();
-    // Attributes before ours on its own line (`#[test] #[sandboxed] fn f()`, as in macros)...
-    let before: String = lines
-        .get(line.saturating_sub(1))
-        .map(|l| l.chars().take(column.saturating_sub(1)).collect())
-        .unwrap_or_default();
-    let mut region = match before.trim_end().chars().last() {
-        Some('{' | '}' | ';') => String::new(),
-        _ => before,
+    let Some(this_line) = lines.get(line.saturating_sub(1)) else {
+        return false;
     };
-    // ...and on the lines above, while they belong to this item's attributes and doc comments;
-    // stop at the end of the previous item.
-    for l in lines.iter().take(line.saturating_sub(1)).rev() {
-        let t = l.trim();
-        if t.ends_with('}') || t.ends_with(';') || t.ends_with('{') {
+    let mut before: String = lines[..line.saturating_sub(1)]
+        .iter()
+        .rev()
+        .take(200)
+        .rev()
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    before.extend(this_line.chars().take(column.saturating_sub(1)));
+    attrs_written_before(&before)
+        .iter()
+        .any(|path| is_test_path(path))
+}
+
+/// The paths of the attributes that end `text` (an item's attributes written before one of
+/// them): the longest tail of `text` that holds only attributes, comments and white space,
+/// starting at the start of a line or right after what ends another item (`}`, `;`, `{`).
+fn attrs_written_before(text: &str) -> Vec<Vec<String>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut best = Vec::new();
+    for start in 0..=chars.len() {
+        let at_boundary = start == 0
+            || chars[start - 1] == '\n'
+            || (matches!(chars[start - 1], '}' | ';' | '{')
+                && start_of_line_is_code(&chars, start));
+        if !at_boundary {
+            continue;
+        }
+        if let Some(paths) = only_attributes(&chars[start..]) {
+            best = paths;
             break;
         }
-        region.insert(0, '\n');
-        region.insert_str(0, t);
     }
-    let compact: String = region.chars().filter(|c| !c.is_whitespace()).collect();
-    [
-        "#[test]",
-        "#[::core::prelude::v1::test]",
-        "#[core::prelude::v1::test]",
-        "#[std::prelude::v1::test]",
-    ]
-    .iter()
-    .any(|attr| compact.contains(attr))
+    best
+}
+
+/// Whether the line holding `at` has no comment or string open before `at`.
+fn start_of_line_is_code(chars: &[char], at: usize) -> bool {
+    let line_start = chars[..at]
+        .iter()
+        .rposition(|&c| c == '\n')
+        .map_or(0, |p| p + 1);
+    let head: String = chars[line_start..at].iter().collect();
+    !head.contains("//") && !head.contains("/*") && head.matches('"').count().is_multiple_of(2)
+}
+
+/// The attributes' paths, if `chars` is nothing but outer attributes, comments and white space.
+fn only_attributes(chars: &[char]) -> Option<Vec<Vec<String>>> {
+    let mut paths = Vec::new();
+    let mut i = skip_trivia(chars, 0)?;
+    while i < chars.len() {
+        if chars[i] != '#' {
+            return None;
+        }
+        i = skip_trivia(chars, i + 1)?;
+        if chars.get(i) != Some(&'[') {
+            return None;
+        }
+        let end = matching_close(chars, i)?;
+        let inner: String = chars[i + 1..end].iter().collect();
+        let path: String = inner
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':') || c.is_whitespace())
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        paths.push(
+            path.split("::")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+        i = skip_trivia(chars, end + 1)?;
+    }
+    Some(paths)
+}
+
+/// Past white space and comments from `i`; `None` in an unterminated block comment.
+fn skip_trivia(chars: &[char], mut i: usize) -> Option<usize> {
+    loop {
+        match (chars.get(i), chars.get(i + 1)) {
+            (Some(c), _) if c.is_whitespace() => i += 1,
+            (Some('/'), Some('/')) => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            (Some('/'), Some('*')) => {
+                let mut depth = 0usize;
+                loop {
+                    match (chars.get(i), chars.get(i + 1)) {
+                        (None, _) => return None,
+                        (Some('/'), Some('*')) => {
+                            depth += 1;
+                            i += 2;
+                        }
+                        (Some('*'), Some('/')) => {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            _ => return Some(i),
+        }
+    }
+}
+
+/// The index of the bracket closing the one at `open`, past strings, characters and comments.
+fn matching_close(chars: &[char], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            '"' => {
+                // A raw string (`r"..."`, `r#"..."#`, also `br`, `cr`) ends at `"` and as many
+                // `#` as it opened with; any other at the first unescaped `"`.
+                let mut hashes = 0;
+                while i > hashes && chars[i - hashes - 1] == '#' {
+                    hashes += 1;
+                }
+                let raw = i > hashes && chars[i - hashes - 1] == 'r';
+                if !raw {
+                    hashes = 0;
+                }
+                i += 1;
+                loop {
+                    match chars.get(i)? {
+                        '\\' if !raw => i += 2,
+                        '"' if chars[i + 1..].iter().take(hashes).all(|&c| c == '#')
+                            && chars.len() > i + hashes =>
+                        {
+                            i += hashes;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            '\'' => match (chars.get(i + 1), chars.get(i + 2)) {
+                (Some('\\'), _) => {
+                    i += 3;
+                    while *chars.get(i)? != '\'' {
+                        i += 1;
+                    }
+                }
+                (Some(_), Some('\'')) => i += 2,
+                // A lifetime.
+                _ => {}
+            },
+            '/' if matches!(chars.get(i + 1), Some('/' | '*')) => {
+                i = skip_trivia(chars, i)?;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// What `expand` makes of an item it cannot sandboxed: the item as it came, so that the rest of
+/// the program (and an IDE) still sees the function, beside the error. Not made a test (an
+/// `async fn` would add an error of its own), so not used either: no dead-code warning on top.
+fn fallback(item: TokenStream2) -> TokenStream2 {
+    match syn::parse2::<TestFn>(item.clone()) {
+        Ok(TestFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        }) => quote! {
+            #(#attrs)*
+            #[allow(dead_code)]
+            #vis #sig #body
+        },
+        Err(_) => item,
+    }
 }
 
 fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let args = parse_args(args)?;
-    let mut func: ItemFn = syn::parse2(item)
+    let func: TestFn = syn::parse2(item)
         .map_err(|e| syn::Error::new(e.span(), "#[sandboxed] goes on a test function"))?;
 
     let is_async = func.sig.asyncness.is_some();
@@ -428,12 +673,11 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             "#[sandboxed] on an async fn needs a runtime's test attribute, such as #[tokio::test] (above or below it)",
         );
     }
+    // A function with parameters is no test by itself: some attribute (`#[rstest]`,
+    // `#[test_case]`, above or below) calls it from its tests.
     let has_params = !func.sig.inputs.is_empty();
-    let is_rstest = func.attrs.iter().any(|a| attr_is(a, &["rstest"]));
-    let needs_test_attr = !has_params
-        && !is_rstest
-        && !func.attrs.iter().any(is_test_attr)
-        && !test_attr_written_above();
+    let needs_test_attr =
+        !has_params && !func.attrs.iter().any(is_test_attr) && !test_attr_written_above();
 
     let ret_ty: TokenStream2 = match &func.sig.output {
         ReturnType::Default => quote!(()),
@@ -441,7 +685,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     };
     let fn_name = func.sig.ident.to_string();
     let spec = spec_tokens(&args, &fn_name);
-    let body = &func.block;
+    let body = func.closure_body();
     let span = Span::call_site();
 
     // Beside the function, not in it: a test function disappears from non-test builds, and the
@@ -473,16 +717,19 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             }
         }
     };
-    *func.block = syn::parse2(new_body)?;
     let test_attr = if needs_test_attr {
         quote!(#[::core::prelude::v1::test])
     } else {
         quote!()
     };
+    let TestFn {
+        attrs, vis, sig, ..
+    } = func;
     Ok(quote! {
         #config_check
         #test_attr
-        #func
+        #(#attrs)*
+        #vis #sig #new_body
     })
 }
 
@@ -532,5 +779,44 @@ fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
             expect_signal: #expect_signal,
             config: #config,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attrs_written_before;
+
+    fn paths(text: &str) -> Vec<String> {
+        attrs_written_before(text)
+            .into_iter()
+            .map(|p| p.join("::"))
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_attributes_of_this_item_only() {
+        let text = "#[test]\nfn other() {}\n\n/// Docs, with #[test] in them.\n#[test_case(1 ; \"a]\")]\n#[case('[')]\n";
+        assert_eq!(paths(text), ["test_case", "case"]);
+    }
+
+    #[test]
+    fn comments_and_strings_are_no_attributes() {
+        assert!(paths("fn a() {}\n// #[test]\n/* #[test] */\n").is_empty());
+        assert!(paths("const S: &str = \"\n#[test]\n\";\n").is_empty());
+        assert!(paths("let a = 1; // b; #[test]\n").is_empty());
+    }
+
+    #[test]
+    fn on_one_line_and_across_lines() {
+        assert_eq!(paths("mod m { #[test] "), ["test"]);
+        assert_eq!(paths("fn a() {} #[tokio :: test] "), ["tokio::test"]);
+        assert_eq!(
+            paths(
+                "}\n#[test_case::test_case(\n    1;\n    \"one\"\n)]\n#[::core::prelude::v1::test]\n"
+            ),
+            ["test_case::test_case", "core::prelude::v1::test"]
+        );
+        assert_eq!(paths("#![allow(x)]\n#[rstest]\n"), ["rstest"]);
+        assert_eq!(paths("#[test_case(r#\"a\"]\"#)]\n"), ["test_case"]);
     }
 }
