@@ -34,10 +34,12 @@ pub(crate) struct Filter {
 pub(crate) type Compiled = Arc<Filter>;
 
 impl Filter {
-    /// A `sock_fprog` pointing into `prog`, which must outlive its use.
+    /// A `sock_fprog` pointing into `prog`, which must outlive its use. `prog` came from the
+    /// emitter, which never makes one longer than the kernel's 4,096 instructions (so its
+    /// length fits the `u16`; a longer one is cut to an empty program, which the kernel refuses).
     pub(crate) fn fprog(prog: &[Insn]) -> libc::sock_fprog {
         libc::sock_fprog {
-            len: prog.len() as u16,
+            len: u16::try_from(prog.len()).unwrap_or(0),
             filter: prog.as_ptr() as *mut libc::sock_filter,
         }
     }
