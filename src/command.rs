@@ -24,8 +24,10 @@ impl Sandbox {
 
 /// A program to run in a [`Sandbox`], built like [`std::process::Command`].
 ///
-/// The environment starts as the parent's, minus what the sandbox overrides (`HOME` and `TMPDIR`
-/// point at fresh writable directories inside), plus what [`env`](Self::env) sets. The current
+/// The environment starts as the parent's, minus what the sandbox overrides (`HOME`, `TMPDIR`,
+/// `XDG_CONFIG_HOME`, `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `XDG_STATE_HOME` and `XDG_RUNTIME_DIR`
+/// point at fresh writable directories inside, made before the program starts), plus what
+/// [`env`](Self::env) sets, which wins over the sandbox's. The current
 /// directory stays the parent's when it is visible inside the sandbox, and is `/` otherwise.
 #[derive(Clone, Debug)]
 pub struct Command {
@@ -99,7 +101,7 @@ impl Command {
     }
 
     /// Start from an empty environment instead of the parent's (variables set afterwards, and
-    /// the sandbox's `HOME` and `TMPDIR`, are still passed).
+    /// the sandbox's `HOME`, `TMPDIR` and XDG directories, are still passed).
     pub fn env_clear(mut self) -> Self {
         self.env_clear = true;
         self.env.clear();

@@ -875,3 +875,231 @@ fn a_body_has_the_bounded_defaults() {
         );
     }
 }
+
+// ---- a body's environment is its own ---------------------------------------------------------
+
+#[test]
+#[sandboxed]
+fn the_body_sees_none_of_the_runtimes_variables() {
+    // The runtime's markers are not in the environment at all: what the body sees is the
+    // parent's, but for the sandbox's HOME, TMPDIR and XDG directories.
+    let ours: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| k.starts_with("__SANDBOXED") || k.contains("SANDBOXED_TEST_C"))
+        .collect();
+    assert!(ours.is_empty(), "the runtime's variables: {ours:?}");
+    assert_eq!(std::process::id(), 2, "not sandboxed");
+    assert_eq!(
+        std::env::var("XDG_CONFIG_HOME").unwrap(),
+        "/tmp/home/.config"
+    );
+    assert!(std::path::Path::new("/tmp/home/.config").is_dir());
+}
+
+#[test]
+#[sandboxed]
+fn a_body_that_removes_every_variable_passes() {
+    assert_eq!(std::process::id(), 2, "not sandboxed");
+    for (key, _) in std::env::vars_os() {
+        // SAFETY: this test's body is the only code running in its sandboxed process (libtest's
+        // main thread waits for it and reads no variables meanwhile).
+        unsafe { std::env::remove_var(key) };
+    }
+    assert_eq!(std::env::vars_os().count(), 0);
+}
+
+#[test]
+#[sandboxed]
+fn a_body_that_clears_the_environment_passes() {
+    assert_eq!(std::process::id(), 2, "not sandboxed");
+    // SAFETY: as above; clearenv is what C code does.
+    assert_eq!(unsafe { libc::clearenv() }, 0);
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+fn fails_after_clearing_the_environment() {
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::clearenv() }, 0);
+    panic!("the panic after clearenv");
+}
+
+#[test]
+fn verdict_a_body_that_clears_the_environment_reports_its_panic() {
+    let run = run_ignored("fails_after_clearing_the_environment", &[]);
+    assert_failed(&run, "fails_after_clearing_the_environment");
+    assert!(
+        run.stdout.contains("the panic after clearenv"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("exited with status"), "{}", run.stdout);
+}
+
+// ---- how to go on after a failure -----------------------------------------------------------
+
+/// Run a deliberately failing (or quiet) test with these changes to the environment.
+fn run_ignored_with(name: &str, extra: &[&str], env: &[(&str, Option<&str>)]) -> Run {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--ignored", "--exact", name, "--test-threads=1"])
+        .args(extra);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        code: out.status.code(),
+    }
+}
+
+/// The environment of `cargo test` (whichever runner runs this test).
+const UNDER_CARGO: &[(&str, Option<&str>)] = &[
+    ("NEXTEST", None),
+    ("NEXTEST_RUN_ID", None),
+    ("NEXTEST_BINARY_ID", None),
+    ("CARGO_PKG_NAME", Some("sandboxed")),
+    ("CARGO_MANIFEST_DIR", Some(env!("CARGO_MANIFEST_DIR"))),
+];
+
+#[test]
+fn verdict_a_failure_ends_with_the_command_that_reruns_it() {
+    let rerun =
+        "cargo test -p sandboxed --test attribute -- fails_by_exit_code --exact --include-ignored";
+    let run = run_ignored_with("fails_by_exit_code", &[], UNDER_CARGO);
+    assert_failed(&run, "fails_by_exit_code");
+    // The panic's message ends with it (libtest then prints its own "note: ..." lines).
+    let message = "exited with status 3\nrerun just this test";
+    assert!(run.stdout.contains(message), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("\n    {rerun}\n")),
+        "{}",
+        run.stdout
+    );
+
+    // A panicking body: after its output.
+    let run = run_ignored_with("fails_with_a_panic", &[], UNDER_CARGO);
+    assert_failed(&run, "fails_with_a_panic");
+    assert!(
+        run.stdout.contains(
+            "\n    cargo test -p sandboxed --test attribute -- fails_with_a_panic --exact --include-ignored\n"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // Under nextest: its filter, by binary id.
+    let mut nextest = UNDER_CARGO.to_vec();
+    nextest.extend([
+        ("NEXTEST", Some("1")),
+        ("NEXTEST_BINARY_ID", Some("sandboxed::attribute")),
+    ]);
+    let run = run_ignored_with("fails_with_err", &[], &nextest);
+    assert_failed(&run, "fails_with_err");
+    assert!(
+        run.stdout.contains(
+            "\n    cargo nextest run -p sandboxed --run-ignored all -E \
+             'binary_id(sandboxed::attribute) & test(=fails_with_err)'\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+#[ignore = "run by verdict_disable_runs_the_body_unsandboxed"]
+#[sandboxed]
+fn says_whether_it_is_sandboxed() {
+    println!("sandboxed={}", std::process::id() == 2);
+}
+
+#[test]
+fn verdict_disable_runs_the_body_unsandboxed() {
+    let run = run_ignored_with(
+        "says_whether_it_is_sandboxed",
+        &["--nocapture"],
+        &[("SANDBOXED_DISABLE", Some("1"))],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("sandboxed=false"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "sandboxed: SANDBOXED_DISABLE is set: test `says_whether_it_is_sandboxed` runs \
+             WITHOUT a sandbox"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Off (and 0 is off): sandboxed, and no note.
+    for off in [None, Some("0")] {
+        let run = run_ignored_with(
+            "says_whether_it_is_sandboxed",
+            &["--nocapture"],
+            &[("SANDBOXED_DISABLE", off)],
+        );
+        assert!(run.stdout.contains("sandboxed=true"), "{}", run.stdout);
+        assert!(!run.stdout.contains("WITHOUT a sandbox"), "{}", run.stdout);
+    }
+}
+
+#[test]
+#[ignore = "run by verdict_report_denied_lists_refusals_of_a_passing_test"]
+#[sandboxed(deny = ["getcwd"])]
+fn passes_after_a_denied_call() {
+    assert!(std::env::current_dir().is_err());
+}
+
+#[test]
+fn verdict_report_denied_lists_refusals_of_a_passing_test() {
+    let name = "passes_after_a_denied_call";
+    let run = run_ignored_with(name, &[], &[("SANDBOXED_REPORT_DENIED", Some("1"))]);
+    assert!(
+        run.stdout.contains(&format!("test {name} ... ok")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("sandboxed test `{name}`: denied: getcwd ×")),
+        "{}",
+        run.stdout
+    );
+    // Without it, a passing test says nothing of it.
+    let run = run_ignored_with(name, &[], &[("SANDBOXED_REPORT_DENIED", None)]);
+    assert!(
+        run.stdout.contains(&format!("test {name} ... ok")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("denied:"), "{}", run.stdout);
+}
+
+#[test]
+#[sandboxed]
+fn sandboxes_do_not_nest() {
+    // The builder in a sandboxed body: a clear "sandboxes do not nest", not a machine's
+    // configuration or a container runtime to blame.
+    let e = Sandbox::new().command("true").output().unwrap_err();
+    assert!(
+        matches!(e, sandboxed::Error::NamespacesUnavailable { .. }),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(text.contains("Sandboxes do not nest"), "{text}");
+    assert!(!text.contains("container runtime"), "{text}");
+    assert!(!text.contains("sysctl"), "{text}");
+    // Also after the body clears its environment: the mark is in the sandbox's /dev.
+    // SAFETY: the body is the only code running in its process.
+    unsafe { libc::clearenv() };
+    let text = Sandbox::new()
+        .command("true")
+        .output()
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("Sandboxes do not nest"), "{text}");
+}

@@ -310,3 +310,78 @@ fn exposing_a_missing_directory_or_a_file_is_a_clear_error() {
         )
     );
 }
+
+// ---- Debug reads like Display ----------------------------------------------------------------
+
+#[test]
+fn debug_is_the_message_and_the_variant() {
+    // `{:?}` is what `.unwrap()` and a test returning `Result<(), Error>` show: the message,
+    // then the variant, not a dump of the fields.
+    let cases: Vec<(Error, &str)> = vec![
+        (
+            err(Sandbox::new()
+                .command("no-such-program-xyz")
+                .env("PATH", "/usr/bin")),
+            "ProgramNotFound",
+        ),
+        (err(Sandbox::new().command("echo").arg("a\0b")), "NulByte"),
+        (
+            err(Sandbox::new().tmpfs("relative").command("echo")),
+            "BadPath",
+        ),
+        (
+            err(Sandbox::new()
+                .seccomp(Seccomp::recommended().deny(["no_such_call"]))
+                .command("echo")),
+            "UnknownSyscall",
+        ),
+    ];
+    for (e, variant) in cases {
+        let debug = format!("{e:?}");
+        assert_eq!(
+            debug,
+            format!("{e} [sandboxed::Error::{variant}]"),
+            "the message, then the variant"
+        );
+        assert!(!debug.contains(" { "), "no field dump: {debug}");
+        assert_eq!(format!("{e:#?}"), debug);
+    }
+    // An I/O error's also names its errno.
+    let io = Error::Io {
+        context: "reading the output".into(),
+        source: std::io::Error::from_raw_os_error(libc::EPIPE),
+    };
+    let debug = format!("{io:?}");
+    assert!(
+        debug.starts_with("reading the output: Broken pipe"),
+        "{debug}"
+    );
+    assert!(debug.ends_with(" [sandboxed::Error::Io, EPIPE]"), "{debug}");
+}
+
+#[test]
+fn unwrap_shows_the_message() {
+    let panic = std::panic::catch_unwind(|| {
+        Sandbox::new()
+            .command("no-such-program-xyz")
+            .env("PATH", "/usr/bin")
+            .output()
+            .unwrap()
+    })
+    .unwrap_err();
+    let text = panic
+        .downcast_ref::<String>()
+        .expect("a formatted panic message");
+    assert!(
+        text.starts_with(
+            "called `Result::unwrap()` on an `Err` value: program `no-such-program-xyz` not \
+             found in the sandbox (searched /usr/bin)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("[sandboxed::Error::ProgramNotFound]"),
+        "{text}"
+    );
+    assert!(!text.contains("searched: ["), "{text}");
+}

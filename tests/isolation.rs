@@ -74,7 +74,8 @@ fn tmp_and_home_are_fresh_private_and_writable() {
         Some(first) => format!("{} ", first.as_os_str().to_string_lossy()),
         None => String::new(),
     };
-    let mut expected: Vec<String> = format!("a home {extra}")
+    // xdg-runtime: XDG_RUNTIME_DIR (see xdg_directories_are_the_sandboxes_own_and_exist).
+    let mut expected: Vec<String> = format!("a home xdg-runtime {extra}")
         .split_whitespace()
         .map(str::to_owned)
         .collect();
@@ -367,13 +368,15 @@ fn new_session_and_no_controlling_terminal() {
 #[test]
 fn dev_is_minimal() {
     let out = sh(
-        "ls -A /dev | tr '\\n' ' '; echo; head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null-ok; \
+        "LC_ALL=C ls -A /dev | tr '\\n' ' '; echo; head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null-ok; \
                   head -c 8 /dev/urandom | wc -c; dd if=/dev/zero of=/dev/full bs=1 count=1 2>&1 | head -1; touch /dev/new 2>&1",
     );
     let text = out.stdout_str();
     assert!(
         text.starts_with(
-            "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
+            // .sandboxed: the mark of our sandboxes (see
+            // every_sandbox_has_the_nest_mark_and_cannot_remove_it).
+            ".sandboxed fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
         ),
         "{out}"
     );
@@ -491,7 +494,19 @@ fn environment_is_passed_with_sandbox_overrides() {
         .unwrap();
     let mut vars: Vec<_> = out.stdout_str().lines().map(str::to_owned).collect();
     vars.sort();
-    assert_eq!(vars, ["A=1", "HOME=/tmp/home", "TMPDIR=/tmp"]);
+    assert_eq!(
+        vars,
+        [
+            "A=1",
+            "HOME=/tmp/home",
+            "TMPDIR=/tmp",
+            "XDG_CACHE_HOME=/tmp/home/.cache",
+            "XDG_CONFIG_HOME=/tmp/home/.config",
+            "XDG_DATA_HOME=/tmp/home/.local/share",
+            "XDG_RUNTIME_DIR=/tmp/xdg-runtime",
+            "XDG_STATE_HOME=/tmp/home/.local/state"
+        ]
+    );
 }
 
 #[test]
@@ -682,4 +697,67 @@ fn host_unix_sockets_are_unreachable() {
         std::fs::remove_dir_all(&run_dir).unwrap();
         assert_eq!(out.stdout_str(), "ENOENT\n");
     }
+}
+
+// ---- XDG base directories -------------------------------------------------------------------
+
+#[test]
+fn xdg_directories_are_the_sandboxes_own_and_exist() {
+    // Each points into the fresh HOME (the runtime directory into the private /tmp), exists
+    // before the program starts, and is writable; the runtime directory is private (0700).
+    let out = sh(r#"
+        for v in XDG_CONFIG_HOME XDG_CACHE_HOME XDG_DATA_HOME XDG_STATE_HOME XDG_RUNTIME_DIR; do
+            eval "d=\$$v"
+            test -d "$d" && touch "$d/x" && echo "$v=$d ok $(stat -c %a "$d")"
+        done
+        "#);
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout_str(),
+        "XDG_CONFIG_HOME=/tmp/home/.config ok 700\n\
+         XDG_CACHE_HOME=/tmp/home/.cache ok 700\n\
+         XDG_DATA_HOME=/tmp/home/.local/share ok 700\n\
+         XDG_STATE_HOME=/tmp/home/.local/state ok 700\n\
+         XDG_RUNTIME_DIR=/tmp/xdg-runtime ok 700\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn xdg_directories_replace_the_callers_unless_the_command_sets_them() {
+    // The caller's (a desktop session's /run/user/1000, ~/.config) do not pass in; a command's
+    // own setting does.
+    let out = Sandbox::new()
+        .command("sh")
+        .arg("-c")
+        .arg("echo \"$XDG_CONFIG_HOME $XDG_RUNTIME_DIR $XDG_CACHE_HOME\"")
+        .env("XDG_CONFIG_HOME", "/tmp/mine")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout_str(),
+        "/tmp/mine /tmp/xdg-runtime /tmp/home/.cache\n",
+        "{out}"
+    );
+    // Also in a fixture root, where /run is the fixture's.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hello");
+    let out = sh_in(
+        &Sandbox::new().fixture(&fixture),
+        "test -d \"$XDG_RUNTIME_DIR\" && test -d \"$XDG_STATE_HOME\" && echo ok",
+    );
+    assert_eq!(out.stdout_str(), "ok\n", "{out}");
+}
+
+// ---- the mark of our sandboxes --------------------------------------------------------------
+
+#[test]
+fn every_sandbox_has_the_nest_mark_and_cannot_remove_it() {
+    let out =
+        sh("readlink /dev/.sandboxed; rm -f /dev/.sandboxed; echo rm=$?; readlink /dev/.sandboxed");
+    assert_eq!(
+        out.stdout_str(),
+        "sandboxed: sandboxes do not nest\nrm=1\nsandboxed: sandboxes do not nest\n",
+        "{out}"
+    );
 }

@@ -4,10 +4,12 @@
 
 use std::io::Read;
 
-/// The environment variable that tells a re-executed test binary which test it runs sandboxed.
-pub(crate) const CHILD_ENV: &str = "__SANDBOXED_TEST_CHILD";
-/// The environment variable naming the side channel's descriptor in the child.
-pub(crate) const CHANNEL_ENV: &str = "__SANDBOXED_TEST_CHANNEL";
+/// The argument that marks a re-executed test binary as the sandboxed child of a test: it
+/// runs as `<exe> <name> --exact ... --skip #sandboxed-child`. A libtest option (a skip
+/// filter that matches no test: `#` is in no Rust path), not an environment variable, so that
+/// the body's environment is the parent's (see `super::child_test`), and so that a program the
+/// body starts (the test binary itself, say) does not inherit it.
+pub(crate) const CHILD_MARK: &str = "#sandboxed-child";
 
 /// Marks where the body's output starts and ends on stdout and stderr, so the parent can drop
 /// libtest's own framing ("running 1 test", "test x ... ok") around it.
@@ -76,17 +78,13 @@ impl Record {
     }
 }
 
-/// The child's end: a write of the record to the inherited descriptor, which stays open for
-/// the next record. The number comes from the parent, which set it up for exactly this; it is
-/// only written to (never closed or wrapped as owned).
+/// The child's end: a write of the record to the side channel, which stays open for the next
+/// record. The descriptor is the one the sandbox always hands the program its side channel on
+/// (`launch::inside::PROGRAM_SIDE_FD`), set up by the parent for exactly this; it is only
+/// written to (never closed or wrapped as owned). Nothing is read from the environment, so a
+/// body that clears it still reports.
 pub(crate) fn send(record: &Record) {
-    let Some(fd) = std::env::var(CHANNEL_ENV)
-        .ok()
-        .and_then(|v| v.parse::<i32>().ok())
-    else {
-        return;
-    };
-    let _ = crate::sys::write_all(fd, &record.encode());
+    let _ = crate::sys::write_all(crate::launch::inside::PROGRAM_SIDE_FD, &record.encode());
 }
 
 #[cfg(test)]

@@ -7,13 +7,26 @@
 //!
 //! The macro rewrites a test into a call to [`enter`]. In the test process (*outside*),
 //! `enter` re-executes the current test binary inside a sandbox to run just this test
-//! (`<exe> <name> --exact --nocapture --test-threads=1 --include-ignored`, with a marker in the
-//! environment), streams the body's output back through libtest's capture (`print!`/`eprint!`,
+//! (`<exe> <name> --exact --nocapture --test-threads=1 --include-ignored --skip #sandboxed-child`),
+//! streams the body's output back through libtest's capture (`print!`/`eprint!`,
 //! so it shows for failing tests only, and live with `--nocapture`), and turns what happened
 //! into the test's result: the body's own panic (so `#[should_panic(expected = ...)]` matches
 //! the real message), the `Err` it returned, or the exit status, signal or timeout that ended it.
 //! In the re-executed binary (*inside* the sandbox), `enter` recognises the marker and runs the
 //! body.
+//!
+//! The marker is an argument (read once, by the first `enter`), not an environment variable,
+//! and the side channel's descriptor is the sandbox's fixed one: the runtime leaves nothing of
+//! its own in the body's environment, so a body sees the parent's (but for the sandbox's `HOME`,
+//! `TMPDIR` and XDG directories), and one that clears it (`clearenv`, `remove_var` on
+//! everything) still reports its result. Removing variables instead would need
+//! `std::env::remove_var`, which is `unsafe` in a process with threads, and the child always has
+//! them by the time `enter` runs (libtest's main thread, the test's thread, a runtime's workers).
+//!
+//! Failures end with the command that reruns just that test ([`rerun_command`]).
+//! `SANDBOXED_DISABLE=1` runs bodies in the test process itself, unsandboxed (for a debugger),
+//! with a note on stderr; `SANDBOXED_REPORT_DENIED=1` prints what seccomp refused also when the
+//! test passes.
 //!
 //! The test is found by name: libtest names each test's thread after the test's path (also with
 //! `--test-threads=1`, and under `cargo nextest`, which runs `<bin> <name> --exact`); rstest's
@@ -35,7 +48,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use body_filter::BodyFilter;
-use channel::{BODY_END, BODY_START, CHANNEL_ENV, CHILD_ENV, Record};
+use channel::{BODY_END, BODY_START, CHILD_MARK, Record};
 
 use crate::policy::seccomp::Seccomp;
 use crate::policy::{Net, Sandbox};
@@ -117,13 +130,37 @@ fn test_name(spec: &Spec) -> String {
     }
 }
 
+/// The test this process runs as a sandboxed child (the re-executed test binary's first
+/// argument), if it is one: `Some` only with [`CHILD_MARK`] among the arguments. Read once, on
+/// the first call; the arguments are the process's own (they survive `clearenv`).
+fn child_test() -> Option<&'static str> {
+    static CHILD: OnceLock<Option<String>> = OnceLock::new();
+    CHILD
+        .get_or_init(|| {
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            let marked = args
+                .windows(2)
+                .any(|w| w[0] == "--skip" && w[1] == CHILD_MARK);
+            marked
+                .then(|| args.get(1).map(|a| a.to_string_lossy().into_owned()))
+                .flatten()
+        })
+        .as_deref()
+}
+
+/// Whether an environment knob (`SANDBOXED_DISABLE`, `SANDBOXED_REPORT_DENIED`) is on: set, and
+/// neither empty nor `0`.
+fn knob(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Decide the role of this call: run the sandboxed test (parent) or its body (child).
 #[doc(hidden)]
 #[track_caller]
 pub fn enter<R: TestReturn>(spec: &'static Spec) -> Role<R> {
     let name = test_name(spec);
-    match std::env::var(CHILD_ENV) {
-        Ok(child) if child == name => {
+    match child_test() {
+        Some(child) if child == name => {
             install_panic_hook(name);
             channel::send(&Record::Started);
             mark_body(BODY_START);
@@ -133,11 +170,112 @@ pub fn enter<R: TestReturn>(spec: &'static Spec) -> Role<R> {
             })
         }
         // Inside some other sandboxed test's body: sandboxes do not nest; just run it.
-        Ok(_) => Role::Inside(BodyGuard {
+        Some(_) => Role::Inside(BodyGuard {
             reporting: false,
             _result: PhantomData,
         }),
-        Err(_) => Role::Outside(run_parent(spec, &name)),
+        None if knob(DISABLE_ENV) => {
+            // Straight to the terminal, past libtest's capture: a run without isolation must
+            // never pass unnoticed.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "sandboxed: {DISABLE_ENV} is set: test `{name}` runs WITHOUT a sandbox, in the \
+                 test process itself (no isolation, no limits, no seccomp)"
+            );
+            Role::Inside(BodyGuard {
+                reporting: false,
+                _result: PhantomData,
+            })
+        }
+        None => Role::Outside(run_parent(spec, &name)),
+    }
+}
+
+/// Run bodies in the test process, unsandboxed: for gdb, rr, or a profiler.
+const DISABLE_ENV: &str = "SANDBOXED_DISABLE";
+/// Print what seccomp refused also for a test that passes.
+const REPORT_DENIED_ENV: &str = "SANDBOXED_REPORT_DENIED";
+
+/// The command that reruns just test `name`, as the failure's last line says.
+///
+/// Under nextest (`NEXTEST` or `NEXTEST_RUN_ID` set): `cargo nextest run -p <package>
+/// --run-ignored all -E 'binary_id(<NEXTEST_BINARY_ID>) & test(=<name>)'`. Under cargo:
+/// `cargo test -p <package> <target> -- <name> --exact --include-ignored`, where the target
+/// comes from the test binary's file name (cargo names it `<target>-<hash>`, with `-` as `_`)
+/// and the package's layout under `CARGO_MANIFEST_DIR` (both set for test processes by cargo
+/// and nextest alike): `--test <t>` for `tests/<t>.rs` or `tests/<t>/main.rs`, `--lib` for the
+/// library's unit tests, `--bin <b>` for `src/bin/<b>.rs`; where that is ambiguous (a library
+/// and a binary of the same name) no target is named, which still runs only tests of exactly
+/// that name. Without `CARGO_MANIFEST_DIR` (the binary was run by hand) it is the binary itself.
+fn rerun_command(name: &str) -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let package = env("CARGO_PKG_NAME");
+    let p = package
+        .as_deref()
+        .map(|p| format!(" -p {p}"))
+        .unwrap_or_default();
+    if env("NEXTEST").is_some() || env("NEXTEST_RUN_ID").is_some() {
+        let filter = match env("NEXTEST_BINARY_ID") {
+            Some(id) => format!("binary_id({id}) & test(={name})"),
+            None => format!("test(={name})"),
+        };
+        return format!("cargo nextest run{p} --run-ignored all -E '{filter}'");
+    }
+    let exe = std::env::current_exe().ok();
+    let Some(manifest) = env("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from) else {
+        let exe = exe.map_or_else(|| "<test binary>".to_owned(), |e| e.display().to_string());
+        return format!("{exe} {name} --exact --include-ignored");
+    };
+    let stem = exe
+        .as_ref()
+        .and_then(|e| e.file_name())
+        .map(|f| target_of_binary(&f.to_string_lossy()).to_owned())
+        .unwrap_or_default();
+    let target = cargo_target(&manifest, &stem, package.as_deref())
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
+    format!("cargo test{p}{target} -- {name} --exact --include-ignored")
+}
+
+/// A cargo test binary's target name, as cargo spells it in the file name: `attribute` of
+/// `attribute-0123456789abcdef`.
+fn target_of_binary(file: &str) -> &str {
+    match file.rsplit_once('-') {
+        Some((stem, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            stem
+        }
+        _ => file,
+    }
+}
+
+/// The cargo option that selects the target a test binary of that `stem` was built from, where
+/// the package's layout says it unambiguously.
+fn cargo_target(manifest: &std::path::Path, stem: &str, package: Option<&str>) -> Option<String> {
+    if stem.is_empty() {
+        return None;
+    }
+    // The target's own name may have `-` where the file name has `_`.
+    let spellings = [stem.to_owned(), stem.replace('_', "-")];
+    for t in &spellings {
+        let dir = manifest.join("tests");
+        if dir.join(format!("{t}.rs")).is_file() || dir.join(t).join("main.rs").is_file() {
+            return Some(format!("--test {t}"));
+        }
+    }
+    for t in &spellings {
+        let dir = manifest.join("src/bin");
+        if dir.join(format!("{t}.rs")).is_file() || dir.join(t).join("main.rs").is_file() {
+            return Some(format!("--bin {t}"));
+        }
+    }
+    let is_package = package.is_some_and(|p| p.replace('-', "_") == stem);
+    let lib = manifest.join("src/lib.rs").is_file();
+    let main = manifest.join("src/main.rs").is_file();
+    match (lib, main) {
+        (true, false) if is_package => Some("--lib".to_owned()),
+        (false, true) if is_package => Some(format!("--bin {}", package.unwrap_or(stem))),
+        _ => None,
     }
 }
 
@@ -332,12 +470,9 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
             "--nocapture",
             "--test-threads=1",
             "--include-ignored",
+            "--skip",
+            CHILD_MARK,
         ])
-        .env(CHILD_ENV, name)
-        .env(
-            CHANNEL_ENV,
-            crate::launch::inside::PROGRAM_SIDE_FD.to_string(),
-        )
         .side_channel(writer.into());
     let records = std::thread::spawn(move || Record::read_all(reader));
     let spawned = command.spawn();
@@ -369,17 +504,32 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         );
     }
     let outcome = &output.outcome;
-    // What the seccomp policy refused, in any failure: often the reason for it.
-    let denied = crate::report::render::denied_line(&output)
+    // What the seccomp policy refused, in any failure: often the reason for it; with
+    // SANDBOXED_REPORT_DENIED also when the test passes, straight to the terminal (past
+    // libtest's capture, which shows a passing test's output only with --nocapture).
+    let denied_line = crate::report::render::denied_line(&output);
+    if knob(REPORT_DENIED_ENV)
+        && let Some(line) = &denied_line
+    {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "sandboxed test `{name}`: {line}");
+    }
+    let denied_text = denied_line
         .map(|line| format!("\n{line}"))
         .unwrap_or_default();
+    // Every failure ends with how to go on: the command that reruns just this test.
+    let tail = format!(
+        "{denied_text}\nrerun just this test (with {DISABLE_ENV}=1 it runs unsandboxed, for a \
+         debugger):\n    {}",
+        rerun_command(name)
+    );
 
     if let Some(code) = spec.expect_exit {
         if *outcome == Outcome::Exited(code) {
             return R::passed();
         }
         panic!(
-            "sandboxed test `{name}` was expected to exit with status {code}, but it {}{denied}",
+            "sandboxed test `{name}` was expected to exit with status {code}, but it {}{tail}",
             phrase(outcome)
         );
     }
@@ -389,7 +539,7 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
             return R::passed();
         }
         panic!(
-            "sandboxed test `{name}` was expected to be killed by {signal}, but it {}{denied}",
+            "sandboxed test `{name}` was expected to be killed by {signal}, but it {}{tail}",
             phrase(outcome)
         );
     }
@@ -401,19 +551,19 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
         // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
         // "panicked at" line is already in the output above.
         (Some(Record::Panicked { message, .. }), _) => {
-            if !denied.is_empty() {
-                eprintln!("sandboxed test `{name}`: {}", denied.trim_start());
-            }
+            // After the body's output, which libtest shows for a failure; the panic's message
+            // stays the body's own, for `should_panic(expected = ...)`.
+            eprintln!("sandboxed test `{name}` panicked{tail}");
             resume_unwind(Box::new(message.clone()))
         }
-        (Some(Record::Failed(text)), _) => panic!("Error: {text}{denied}"),
+        (Some(Record::Failed(text)), _) => panic!("Error: {text}{tail}"),
         (_, outcome) if !records.contains(&Record::Started) && *outcome == Outcome::Exited(0) => {
             panic!(
                 "sandboxed test `{name}` did not run in the sandbox: the test binary found no test of that name \
-             (run it by its full path, and do not rename the test's thread)"
+             (run it by its full path, and do not rename the test's thread){tail}"
             )
         }
-        (_, outcome) => panic!("sandboxed test `{name}` {}{denied}", phrase(outcome)),
+        (_, outcome) => panic!("sandboxed test `{name}` {}{tail}", phrase(outcome)),
     }
 }
 
@@ -427,6 +577,48 @@ mod tests {
     fn unit_tests_in_src_are_sandboxed() {
         assert_eq!(std::process::id(), 2);
         assert!(std::net::TcpStream::connect("127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn the_target_of_a_test_binary() {
+        use super::{cargo_target, target_of_binary};
+        assert_eq!(target_of_binary("attribute-0123456789abcdef"), "attribute");
+        assert_eq!(target_of_binary("my_tests-0123456789abcdef"), "my_tests");
+        // Not cargo's hash: the name as it is.
+        assert_eq!(target_of_binary("my-tool"), "my-tool");
+        assert_eq!(target_of_binary("x-0123"), "x-0123");
+
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path();
+        std::fs::create_dir_all(m.join("tests/suite")).unwrap();
+        std::fs::create_dir_all(m.join("src/bin")).unwrap();
+        for f in [
+            "tests/plain.rs",
+            "tests/with-dash.rs",
+            "tests/suite/main.rs",
+            "src/bin/tool.rs",
+        ] {
+            std::fs::write(m.join(f), "").unwrap();
+        }
+        let t = |stem: &str, pkg: Option<&str>| cargo_target(m, stem, pkg);
+        assert_eq!(t("plain", None).as_deref(), Some("--test plain"));
+        assert_eq!(t("with_dash", None).as_deref(), Some("--test with-dash"));
+        assert_eq!(t("suite", None).as_deref(), Some("--test suite"));
+        assert_eq!(t("tool", None).as_deref(), Some("--bin tool"));
+        // No library, no main: nothing to name.
+        assert_eq!(t("my_crate", Some("my-crate")), None);
+        std::fs::write(m.join("src/lib.rs"), "").unwrap();
+        assert_eq!(t("my_crate", Some("my-crate")).as_deref(), Some("--lib"));
+        // Not the package's name: a target cargo's layout does not show.
+        assert_eq!(t("other", Some("my-crate")), None);
+        // A library and a binary of the same name: ambiguous.
+        std::fs::write(m.join("src/main.rs"), "").unwrap();
+        assert_eq!(t("my_crate", Some("my-crate")), None);
+        std::fs::remove_file(m.join("src/lib.rs")).unwrap();
+        assert_eq!(
+            t("my_crate", Some("my-crate")).as_deref(),
+            Some("--bin my-crate")
+        );
     }
 
     #[test]

@@ -9,8 +9,35 @@ fn read(path: &str) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// The mark every sandbox of ours has: a symbolic link in its private, read-only `/dev` (made
+/// by plan/fs/mod.rs), pointing at [`NEST_MARK_TARGET`]. The program cannot remove it (`/dev`
+/// is read-only and it has no capabilities to unmount), it does not depend on the environment
+/// (which a body may clear) nor on the host name (which a policy sets), and no other container
+/// runtime makes it.
+pub(crate) const NEST_MARK: &str = "/dev/.sandboxed";
+pub(crate) const NEST_MARK_TARGET: &str = "sandboxed: sandboxes do not nest";
+
+/// Whether this process runs inside one of our sandboxes.
+pub(crate) fn inside_our_sandbox() -> bool {
+    std::fs::read_link(NEST_MARK).is_ok_and(|t| t.as_os_str() == NEST_MARK_TARGET)
+}
+
+/// What to say where namespaces were refused inside one of our sandboxes.
+fn nested() -> String {
+    "- Sandboxes do not nest: this process runs inside a sandbox of `sandboxed` (it has \
+     /dev/.sandboxed), where no namespaces can be created (user.max_user_namespaces is 0 and \
+     seccomp refuses them), so it cannot start sandboxes of its own.\n  \
+     Start this sandbox from outside: in a test, drop `#[sandboxed]` from the test that uses \
+     `Sandbox` (the sandbox it starts isolates the program already), or run the program in the \
+     sandbox of the test body directly (std::process::Command)."
+        .to_owned()
+}
+
 /// Explain a failed `clone` with `CLONE_NEWUSER` and friends.
 pub(crate) fn diagnose(errno: i32) -> String {
+    if inside_our_sandbox() {
+        return nested();
+    }
     let mut out = String::new();
     let root = crate::sys::geteuid() == 0;
     let mut found = false;
@@ -81,6 +108,9 @@ pub(crate) fn diagnose(errno: i32) -> String {
 /// Explain a set-up step that failed with EPERM/EACCES right after the namespaces were created:
 /// typically AppArmor's restriction, which lets the clone succeed but withholds capabilities.
 pub(crate) fn diagnose_inside(errno: i32) -> String {
+    if inside_our_sandbox() {
+        return nested();
+    }
     let mut out = String::from(
         "The user namespace was created, but without the capabilities a sandbox needs inside it.\n",
     );

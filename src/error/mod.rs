@@ -18,7 +18,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong while planning, starting or supervising a sandbox.
 ///
 /// Each message says what happened and, where there is something to do, what to do.
-#[derive(Debug)]
+///
+/// `Debug` reads like `Display` (as `anyhow::Error`'s does), followed by the variant's name:
+/// `.unwrap()`, `.expect()` and a test returning `Result<(), sandboxed::Error>` show the message,
+/// not a dump of the fields, e.g. ``program `nope` not found in the sandbox ... [sandboxed::Error::ProgramNotFound]``.
 #[non_exhaustive]
 pub enum Error {
     /// The kernel refused to create the namespaces a sandbox needs. `diagnosis` explains why on
@@ -222,6 +225,41 @@ impl fmt::Display for Error {
                 write!(f, "internal error in sandboxed (please report it): {msg}")
             }
         }
+    }
+}
+
+impl Error {
+    /// The variant's name, as `Debug` ends with it.
+    fn variant(&self) -> &'static str {
+        match self {
+            Error::NamespacesUnavailable { .. } => "NamespacesUnavailable",
+            Error::Setup { .. } => "Setup",
+            Error::ProgramNotFound { .. } => "ProgramNotFound",
+            Error::Exec { .. } => "Exec",
+            Error::NulByte { .. } => "NulByte",
+            Error::BadPath { .. } => "BadPath",
+            Error::UnknownSyscall { .. } => "UnknownSyscall",
+            Error::UnknownSeccompPreset { .. } => "UnknownSeccompPreset",
+            Error::Unsupported { .. } => "Unsupported",
+            Error::BadRedaction { .. } => "BadRedaction",
+            Error::Limit { .. } => "Limit",
+            Error::InitFailed { .. } => "InitFailed",
+            Error::Io { .. } => "Io",
+            Error::Internal(_) => "Internal",
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} [sandboxed::Error::{}", self.variant())?;
+        // The raw OS error of an I/O failure, which its text names only in words.
+        if let Error::Io { source, .. } = self
+            && let Some(code) = source.raw_os_error()
+        {
+            write!(f, ", {}", errno_name(code))?;
+        }
+        write!(f, "]")
     }
 }
 

@@ -164,7 +164,10 @@ impl Plan {
                 env.push((k.clone(), v.clone()));
             }
         }
-        for (k, v) in [("HOME", fs::HOME), ("TMPDIR", "/tmp")] {
+        // HOME, TMPDIR and the XDG base directories are the sandbox's own (plan/fs/mod.rs
+        // creates them), unless the command sets them.
+        let own = [("HOME", fs::HOME), ("TMPDIR", "/tmp")];
+        for &(k, v) in own.iter().chain(fs::XDG_DIRS) {
             let explicitly_set = cmd.env.iter().any(|(ek, v)| ek == k && v.is_some());
             if !explicitly_set {
                 env.retain(|(ek, _)| ek != k);

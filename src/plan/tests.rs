@@ -82,23 +82,35 @@ fn the_environment_the_program_gets() {
         ("CARGO_REGISTRY_TOKEN".into(), Some("set on purpose".into())),
     ];
     let plan = Plan::new(&b.sandbox, &cmd).unwrap();
-    // The last setting wins, a removal removes, HOME and TMPDIR are the sandbox's.
-    assert_eq!(
-        env_of(&plan),
-        [
-            "A=3",
-            "CARGO_REGISTRY_TOKEN=set on purpose",
-            "HOME=/tmp/home",
-            "TMPDIR=/tmp"
-        ]
-    );
-    // HOME set by the command is kept; removing TMPDIR leaves the sandbox's.
+    // The last setting wins, a removal removes, HOME, TMPDIR and the XDG directories are the
+    // sandbox's.
+    let xdg = [
+        "XDG_CONFIG_HOME=/tmp/home/.config",
+        "XDG_CACHE_HOME=/tmp/home/.cache",
+        "XDG_DATA_HOME=/tmp/home/.local/share",
+        "XDG_STATE_HOME=/tmp/home/.local/state",
+        "XDG_RUNTIME_DIR=/tmp/xdg-runtime",
+    ];
+    let mut want = vec![
+        "A=3",
+        "CARGO_REGISTRY_TOKEN=set on purpose",
+        "HOME=/tmp/home",
+        "TMPDIR=/tmp",
+    ];
+    want.extend(xdg);
+    assert_eq!(env_of(&plan), want);
+    // HOME and an XDG directory set by the command are kept; removing TMPDIR or an XDG
+    // variable leaves the sandbox's.
     cmd.env = vec![
         ("HOME".into(), Some("/work".into())),
         ("TMPDIR".into(), None),
+        ("XDG_CONFIG_HOME".into(), Some("/work/.config".into())),
+        ("XDG_CACHE_HOME".into(), None),
     ];
     let plan = Plan::new(&b.sandbox, &cmd).unwrap();
-    assert_eq!(env_of(&plan), ["HOME=/work", "TMPDIR=/tmp"]);
+    let mut want = vec!["HOME=/work", "XDG_CONFIG_HOME=/work/.config", "TMPDIR=/tmp"];
+    want.extend(&xdg[1..]);
+    assert_eq!(env_of(&plan), want);
 }
 
 #[test]

@@ -87,7 +87,8 @@ pub enum FixtureMode {
 /// directory (through overlays, so no host socket or FIFO in them is reached), the toolchain and
 /// `PATH` — with root-readable secrets and `/proc`'s global interfaces protected (the README's
 /// "What a sandboxed program sees" has the full table); a fresh `/proc`, a minimal `/dev`, a
-/// private tmpfs `/tmp`; `HOME` and `TMPDIR` fresh and writable; only `lo` up; the
+/// private tmpfs `/tmp`; `HOME`, `TMPDIR` and the XDG base directories fresh and writable;
+/// only `lo` up; the
 /// [`Seccomp::recommended`] filter. Bounded without asking: each writable tmpfs holds 256 MiB
 /// ([`tmpfs_size`](Self::tmpfs_size)), the program at most 4,094 processes
 /// ([`max_pids`](Self::max_pids)), and the parent keeps 64 MiB of each output stream

@@ -217,6 +217,14 @@ fn plan_pass(
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
+        // The mark of a sandbox of ours, read-only like the rest of /dev: where creating
+        // namespaces fails under it, the error says that sandboxes do not nest
+        // (error/diagnose.rs) rather than blame the machine.
+        // (An absolute name: joined to /dev, it is itself.)
+        (
+            crate::error::diagnose::NEST_MARK,
+            crate::error::diagnose::NEST_MARK_TARGET,
+        ),
     ] {
         let step = p.step(Step::Link {
             path: Path::new("/dev").join(name),
@@ -284,6 +292,14 @@ fn plan_pass(
     p.ensure(Path::new(HOME), Want::Dir, "HOME")?;
     if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
         *mode = 0o700;
+    }
+    // The XDG base directories in it, and a private runtime directory: made before the program
+    // starts, as the XDG specification asks (`plan::Plan::new` points the variables at them).
+    for (_, dir) in XDG_DIRS {
+        p.ensure(Path::new(dir), Want::Dir, "an XDG directory")?;
+        if let Some(FsOp::Mkdir { mode, .. }) = p.plan.ops.last_mut() {
+            *mode = 0o700;
+        }
     }
 
     // A private /run. Host services listen on unix sockets there (dbus, docker, systemd, the
@@ -447,6 +463,19 @@ fn plan_pass(
 
 /// HOME inside the sandbox: fresh and writable, in the private /tmp.
 pub(crate) const HOME: &str = "/tmp/home";
+
+/// The XDG base directory variables inside the sandbox and where they point: into the fresh
+/// [`HOME`], and `XDG_RUNTIME_DIR` to a private directory of mode 0700 in the private `/tmp`
+/// (always the sandbox's own, unlike `/run`, which `Net::Host` with `whole_host` and fixture
+/// roots leave to the host's or the fixture's). All are created, mode 0700, before the
+/// program starts, whatever the environment says.
+pub(crate) const XDG_DIRS: &[(&str, &str)] = &[
+    ("XDG_CONFIG_HOME", "/tmp/home/.config"),
+    ("XDG_CACHE_HOME", "/tmp/home/.cache"),
+    ("XDG_DATA_HOME", "/tmp/home/.local/share"),
+    ("XDG_STATE_HOME", "/tmp/home/.local/state"),
+    ("XDG_RUNTIME_DIR", "/tmp/xdg-runtime"),
+];
 
 fn absolute_host(path: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(path).map_err(|e| Error::BadPath {
