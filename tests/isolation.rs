@@ -358,11 +358,38 @@ fn setuid_binaries_grant_nothing() {
 }
 
 #[test]
-fn new_session_and_no_controlling_terminal() {
+fn a_process_group_of_its_own_and_no_controlling_terminal() {
+    // In the init's session (the init left the caller's), not leading one: a plain test is no
+    // session leader either.
     let out = python(
-        "import os\nprint(os.getsid(0) == os.getpid())\ntry:\n  open('/dev/tty')\nexcept OSError as e:\n  print(e.errno == 6)",
+        "import os\nprint(os.getpgid(0) == os.getpid(), os.getsid(0) == 1, os.getsid(0) != os.getpid())\n\
+         try:\n  open('/dev/tty')\nexcept OSError as e:\n  print(e.errno == 6)",
     );
-    assert_eq!(out.stdout_str(), "True\nTrue\n", "{out}");
+    assert_eq!(out.stdout_str(), "True True True\nTrue\n", "{out}");
+}
+
+#[test]
+fn keep_caps_may_be_set_and_grants_nothing() {
+    // PR_SET_KEEPCAPS is 8, PR_GET_KEEPCAPS 7; CapEff stays empty across a setuid to our own id.
+    let out = python(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         print(libc.prctl(8, 1, 0, 0, 0), ctypes.get_errno(), libc.prctl(7, 0, 0, 0, 0))\n\
+         os.setuid(os.getuid())\n\
+         print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])",
+    );
+    assert_eq!(out.stdout_str(), "0 0 1\n0000000000000000\n", "{out}");
+}
+
+#[test]
+fn a_pty_the_program_opens_does_not_become_its_terminal() {
+    // A session leader that opens a pty's slave without O_NOCTTY takes it as its controlling
+    // terminal, and dies of SIGHUP when it closes the master.
+    let out = python(
+        "import os\nmaster, slave = os.openpty()\nname = os.ttyname(slave)\nos.close(slave)\n\
+         fd = os.open(name, os.O_RDWR)\nos.close(master)\nprint('alive')",
+    );
+    assert_eq!(out.outcome, sandboxed::Outcome::Exited(0), "{out}");
+    assert_eq!(out.stdout_str(), "alive\n", "{out}");
 }
 
 #[test]

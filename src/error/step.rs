@@ -36,8 +36,8 @@ pub enum Step {
     PrepareInit,
     /// Starting the program's process.
     StartProgram,
-    /// Starting a new session for the program.
-    NewSession,
+    /// Putting the program in a process group of its own.
+    ProcessGroup,
     /// Setting the program's resource limits.
     ResourceLimits,
     /// Changing to the working directory.
@@ -116,7 +116,7 @@ impl fmt::Display for Step {
             Step::ForbidNamespaces => f.write_str("forbidding new namespaces inside the sandbox"),
             Step::PrepareInit => f.write_str("preparing the sandbox's init"),
             Step::StartProgram => f.write_str("starting the program"),
-            Step::NewSession => f.write_str("starting a new session"),
+            Step::ProcessGroup => f.write_str("putting the program in a process group of its own"),
             Step::ResourceLimits => f.write_str("setting resource limits"),
             Step::WorkingDirectory => f.write_str("changing to the working directory"),
             Step::DropCapabilities => f.write_str("dropping capabilities"),
@@ -230,7 +230,7 @@ pub(crate) enum Fixed {
     ForbidNamespaces,
     PrepareInit,
     StartProgram,
-    NewSession,
+    ProcessGroup,
     ResourceLimits,
     WorkingDirectory,
     DropCapabilities,
@@ -256,7 +256,7 @@ impl Fixed {
         Fixed::ForbidNamespaces,
         Fixed::PrepareInit,
         Fixed::StartProgram,
-        Fixed::NewSession,
+        Fixed::ProcessGroup,
         Fixed::ResourceLimits,
         Fixed::WorkingDirectory,
         Fixed::DropCapabilities,
@@ -282,7 +282,7 @@ impl Fixed {
             Fixed::ForbidNamespaces => Step::ForbidNamespaces,
             Fixed::PrepareInit => Step::PrepareInit,
             Fixed::StartProgram => Step::StartProgram,
-            Fixed::NewSession => Step::NewSession,
+            Fixed::ProcessGroup => Step::ProcessGroup,
             Fixed::ResourceLimits => Step::ResourceLimits,
             Fixed::WorkingDirectory => Step::WorkingDirectory,
             Fixed::DropCapabilities => Step::DropCapabilities,

@@ -307,6 +307,14 @@ pub(crate) fn setsid() -> Result<(), i32> {
     check(unsafe { libc::setsid() } as c_long).map(drop)
 }
 
+/// `setpgid(0, 0)`: a new process group, led by the caller, in the caller's session.
+///
+/// Async-signal-safe.
+pub(crate) fn new_process_group() -> Result<(), i32> {
+    // SAFETY: setpgid takes plain integers.
+    check(unsafe { libc::setpgid(0, 0) } as c_long).map(drop)
+}
+
 /// `setrlimit(2)`.
 ///
 /// Async-signal-safe.

@@ -159,8 +159,12 @@ pub(super) fn exec_program(
         at(Fixed::StartProgram, sys::set_inheritable(PROGRAM_SIDE_FD))?;
     }
 
-    // A session of its own: no controlling terminal, so no TIOCSTI into the caller's terminal.
-    at(Fixed::NewSession, sys::setsid())?;
+    // A process group of its own, in the init's session — which has no controlling terminal
+    // (the init left the test's session first), so nothing reaches the caller's terminal, and
+    // no TIOCSTI (the filter refuses it too). Not a session of its own: a session leader that
+    // opens a pty without O_NOCTTY makes it its controlling terminal, and dies of SIGHUP when
+    // it closes the master, which a plain test (never a session leader) does not.
+    at(Fixed::ProcessGroup, sys::new_process_group())?;
 
     // Default signal dispositions and an empty mask, whatever the test process had (Rust
     // ignores SIGPIPE; `yes | head` needs it back). Signals that arrived while we were still in
@@ -270,12 +274,14 @@ pub(super) fn reset_signals() {
     }
 }
 
+/// Drop every capability for good: the bounding set emptied, no root fix-ups, no ambient
+/// raise, each locked. `SECBIT_KEEP_CAPS` is left unlocked: with no capabilities it keeps
+/// nothing, and programs (and their tests) call `prctl(PR_SET_KEEPCAPS)`.
 pub(super) fn drop_capabilities() -> Result<(), i32> {
     const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
     const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
     const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
     const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
-    const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
     const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
     const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
     sys::prctl(
@@ -284,7 +290,6 @@ pub(super) fn drop_capabilities() -> Result<(), i32> {
             | SECBIT_NOROOT_LOCKED
             | SECBIT_NO_SETUID_FIXUP
             | SECBIT_NO_SETUID_FIXUP_LOCKED
-            | SECBIT_KEEP_CAPS_LOCKED
             | SECBIT_NO_CAP_AMBIENT_RAISE
             | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
     )?;
