@@ -32,7 +32,11 @@
 //! - **command** ([`Command`]): plan → launch → supervise; **attribute**: `#[sandboxed]`.
 //!
 //! Requirements: Linux 5.12 or newer, with user namespaces available to the user running the
-//! tests (see the README for how to enable them).
+//! tests. The guide follows (the crate's README).
+//!
+//! ---
+//!
+#![doc = include_str!("../README.md")]
 
 // `unsafe` lives in `sys` (each of its files allows it again); every block says why it is sound.
 #![deny(unsafe_code)]
