@@ -37,7 +37,6 @@
 //! ---
 //!
 #![doc = include_str!("../README.md")]
-
 // `unsafe` lives in `sys` (each of its files allows it again); every block says why it is sound.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]

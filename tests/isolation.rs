@@ -788,3 +788,18 @@ fn every_sandbox_has_the_nest_mark_and_cannot_remove_it() {
         "{out}"
     );
 }
+
+#[test]
+fn files_are_renamed_and_linked_across_directories() {
+    // Landlock (which keeps files from being opened for writing outside the sandbox's writable
+    // places) denies every link and rename into another directory unless its REFER right is
+    // handled: `rename(2)` itself, not `mv` (which falls back to copying on EXDEV).
+    let out = python(
+        "import os\nos.makedirs('/tmp/a/deep'); os.makedirs('/tmp/b')\n\
+         open('/tmp/a/f', 'w').write('x'); open('/tmp/a/g', 'w').write('y')\n\
+         os.rename('/tmp/a/f', '/tmp/b/f'); os.link('/tmp/a/g', '/tmp/b/g')\n\
+         os.rename('/tmp/a/deep', '/tmp/b/deep');\n\
+         print(open('/tmp/b/f').read(), open('/tmp/b/g').read(), os.path.isdir('/tmp/b/deep'))",
+    );
+    assert_eq!(out.stdout_str(), "x y True\n", "{out}");
+}

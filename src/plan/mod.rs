@@ -77,6 +77,9 @@ pub(crate) struct Plan {
     /// Whether Landlock restricts where files are opened for writing (ABI 1, Linux 5.13; see
     /// [`FsPlan::write_beneath`]).
     pub landlock_write: bool,
+    /// Whether the kernel has Landlock's `REFER` right (ABI 2, Linux 5.19): without handling
+    /// it, a ruleset that restricts writing would make every rename across directories fail.
+    pub landlock_refer: bool,
     pub timeout: Option<Duration>,
     /// Bytes kept of each output stream.
     pub max_output: u64,
@@ -272,6 +275,7 @@ impl Plan {
             seccomp,
             landlock_scoped: landlock_scoped(),
             landlock_write: landlock_abi() >= 1,
+            landlock_refer: landlock_abi() >= 2,
             timeout: sandbox.timeout,
             max_output: sandbox.max_output,
             fd_limit: fd_limit.rlim_cur.min(65536) as i32,

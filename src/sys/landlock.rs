@@ -30,6 +30,10 @@ pub(crate) struct LandlockRulesetAttr {
 pub(crate) const SYS_LANDLOCK_ADD_RULE: c_long = 445;
 pub(crate) const LANDLOCK_RULE_PATH_BENEATH: c_uint = 1;
 pub(crate) const LANDLOCK_ACCESS_FS_WRITE_FILE: u64 = 1 << 1;
+/// Linking or renaming a file into another directory (ABI 2, Linux 5.19). A ruleset that
+/// handles any file-system access denies that by default (`EXDEV`, even within one file
+/// system) unless it grants this right on both sides.
+pub(crate) const LANDLOCK_ACCESS_FS_REFER: u64 = 1 << 13;
 
 /// `struct landlock_path_beneath_attr` (packed in the kernel's ABI).
 #[repr(C, packed)]
@@ -42,7 +46,10 @@ pub(crate) struct LandlockPathBeneathAttr {
 /// Restrict the calling thread (and what it executes) to a Landlock domain: with `scoped`
 /// (ABI 6), abstract unix sockets and signals of its own domain only; with `write_beneath`
 /// (ABI 1), opening a file for writing only beneath those absolute paths (a missing one is
-/// skipped). Needs `no_new_privs`. A kernel older than the struct's last field reads the
+/// skipped). With `refer` (ABI 2, and only with `write_beneath`), linking and renaming across
+/// directories stays possible: granted everywhere, so that only the kernel's own rule holds — a
+/// file never moves to where it may be opened for writing but could not before. Needs
+/// `no_new_privs`. A kernel older than the struct's last field reads the
 /// fields it knows and checks the rest are zero.
 ///
 /// `landlock_create_ruleset(2)`, `open(2)` and `landlock_add_rule(2)` per path,
@@ -52,10 +59,16 @@ pub(crate) struct LandlockPathBeneathAttr {
 pub(crate) fn landlock_restrict(
     scoped: bool,
     write_beneath: Option<&[std::ffi::CString]>,
+    refer: bool,
 ) -> Result<(), i32> {
+    let refer = if refer && write_beneath.is_some() {
+        LANDLOCK_ACCESS_FS_REFER
+    } else {
+        0
+    };
     let attr = LandlockRulesetAttr {
         handled_access_fs: if write_beneath.is_some() {
-            LANDLOCK_ACCESS_FS_WRITE_FILE
+            LANDLOCK_ACCESS_FS_WRITE_FILE | refer
         } else {
             0
         },
@@ -83,14 +96,20 @@ pub(crate) fn landlock_restrict(
         )
     })? as c_int;
     let r = (|| {
-        for path in write_beneath.unwrap_or(&[]) {
+        // Reparenting granted from the root down (when handled), writing beneath each path.
+        let root: &[(&std::ffi::CStr, u64)] = if refer != 0 { &[(c"/", refer)] } else { &[] };
+        let writable = write_beneath
+            .unwrap_or(&[])
+            .iter()
+            .map(|p| (p.as_c_str(), LANDLOCK_ACCESS_FS_WRITE_FILE | refer));
+        for (path, allowed_access) in root.iter().copied().chain(writable) {
             let dir = match open(path, libc::O_PATH) {
                 Ok(d) => d,
                 Err(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
             let rule = LandlockPathBeneathAttr {
-                allowed_access: LANDLOCK_ACCESS_FS_WRITE_FILE,
+                allowed_access,
                 parent_fd: dir,
             };
             // SAFETY: rule is a valid landlock_path_beneath_attr, the struct LANDLOCK_RULE_PATH_BENEATH

@@ -209,7 +209,7 @@ pub(super) fn exec_program(
     if plan.landlock_scoped || write_beneath.is_some() {
         at(
             Fixed::Landlock,
-            sys::landlock_restrict(plan.landlock_scoped, write_beneath),
+            sys::landlock_restrict(plan.landlock_scoped, write_beneath, plan.landlock_refer),
         )?;
     }
 
