@@ -403,7 +403,7 @@ fn dev_is_minimal() {
         text.starts_with(
             // .sandboxed: the mark of our sandboxes (see
             // every_sandbox_has_the_nest_mark_and_cannot_remove_it).
-            ".sandboxed fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
+            ".sandboxed fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
         ),
         "{out}"
     );
@@ -602,6 +602,7 @@ fn every_host_mount_is_read_only_with_its_flags_kept() {
         "/tmp",
         "/var/tmp",
         "/dev/shm",
+        "/dev/mqueue",
         "/dev/pts",
         "/dev/null",
         "/dev/zero",
@@ -802,4 +803,19 @@ fn files_are_renamed_and_linked_across_directories() {
          print(open('/tmp/b/f').read(), open('/tmp/b/g').read(), os.path.isdir('/tmp/b/deep'))",
     );
     assert_eq!(out.stdout_str(), "x y True\n", "{out}");
+}
+
+#[test]
+fn posix_message_queues_are_the_sandboxes_own() {
+    // mq_open opens a queue in the IPC namespace's mqueue file system, which Landlock's write
+    // rule covers only where the sandbox mounts it (/dev/mqueue); a queue made here is not the
+    // host's.
+    let name = format!("/sandboxed-test-{}", std::process::id());
+    let out = python(&format!(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         fd = libc.mq_open(b'{name}', os.O_CREAT | os.O_RDWR, 0o600, None)\n\
+         print(fd >= 0, ctypes.get_errno(), os.path.exists('/dev/mqueue{name}'))"
+    ));
+    assert_eq!(out.stdout_str(), "True 0 True\n", "{out}");
+    assert!(!std::path::Path::new(&format!("/dev/mqueue{name}")).exists());
 }

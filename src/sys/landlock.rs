@@ -108,6 +108,11 @@ pub(crate) fn landlock_restrict(
                 Err(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
+            // REFER is a right of directories only (a file bind is listed too).
+            let allowed_access = match super::is_dir(dir) {
+                Ok(false) => allowed_access & !LANDLOCK_ACCESS_FS_REFER,
+                _ => allowed_access,
+            };
             let rule = LandlockPathBeneathAttr {
                 allowed_access,
                 parent_fd: dir,

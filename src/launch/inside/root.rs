@@ -236,6 +236,17 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             unsafe { sys::close(lower) };
             r?;
         }
+        FsOp::Mqueue { path, step } => {
+            // Only the sandbox's own queues: without an IPC namespace of its own (best-effort
+            // isolation), the host's are not mounted.
+            if has(ctx.flags, libc::CLONE_NEWIPC) {
+                let fd = new_fs(c"mqueue", &[], MQUEUE_ATTRS, *step)?;
+                let r = attach(*root, fd, path, *step);
+                // SAFETY: fd is the mount new_fs just made, and is not used after.
+                unsafe { sys::close(fd) };
+                r?;
+            }
+        }
         FsOp::ScratchOverlay {
             lower_slot,
             upper,
@@ -321,6 +332,9 @@ pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<c_int, i32
     unsafe { sys::close(fsfd) };
     r
 }
+
+/// The attributes of the sandbox's `mqueue` mount.
+const MQUEUE_ATTRS: u64 = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
 
 /// A detached, writable overlay of the host directory `lower` (an `O_PATH` descriptor) with the
 /// run's scratch directories `upper` and `work` (host paths, opened without following a link),

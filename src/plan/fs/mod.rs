@@ -259,6 +259,17 @@ fn plan_pass(
         LayerKind::Special,
         false,
     )?;
+    // POSIX message queues of the sandbox's IPC namespace (writable: see FsPlan::write_beneath).
+    p.ensure(Path::new("/dev/mqueue"), Want::Dir, "/dev/mqueue")?;
+    let step = p.step(Step::MountFs {
+        fstype: "mqueue".into(),
+        inside: "/dev/mqueue".into(),
+    });
+    p.plan.ops.push(FsOp::Mqueue {
+        path: rel(Path::new("/dev/mqueue"))?,
+        step,
+    });
+    p.own_writable.push("/dev/mqueue".into());
     p.ensure(Path::new("/dev/shm"), Want::Dir, "/dev/shm")?;
     p.new_fs(
         "tmpfs",

@@ -88,6 +88,13 @@ pub(crate) enum FsOp {
         keep_slot: Option<usize>,
         step: StepId,
     },
+    /// Mount the sandbox's own IPC namespace's message queues (an `mqueue` file system) at
+    /// `path`, where there is one (best-effort isolation may have gone without): `mq_open(3)`
+    /// opens its queues there, and Landlock lets the program write only where a rule says.
+    Mqueue {
+        path: CString,
+        step: StepId,
+    },
     /// Make the mount kept in `slot` read-only (done last, once it is populated).
     ReadOnly {
         slot: usize,

@@ -207,6 +207,13 @@ fn describe(op: &FsOp) -> Op {
                 o.path
             );
         }
+        FsOp::Mqueue { path, .. } => {
+            o.kind = Kind::Mount;
+            o.path = s(path);
+            o.fstype = "mqueue".into();
+            o.attrs = Some(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+            o.line = format!("mqueue at {}", o.path);
+        }
         FsOp::ScratchOverlay {
             lower_slot,
             upper,
@@ -665,7 +672,15 @@ fn violations(plan: &FsPlan, sandbox: &Sandbox) -> Vec<String> {
     if let Some(dirs) = &plan.write_beneath {
         let dirs: Vec<String> = dirs.iter().map(|d| s(d)).collect();
         for d in &dirs {
-            let ours = ["/tmp", "/dev", "/run", "/var/tmp", "/dev/shm"].contains(&d.as_str());
+            let ours = [
+                "/tmp",
+                "/dev",
+                "/run",
+                "/var/tmp",
+                "/dev/shm",
+                "/dev/mqueue",
+            ]
+            .contains(&d.as_str());
             let policy = sandbox.mounts.iter().any(|m| match m {
                 MountSpec::Bind {
                     writable: true,
