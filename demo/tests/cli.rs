@@ -22,10 +22,27 @@ fn the_binary_greets() {
     }
 }
 
+/// Cargo's scratch directory for integration tests, where this user may write it: a test
+/// binary run by another user than the one who built it (a nextest archive) has the builder's,
+/// which it could not write plain either; its own `/tmp` then.
+fn target_tmpdir() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(".probe"), "")) {
+        Ok(()) => dir,
+        Err(e) => {
+            eprintln!(
+                "note: {} is not writable here ({e}); /tmp instead",
+                dir.display()
+            );
+            std::env::temp_dir()
+        }
+    }
+}
+
 #[test]
 #[sandboxed]
 fn the_binary_counts_a_file_written_to_cargo_target_tmpdir() {
-    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-count.txt");
+    let file = target_tmpdir().join("demo-count.txt");
     std::fs::write(&file, "one two\nthree\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_demo-cli"))
         .arg("count")

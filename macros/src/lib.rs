@@ -766,6 +766,7 @@ fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
         static __SANDBOXED_SPEC: ::sandboxed::__private::Spec = ::sandboxed::__private::Spec {
             fn_name: #fn_name,
             module_path: ::core::module_path!(),
+            manifest_dir: ::core::env!("CARGO_MANIFEST_DIR"),
             net: #net,
             fixture: #fixture,
             timeout_ms: #timeout,

@@ -60,6 +60,10 @@ use crate::report::{Outcome, Stream, signal_number};
 pub struct Spec {
     pub fn_name: &'static str,
     pub module_path: &'static str,
+    /// The test's package directory when it was compiled (`CARGO_MANIFEST_DIR`): where
+    /// `env!`-based paths of the body point (insta's snapshots, `CARGO_TARGET_TMPDIR`), also
+    /// when the test runs elsewhere (a nextest archive with its workspace remapped).
+    pub manifest_dir: &'static str,
     pub net: Option<&'static str>,
     /// The fixture: a path relative to the manifest directory (or absolute), and the manifest
     /// directory at compile time (used when `CARGO_MANIFEST_DIR` is not set at run time).
@@ -397,6 +401,9 @@ fn build_sandbox(spec: &Spec) -> Sandbox {
     if sandbox.writable_workspace.is_none() {
         sandbox = sandbox.writable_workspace(true);
     }
+    // The body's compile-time paths (env!("CARGO_MANIFEST_DIR") and what insta derives from it)
+    // are its package's: shown like the working directory's workspace, where they still exist.
+    sandbox.workspaces.push(spec.manifest_dir.into());
     if let Some(net) = spec.net {
         sandbox = sandbox.net(match net {
             "none" => Net::None,
@@ -626,6 +633,7 @@ mod tests {
         let spec = super::Spec {
             fn_name: "f",
             module_path: "my_crate::a::b",
+            manifest_dir: env!("CARGO_MANIFEST_DIR"),
             net: None,
             fixture: None,
             timeout_ms: None,

@@ -116,6 +116,9 @@ pub struct Sandbox {
     pub(crate) exposed: Vec<PathBuf>,
     /// `None` until set: the builder's default is read-only, the attribute's writable.
     pub(crate) writable_workspace: Option<bool>,
+    /// Package directories shown like the working directory's (their Cargo workspaces), set
+    /// by `#[sandboxed]`: the test's package as compiled.
+    pub(crate) workspaces: Vec<PathBuf>,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) hostname: String,
     pub(crate) seccomp: Seccomp,
@@ -143,6 +146,7 @@ impl Default for Sandbox {
             whole_host: false,
             exposed: Vec::new(),
             writable_workspace: None,
+            workspaces: Vec::new(),
             mounts: Vec::new(),
             hostname: "sandbox".to_owned(),
             seccomp: Seccomp::recommended(),

@@ -1503,9 +1503,10 @@ fn a_writable_workspace_is_a_copy_on_write_overlay_of_the_workspace_and_target_o
     let plan = plan_of(&sandbox).unwrap();
     assert_invariants(&plan, &sandbox);
     let scratch = plan.scratch.as_ref().expect("a scratch directory");
-    // The package's workspace (the working directory of unit tests) is one of them, with its
-    // upper layer in the run's scratch directory; nothing else of the host is writable.
-    let package = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
+    // The working directory's workspace (the package, or its copy a nextest archive runs in)
+    // is one of them, with its upper layer in the run's scratch directory; nothing else of the
+    // host is writable.
+    let package = std::fs::canonicalize(std::env::current_dir().unwrap()).unwrap();
     assert!(
         scratch.layers.iter().any(|l| package.starts_with(&l.host)),
         "{:?}",

@@ -183,7 +183,21 @@ pub(super) fn plan_data(
     data: Data,
 ) -> Result<(), Error> {
     let mut dirs = match data {
-        Data::All => data_dirs(path_env),
+        Data::All => {
+            let mut dirs = data_dirs(path_env);
+            // A test's package as compiled, where it still is (a nextest archive may run in a
+            // remapped copy): the paths its body has from env! point there.
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            for dir in &sandbox.workspaces {
+                if let Ok(dir) = std::fs::canonicalize(dir)
+                    && dir.is_dir()
+                {
+                    dirs.push((workspace_of(&dir, home.as_deref()), Show::Workspace));
+                    dirs.push((dir, Show::Workspace));
+                }
+            }
+            dirs
+        }
         Data::WorkingDirectory => std::env::current_dir()
             .into_iter()
             .map(|d| (d, Show::Data))
@@ -440,6 +454,16 @@ impl Planner<'_> {
 /// above one.
 const OWN_MOUNTS: &[&str] = &["/proc", "/dev", "/sys", "/tmp", "/run", "/var/tmp"];
 
+/// The Cargo workspace of `dir`: the nearest directory up from it with a `Cargo.lock`, below
+/// `home` and `/` (`dir` itself without one).
+fn workspace_of(dir: &Path, home: Option<&Path>) -> PathBuf {
+    dir.ancestors()
+        .take_while(|d| Some(*d) != home && *d != Path::new("/"))
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(dir)
+        .to_owned()
+}
+
 /// The caller's data directories a test needs (absolute host paths; not yet deduplicated), and
 /// how each is shown.
 fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
@@ -448,11 +472,7 @@ fn data_dirs(path_env: Option<&OsStr>) -> Vec<(PathBuf, Show)> {
     if let Ok(cwd) = std::env::current_dir() {
         // The Cargo workspace: the nearest directory up from the working directory with a
         // Cargo.lock (a package's tests may read the workspace's files).
-        let workspace = cwd
-            .ancestors()
-            .take_while(|d| Some(*d) != home.as_deref() && *d != Path::new("/"))
-            .find(|d| d.join("Cargo.lock").is_file());
-        dirs.push((workspace.unwrap_or(&cwd).to_owned(), Show::Workspace));
+        dirs.push((workspace_of(&cwd, home.as_deref()), Show::Workspace));
         dirs.push((cwd.clone(), Show::Workspace));
     }
     // The target directory of the running binary, also when it lies outside the workspace (a
