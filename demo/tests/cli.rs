@@ -77,3 +77,15 @@ fn title_case_keeps_the_word_count() {
         "Hello Sandbox"
     );
 }
+
+#[test]
+#[sandboxed(fixture = "tests/fixtures/notes")]
+fn the_binary_runs_in_a_fixture_root() {
+    // The fixture is the root; the package's binaries are still at their paths.
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-cli"))
+        .args(["count", "/notes.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4 words, 1 lines\n");
+    assert!(sandboxed::cargo_bin("demo-cli").is_file());
+}

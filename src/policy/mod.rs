@@ -248,8 +248,9 @@ impl Sandbox {
         self
     }
 
-    /// Make the running executable reachable inside the sandbox at its own path: its directory,
-    /// its program interpreter and every shared library it has loaded are bound read-only at
+    /// Make the running executable reachable inside the sandbox at its own path: its directory
+    /// (for a test binary in `target/<profile>/deps`, the profile directory, with the package's
+    /// own binaries), its program interpreter and every shared library it has loaded are bound read-only at
     /// their host paths wherever the sandbox would not show them otherwise (in a fixture root,
     /// or under the host's `/tmp`, which the sandbox replaces). This is how `#[sandboxed]`
     /// re-executes a test binary inside a fixture.

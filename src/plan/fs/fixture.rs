@@ -231,8 +231,15 @@ fn is_fixture(p: &Planner<'_>, path: &Path) -> bool {
 pub(super) fn bind_current_exe(p: &mut Planner<'_>) -> Result<(), Error> {
     let mut wanted: Vec<(PathBuf, Want)> = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
+        // A test binary's profile directory (`target/debug` above its `deps`), where the
+        // package's own binaries are (`CARGO_BIN_EXE_*`, `sandboxed::cargo_bin`); else its own.
         if let Some(dir) = exe.parent() {
-            wanted.push((dir.to_owned(), Want::Dir));
+            match dir.parent() {
+                Some(profile) if dir.file_name().is_some_and(|n| n == "deps") => {
+                    wanted.push((profile.to_owned(), Want::Dir));
+                }
+                _ => wanted.push((dir.to_owned(), Want::Dir)),
+            }
         }
         if let Some(interp) = interpreter(&exe) {
             wanted.push((interp, Want::File));
