@@ -1171,12 +1171,16 @@ fn the_current_executable_is_reachable_in_a_fixture() {
         .bind_current_exe();
     let plan = plan_of(&sandbox).unwrap();
     assert_invariants(&plan, &sandbox);
-    let exe_dir = std::env::current_exe().unwrap();
-    let exe_dir = exe_dir.parent().unwrap();
+    // The test binary's profile directory (target/debug above its deps/), with the package's
+    // binaries.
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    assert_eq!(deps.file_name().unwrap(), "deps");
+    let profile = deps.parent().unwrap();
     let shown = plan
         .captures
         .iter()
-        .any(|c| Path::new(OsStr::from_bytes(c.source.to_bytes())) == exe_dir);
+        .any(|c| Path::new(OsStr::from_bytes(c.source.to_bytes())) == profile);
     assert!(shown, "{}", show(&plan, &[]));
 }
 
