@@ -163,3 +163,37 @@ fn a_body_writes_to_cargo_target_tmpdir() {
     std::fs::write(&file, "x").unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
+
+/// A failing property, run by the test below: proptest persists the failing case.
+#[test]
+#[ignore = "helper of proptest_s_regressions_come_back"]
+#[sandboxed]
+fn helper_a_failing_property() {
+    use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+    let file: &'static str = Box::leak(std::env::var("REGRESSIONS").unwrap().into_boxed_str());
+    let mut runner = TestRunner::new(Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        ..Config::default()
+    });
+    runner
+        .run(&(0u32..1000), |n| {
+            proptest::prop_assert!(n < 10);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn proptest_s_regressions_come_back() {
+    let dir = scratch_dir();
+    let file = dir.path().join("proptest-regressions/workspace.txt");
+    let run = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["helper_a_failing_property", "--exact", "--ignored"])
+        .env("REGRESSIONS", &file)
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "the property holds?");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    // The shrunk case, as proptest writes it (`cc <hash> # shrinks to n = 10`).
+    assert!(text.lines().any(|l| l.starts_with("cc ")), "{text:?}");
+}
