@@ -6,10 +6,10 @@
 //! `supervise` takes over; between the two runs the [`protocol`] of the report pipe.
 
 // `unsafe` lives in `crate::sys`. What is left here are calls of its `unsafe fn`s whose
-// contracts only the launch can keep (the clones, `execve`, closing or replacing descriptors
-// in the child, loading the seccomp program): each allowed on its own item — or, for the many
-// closes of `inside/root.rs`, on that file (it says why) — with a `// SAFETY:` comment on
-// every block.
+// contracts only the launch can keep (the clones, `execve`, closing or replacing the
+// descriptors the child inherited, taking a slot's descriptor back, loading the seccomp
+// program): each allowed on its own item, with a `// SAFETY:` comment on every block. The
+// descriptors the child opens itself are owned `sys::Fd`s, closed by their drop.
 
 pub(crate) mod inside;
 pub(crate) mod protocol;

@@ -106,6 +106,75 @@ pub(crate) unsafe fn close(fd: c_int) {
     unsafe { libc::close(fd) };
 }
 
+/// An owned descriptor of the child side of a launch (between `clone3` and `execve`): the
+/// wrappers that open one there return it, and its `Drop` closes it (`close(2)`, errors
+/// ignored), so the launch code closes what it opened without an `unsafe` call of [`close`].
+///
+/// It may hold a negative number (no descriptor, as a slot that was empty gives): using it is
+/// then `EBADF`, and dropping it makes no system call.
+///
+/// Not [`OwnedFd`]: its `from_raw_fd` asserts (a panic) that the number is not `-1` (so it
+/// cannot carry the launch code's empty slots), and its `Drop`, where the standard library's
+/// debug checks are on, first checks the descriptor with `fcntl(2)` and aborts with a message
+/// on stderr when it is not open — paths the child must not take. This type has none: nothing
+/// in it allocates, locks, formats or panics.
+///
+/// Async-signal-safe: [`Fd::raw`] and [`Fd::into_raw`] make no system call, `Drop` only
+/// `close(2)`.
+#[derive(Debug)]
+pub(crate) struct Fd(c_int);
+
+impl Fd {
+    /// Take ownership of the descriptor number `fd` (negative: none).
+    ///
+    /// # Safety
+    ///
+    /// As for [`close`]: the caller must own `fd` (nothing else in the process may hold that
+    /// number, nor close it) and hand its ownership to the `Fd`, which closes it when dropped.
+    ///
+    /// Async-signal-safe.
+    pub(crate) unsafe fn from_raw(fd: c_int) -> Self {
+        Self(fd)
+    }
+
+    /// The descriptor number, still owned by `self` (the callee borrows it: it must not close
+    /// it).
+    ///
+    /// Async-signal-safe.
+    pub(crate) fn raw(&self) -> c_int {
+        self.0
+    }
+
+    /// The descriptor number, no longer closed by `self`: the caller owns it now.
+    ///
+    /// Async-signal-safe.
+    pub(crate) fn into_raw(self) -> c_int {
+        let fd = self.0;
+        std::mem::forget(self);
+        fd
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        if self.0 >= 0 {
+            // SAFETY: the Fd owns the descriptor (made by a wrapper that returned it, or handed
+            // over by `from_raw`'s caller), and this is its last use.
+            unsafe { close(self.0) };
+        }
+    }
+}
+
+/// A fresh descriptor returned by a system call, owned (the shared end of the wrappers that
+/// open one for the child).
+///
+/// Async-signal-safe.
+pub(super) fn fresh(r: Result<c_long, i32>) -> Result<Fd, i32> {
+    // SAFETY: r is the return of a system call that makes a descriptor, so a fresh number
+    // nothing else owns.
+    r.map(|f| unsafe { Fd::from_raw(f as c_int) })
+}
+
 /// A duplicate of `fd` numbered `min` or higher, close-on-exec (`fcntl(2)` `F_DUPFD_CLOEXEC`).
 ///
 /// Async-signal-safe.

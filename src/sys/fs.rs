@@ -6,7 +6,7 @@
 //! The `unsafe` blocks here pass the kernel nul-terminated strings (`&CStr`), buffers with
 //! their exact lengths, and descriptors that are borrowed (`BorrowedFd`, or [`CWD`]) or, in the
 //! child-side wrappers, numbers the launch code made. A descriptor the kernel returns is
-//! wrapped in an [`OwnedFd`] at once, or closed before returning.
+//! wrapped in an [`OwnedFd`] (the parent's) or a [`Fd`](super::Fd) (the child's) at once.
 
 #![allow(unsafe_code)]
 
@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use libc::{c_int, c_long};
 
-use super::{check, close, errno, write_all};
+use super::{Fd, check, errno, fresh, write_all};
 
 pub(crate) const SYS_OPENAT2: c_long = 437;
 
@@ -39,10 +39,10 @@ pub(crate) struct OpenHow {
 pub(crate) const CWD: BorrowedFd<'static> = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
 
 /// `openat2(2)` of `path` in `dirfd` with `how`.
-fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> Result<c_int, i32> {
+fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> Result<Fd, i32> {
     // SAFETY: path is a valid C string, how a valid struct open_how of the size we pass (the
     // kernel only reads it).
-    check(unsafe {
+    fresh(check(unsafe {
         libc::syscall(
             SYS_OPENAT2,
             dirfd,
@@ -50,15 +50,14 @@ fn openat2(dirfd: c_int, path: &CStr, how: &OpenHow) -> Result<c_int, i32> {
             how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
         )
-    })
-    .map(|f| f as c_int)
+    }))
 }
 
 /// `openat2` with `RESOLVE_IN_ROOT`: `path` is resolved as if `root` were `/`, so neither `..`
 /// nor a symlink (absolute or relative, swapped in or not) can lead outside it.
 ///
 /// Async-signal-safe.
-pub(crate) fn open_in_root(root: c_int, path: &CStr, flags: c_int) -> Result<c_int, i32> {
+pub(crate) fn open_in_root(root: c_int, path: &CStr, flags: c_int) -> Result<Fd, i32> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
@@ -72,7 +71,7 @@ pub(crate) fn open_in_root(root: c_int, path: &CStr, flags: c_int) -> Result<c_i
 /// redirect us.
 ///
 /// Async-signal-safe.
-pub(crate) fn open_no_symlinks(path: &CStr, flags: c_int) -> Result<c_int, i32> {
+pub(crate) fn open_no_symlinks(path: &CStr, flags: c_int) -> Result<Fd, i32> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
@@ -83,18 +82,19 @@ pub(crate) fn open_no_symlinks(path: &CStr, flags: c_int) -> Result<c_int, i32> 
 
 /// [`open_no_symlinks`], owned: for the parent.
 pub(crate) fn open_no_symlinks_owned(path: &CStr, flags: c_int) -> Result<OwnedFd, i32> {
-    let fd = open_no_symlinks(path, flags)?;
-    // SAFETY: openat2 just returned fd, a fresh descriptor nothing else owns.
+    let fd = open_no_symlinks(path, flags)?.into_raw();
+    // SAFETY: openat2 just returned fd, a fresh descriptor (not -1) that the Fd gave up.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `open(2)` of an absolute host path (`O_CLOEXEC` added).
 ///
 /// Async-signal-safe.
-pub(crate) fn open(path: &CStr, flags: c_int) -> Result<c_int, i32> {
+pub(crate) fn open(path: &CStr, flags: c_int) -> Result<Fd, i32> {
     // SAFETY: path is a valid C string; open with these flags takes no mode.
-    check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) } as c_long)
-        .map(|f| f as c_int)
+    fresh(check(
+        unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) } as c_long,
+    ))
 }
 
 /// Open `path` and write `data` to it (uid_map, setgroups, sysctls): `open(2)`, `write(2)`,
@@ -103,10 +103,7 @@ pub(crate) fn open(path: &CStr, flags: c_int) -> Result<c_int, i32> {
 /// Async-signal-safe.
 pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
     let fd = open(path, libc::O_WRONLY)?;
-    let r = write_all(fd, data);
-    // SAFETY: fd was just opened here, and is not used after.
-    unsafe { close(fd) };
-    r
+    write_all(fd.raw(), data)
 }
 
 /// `mkdirat(2)`; an existing entry is success.
@@ -128,19 +125,15 @@ pub(crate) fn mkdirat(dirfd: c_int, name: &CStr, mode: u32) -> Result<(), i32> {
 /// Async-signal-safe.
 pub(crate) fn mkfileat(dirfd: c_int, name: &CStr) -> Result<(), i32> {
     // SAFETY: name is a valid C string; O_CREAT takes the mode argument we pass.
-    let fd = unsafe {
+    let fd = fresh(check(unsafe {
         libc::openat(
             dirfd,
             name.as_ptr(),
             libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
             0o644,
         )
-    };
-    if fd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: fd was just opened here (openat returned it), and is not used after.
-    unsafe { close(fd) };
+    } as c_long))?;
+    drop(fd); // closed: only the entry was wanted
     Ok(())
 }
 

@@ -109,13 +109,13 @@ pub(crate) fn landlock_restrict(
                 Err(e) => return Err(e),
             };
             // REFER is a right of directories only (a file bind is listed too).
-            let allowed_access = match super::is_dir(dir) {
+            let allowed_access = match super::is_dir(dir.raw()) {
                 Ok(false) => allowed_access & !LANDLOCK_ACCESS_FS_REFER,
                 _ => allowed_access,
             };
             let rule = LandlockPathBeneathAttr {
                 allowed_access,
-                parent_fd: dir,
+                parent_fd: dir.raw(),
             };
             // SAFETY: rule is a valid landlock_path_beneath_attr, the struct LANDLOCK_RULE_PATH_BENEATH
             // takes; fd and dir are open descriptors of ours.
@@ -128,8 +128,7 @@ pub(crate) fn landlock_restrict(
                     0 as c_uint,
                 )
             });
-            // SAFETY: dir was opened above in this iteration, and is not used after.
-            unsafe { close(dir) };
+            drop(dir);
             r?;
         }
         // SAFETY: fd is the ruleset just created; no pointers.

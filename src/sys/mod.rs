@@ -18,7 +18,8 @@
 //! `-1` sentinels with a panic, and an `OwnedFd`'s drop checks the descriptor in debug
 //! builds): those that only use a number are safe — a wrong one is `EBADF` or a logic error,
 //! not undefined behaviour — while those that close or replace one ([`close`], [`dup2`],
-//! [`close_from`]) are `unsafe fn`s.
+//! [`close_from`]) are `unsafe fn`s. A descriptor a child-side wrapper opens comes back owned,
+//! as an [`Fd`] (not an `OwnedFd`, for the reasons above), whose drop closes it.
 //!
 //! # Async-signal-safety
 //!

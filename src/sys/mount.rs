@@ -14,7 +14,7 @@ use std::ffi::CStr;
 
 use libc::{c_int, c_long, c_uint};
 
-use super::check;
+use super::{Fd, check, fresh};
 
 // System call numbers of the newer mount and process APIs. They are the same on every
 // architecture that got them after the 2019 unification (x86_64, aarch64, riscv64, ...).
@@ -55,9 +55,11 @@ pub(crate) struct MountAttr {
 /// detached copy of it.
 ///
 /// Async-signal-safe.
-pub(crate) fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> Result<c_int, i32> {
+pub(crate) fn open_tree(dirfd: c_int, path: &CStr, flags: c_uint) -> Result<Fd, i32> {
     // SAFETY: path is a valid C string; the other arguments are integers.
-    check(unsafe { libc::syscall(SYS_OPEN_TREE, dirfd, path.as_ptr(), flags) }).map(|f| f as c_int)
+    fresh(check(unsafe {
+        libc::syscall(SYS_OPEN_TREE, dirfd, path.as_ptr(), flags)
+    }))
 }
 
 /// `mount_setattr(2)`: change the properties of the mount at `path` in `fd` to `attr`.
@@ -110,9 +112,11 @@ pub(crate) fn move_mount(
 /// `fsopen(2)`: a file system context of type `fstype`, close-on-exec.
 ///
 /// Async-signal-safe.
-pub(crate) fn fsopen(fstype: &CStr) -> Result<c_int, i32> {
+pub(crate) fn fsopen(fstype: &CStr) -> Result<Fd, i32> {
     // SAFETY: fstype is a valid C string.
-    check(unsafe { libc::syscall(SYS_FSOPEN, fstype.as_ptr(), FSOPEN_CLOEXEC) }).map(|f| f as c_int)
+    fresh(check(unsafe {
+        libc::syscall(SYS_FSOPEN, fstype.as_ptr(), FSOPEN_CLOEXEC)
+    }))
 }
 
 /// `fsconfig(2)` `FSCONFIG_SET_STRING`: set `key` to `value` in the context `fd`.
@@ -173,10 +177,11 @@ pub(crate) fn fsconfig_create(fd: c_int) -> Result<(), i32> {
 /// close-on-exec.
 ///
 /// Async-signal-safe.
-pub(crate) fn fsmount(fd: c_int, attrs: u64) -> Result<c_int, i32> {
+pub(crate) fn fsmount(fd: c_int, attrs: u64) -> Result<Fd, i32> {
     // SAFETY: integers only, no pointers.
-    check(unsafe { libc::syscall(SYS_FSMOUNT, fd, FSMOUNT_CLOEXEC, attrs as c_uint) })
-        .map(|f| f as c_int)
+    fresh(check(unsafe {
+        libc::syscall(SYS_FSMOUNT, fd, FSMOUNT_CLOEXEC, attrs as c_uint)
+    }))
 }
 
 /// `mount(2)` without data.

@@ -12,7 +12,7 @@
 
 use libc::{c_int, c_long, c_uint};
 
-use super::check;
+use super::{Fd, check, fresh};
 
 pub(crate) const SECCOMP_SET_MODE_FILTER: c_uint = 1;
 pub(crate) const SECCOMP_FILTER_FLAG_SPEC_ALLOW: c_uint = 1 << 2;
@@ -77,6 +77,26 @@ pub(crate) unsafe fn seccomp_filter(flags: c_uint, fprog: &libc::sock_fprog) -> 
         )
     })
     .map(|fd| fd as c_int)
+}
+
+/// [`seccomp_filter`] with `SECCOMP_FILTER_FLAG_NEW_LISTENER` added to `flags`: the filter's
+/// listener, owned.
+///
+/// # Safety
+///
+/// As for [`seccomp_filter`].
+///
+/// Async-signal-safe.
+pub(crate) unsafe fn seccomp_filter_listener(
+    flags: c_uint,
+    fprog: &libc::sock_fprog,
+) -> Result<Fd, i32> {
+    // SAFETY: fprog's instructions are live (the caller's obligation above); with NEW_LISTENER
+    // the kernel returns a fresh descriptor, which `fresh` takes over.
+    fresh(
+        unsafe { seccomp_filter(flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, fprog) }
+            .map(c_long::from),
+    )
 }
 
 /// Receive the next notification. Call only when the listener polls readable: then the kernel

@@ -10,8 +10,9 @@ pub(super) struct ExecShared<'a> {
     ctx: &'a Context<'a>,
     failed_step: StepId,
     errno: i32,
-    /// The seccomp listener, in the descriptor table we share until the exec (or -1).
-    listener: c_int,
+    /// The seccomp listener, in the descriptor table we share until the exec (or none): the
+    /// init's to close (the program's process ends in execve or _exit, dropping nothing).
+    listener: Option<sys::Fd>,
 }
 
 /// The program's process, from its clone (`shared` is the suspended init's).
@@ -26,12 +27,9 @@ fn program_entry(shared: &mut ExecShared<'_>) -> ! {
 }
 
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
-/// its pid, the seccomp listener (or -1), and the signalfd that reports SIGCHLD.
-#[allow(
-    unsafe_code,
-    reason = "the vfork-like clone of the program's process, and closing the listener it made"
-)]
-pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_int)> {
+/// its pid, the seccomp listener (if any), and the signalfd that reports SIGCHLD.
+#[allow(unsafe_code, reason = "the vfork-like clone of the program's process")]
+pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, Option<sys::Fd>, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
     at(Fixed::PrepareInit, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
@@ -81,7 +79,7 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
         ctx,
         failed_step: StepId::from(Fixed::Exec),
         errno: 0,
-        listener: -1,
+        listener: None,
     };
     // SAFETY: ctx.stack_top is the top of the PROGRAM_STACK-byte, 16-byte aligned stack that
     // `launch` allocated before the sandbox's clone (this process's copy of it, used by
@@ -97,11 +95,9 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, c_int, c_i
     // The program's process has executed or exited: what it wrote to `shared` is there.
     let (errno, listener) = (shared.errno, shared.listener);
     if errno != 0 {
-        if listener >= 0 {
-            // SAFETY: the listener is the descriptor the program's process created in the
-            // table we shared until it ended (CLONE_FILES); ours now, and not used after.
-            unsafe { sys::close(listener) };
-        }
+        // The listener the program's process created in the table we shared until it ended
+        // (CLONE_FILES), if any, is closed first.
+        drop(listener);
         // It has exited (or is exiting); reap it so it is not left a zombie.
         let _ = sys::waitpid(pid, libc::__WALL);
         return Err((shared.failed_step, errno));
@@ -149,7 +145,7 @@ pub(super) fn join_fresh_session_keyring() -> Result<(), i32> {
 )]
 pub(super) fn exec_program(
     ctx: &Context<'_>,
-    listener: &mut c_int,
+    listener: &mut Option<sys::Fd>,
 ) -> SetupResult<std::convert::Infallible> {
     let plan = ctx.plan;
     // Descriptors above 2 are the init's (we share its table), all close-on-exec: the program
@@ -239,19 +235,20 @@ pub(super) fn exec_program(
     unsafe_code,
     reason = "seccomp(2) of the sock_fprogs prepared before the clone"
 )]
-pub(super) fn load_seccomp(ctx: &Context<'_>, listener: &mut c_int) -> SetupResult {
+pub(super) fn load_seccomp(ctx: &Context<'_>, listener: &mut Option<sys::Fd>) -> SetupResult {
     let (Some(notify), Some(plain)) = (&ctx.fprog, &ctx.fprog_plain) else {
         return Ok(());
     };
     // SPEC_ALLOW: the speculation mitigations seccomp would otherwise turn on (before Linux
     // 5.16) protect the program from code it runs itself, not the host, and slow it down.
-    let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER | sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    // (seccomp_filter_listener adds NEW_LISTENER.)
+    let flags = sys::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
     // SAFETY: ctx.fprog was made by `Filter::fprog` from the plan's `notify` program, which
     // the plan (borrowed by ctx) keeps alive and unchanged: its pointer and length are those
     // of a live slice of instructions.
-    match unsafe { sys::seccomp_filter(flags, notify) } {
+    match unsafe { sys::seccomp_filter_listener(flags, notify) } {
         Ok(fd) => {
-            *listener = fd;
+            *listener = Some(fd);
             Ok(())
         }
         Err(libc::EBUSY) => at(

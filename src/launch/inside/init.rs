@@ -102,11 +102,12 @@ pub(super) fn fail_closed(
 /// The init's life after the program started: reap, time out, serve seccomp notifications,
 /// report, and follow the parent. Any failure of its own calls but `EINTR` ends the sandbox
 /// (see [`fail_closed`]).
-#[allow(
-    unsafe_code,
-    reason = "closing the seccomp listener once no process is under it"
-)]
-pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: c_int) -> ! {
+pub(super) fn watch(
+    ctx: &Context<'_>,
+    main: c_int,
+    mut listener: Option<sys::Fd>,
+    sigfd: c_int,
+) -> ! {
     let mut denied = [0u32; DENIED_SLOTS];
     let deadline = ctx.plan.timeout.map(|t| {
         let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 4);
@@ -161,7 +162,7 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
             },
             // Negative once the listener is gone: poll skips it.
             libc::pollfd {
-                fd: listener,
+                fd: listener.as_ref().map_or(-1, sys::Fd::raw),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -194,13 +195,12 @@ pub(super) fn watch(ctx: &Context<'_>, main: c_int, mut listener: c_int, sigfd: 
             }
         }
         if fds[2].revents & libc::POLLIN != 0 {
-            serve_notification(ctx, main, listener, &mut denied);
+            serve_notification(ctx, main, fds[2].fd, &mut denied);
         } else if fds[2].revents != 0 {
             // POLLHUP: no process is left under the filter (poll would report it forever).
-            // SAFETY: the listener is ours (the program's process made it in the table we
-            // shared until its execve), and is not used again: it is forgotten just below.
-            unsafe { sys::close(listener) };
-            listener = -1;
+            // The listener (the program's process made it in the table we shared until its
+            // execve) is closed, and polled no more.
+            listener = None;
         }
     }
 }

@@ -173,7 +173,6 @@ fn arrange_fds(ctx: &Context<'_>) -> SetupResult {
 }
 
 /// The set-up sequence, step by step, in the sandbox's new namespaces (created by the clone).
-#[allow(unsafe_code, reason = "closing the root descriptor of the late steps")]
 fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     let plan = ctx.plan;
 
@@ -246,18 +245,18 @@ fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     //    uid 0 is the host's for every permission check, and /proc/sys holds the host's
     //    sysctls (core_pattern, ...). Done after our own writes to the sandbox's sysctls above.
     if has(ctx.flags, libc::CLONE_NEWNS) && !plan.fs.late.is_empty() {
-        let mut root = at(
+        let mut root = root::Root::Own(at(
             Fixed::PivotRoot,
             sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY),
-        )?;
+        )?);
         let r = plan
             .fs
             .late
             .iter()
             .try_for_each(|op| root::apply(ctx, op, &mut root));
-        // SAFETY: root is the descriptor of the new root opened above (or, after a late mount
-        // on `/`, that mount's, opened by `apply`), and is not used after.
-        unsafe { sys::close(root) };
+        // The new root's descriptor opened above (or, after a late mount on `/`, that mount's),
+        // closed before a failure is reported, as always.
+        drop(root);
         r?;
     }
     Ok(())

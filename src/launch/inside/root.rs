@@ -3,16 +3,41 @@
 //! file systems, covers, read-only remounts — then the pivot into it. Raw system calls only
 //! (see [`super`]).
 
-// `sys::close` and `sys::close_from` are `unsafe fn`s (closing a number is an I/O-safety
-// hazard), and this file closes, one by one, the many descriptors its mount steps open: it
-// allows `unsafe` for those calls and nothing else, each with its `// SAFETY:` comment. Every
+// Every descriptor a step opens is an owned `sys::Fd`, closed when dropped (explicitly, where the
+// order of closes matters: a mount's descriptor after its attach). A descriptor kept for a later
+// step goes into the context's slots as a plain number, and comes out owned again through
+// `take_slot`, the one place here that takes ownership of a number (`unsafe`). Every
 // descriptor here is a number of the child's own descriptor table (a private copy: the
-// sandbox's clone shares none), opened by the step that closes it unless said otherwise.
-#![allow(unsafe_code)]
+// sandbox's clone shares none).
 
 use super::*;
+use crate::sys::Fd;
+
+/// The new root's descriptor, as the steps see it: none yet, one a slot keeps (closed with the
+/// slots), or one of its own (closed when dropped: when another root replaces it, or after the
+/// pivot).
+pub(super) enum Root {
+    None,
+    Slot(c_int),
+    Own(Fd),
+}
+
+impl Root {
+    /// The descriptor number (-1 for none), borrowed.
+    pub(super) fn raw(&self) -> c_int {
+        match self {
+            Root::None => -1,
+            Root::Slot(fd) => *fd,
+            Root::Own(fd) => fd.raw(),
+        }
+    }
+}
 
 /// Build the new root from the plan's captures and operations, then pivot into it.
+#[allow(
+    unsafe_code,
+    reason = "close_from closes the descriptors kept in the slots (I/O safety)"
+)]
 pub(super) fn build_root(ctx: &Context<'_>) -> SetupResult {
     let fs = &ctx.plan.fs;
     // Nothing we mount may propagate back to the host's mount namespace.
@@ -51,26 +76,25 @@ pub(super) fn build_root(ctx: &Context<'_>) -> SetupResult {
         if cap.recursive {
             setflags |= sys::AT_RECURSIVE;
         }
-        at(cap.step, sys::mount_setattr(fd, c"", setflags, &attr))?;
+        at(cap.step, sys::mount_setattr(fd.raw(), c"", setflags, &attr))?;
         set_slot(ctx, cap.slot, fd);
     }
 
-    let mut root: c_int = -1;
+    let mut root = Root::None;
     for op in &fs.ops {
         apply(ctx, op, &mut root)?;
     }
 
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
     // new root alone, with no path back to the host's tree (unlike chroot).
-    at(Fixed::PivotRoot, sys::fchdir(root))?;
+    at(Fixed::PivotRoot, sys::fchdir(root.raw()))?;
     at(Fixed::PivotRoot, sys::pivot_root_dot())?;
     at(Fixed::PivotRoot, sys::umount_detach(c"."))?;
     at(Fixed::PivotRoot, sys::chdir(c"/"))?;
-    // SAFETY: root is the new root's descriptor, opened by one of the steps above (kept in a
-    // slot too, maybe, which nothing reads after the pivot); its use ends here.
-    unsafe { sys::close(root) };
-    // The mount descriptors kept for the steps above (captures, read-only remounts) are done
-    // with; nothing the init still needs lies above 5.
+    // The new root's descriptor is done with (closed here if it is its own, else with its
+    // slot just below); so are the mount descriptors kept for the steps above (captures,
+    // read-only remounts): nothing the init still needs lies above 5.
+    drop(root);
     // SAFETY: every descriptor from 6 up is this process's own: the slots' (read no more, and
     // the late operations use none), and nothing else since arrange_fds closed the rest.
     unsafe { sys::close_from(6, ctx.plan.fd_limit) };
@@ -78,35 +102,38 @@ pub(super) fn build_root(ctx: &Context<'_>) -> SetupResult {
 }
 
 /// One step of building the root; `root` is the new root's descriptor once there is one.
-pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResult {
+pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut Root) -> SetupResult {
     match op {
         FsOp::RootFromSlot { slot, step } => {
-            *root = get_slot(ctx, *slot);
+            *root = Root::Slot(get_slot(ctx, *slot));
             // Attach the new root on top of the old one, so it is a mount point in our
             // namespace that pivot_root accepts.
             at(
                 *step,
-                sys::move_mount(*root, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+                sys::move_mount(
+                    root.raw(),
+                    libc::AT_FDCWD,
+                    c"/",
+                    sys::MOVE_MOUNT_F_EMPTY_PATH,
+                ),
             )?;
         }
         FsOp::Mkdir { at: a, mode, step } => {
             let dir = at(
                 *step,
-                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(root.raw(), &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
-            let r = sys::mkdirat(dir, &a.name, *mode);
-            // SAFETY: dir was opened just above, and is not used after.
-            unsafe { sys::close(dir) };
+            let r = sys::mkdirat(dir.raw(), &a.name, *mode);
+            drop(dir);
             at(*step, r)?;
         }
         FsOp::Mkfile { at: a, step } => {
             let dir = at(
                 *step,
-                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(root.raw(), &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
-            let r = sys::mkfileat(dir, &a.name);
-            // SAFETY: dir was opened just above, and is not used after.
-            unsafe { sys::close(dir) };
+            let r = sys::mkfileat(dir.raw(), &a.name);
+            drop(dir);
             at(*step, r)?;
         }
         FsOp::Symlink {
@@ -116,17 +143,16 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
         } => {
             let dir = at(
                 *step,
-                sys::open_in_root(*root, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(root.raw(), &a.parent, libc::O_PATH | libc::O_DIRECTORY),
             )?;
-            let r = sys::symlinkat(target, dir, &a.name);
-            // SAFETY: dir was opened just above, and is not used after.
-            unsafe { sys::close(dir) };
+            let r = sys::symlinkat(target, dir.raw(), &a.name);
+            drop(dir);
             at(*step, r)?;
         }
         FsOp::OpenDir { path, slot, step } => {
             let fd = at(
                 *step,
-                sys::open_in_root(*root, path, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(root.raw(), path, libc::O_PATH | libc::O_DIRECTORY),
             )?;
             set_slot(ctx, *slot, fd);
         }
@@ -134,14 +160,10 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
         // descriptor would start below it.
         FsOp::Attach { slot, path, step } => {
             let fd = take_slot(ctx, *slot);
-            attach(*root, fd, path, *step)?;
+            attach(root.raw(), fd.raw(), path, *step)?;
             if is_root(path) {
-                *root = fd;
-            } else {
-                // SAFETY: fd is the capture opened into this slot by build_root, taken out of
-                // it above (the slot holds -1 now), and not used after.
-                unsafe { sys::close(fd) };
-            }
+                *root = Root::Own(fd);
+            } // else the capture is closed here, once attached
         }
         FsOp::NewFs {
             fstype,
@@ -152,25 +174,24 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             step,
         } => {
             let fd = new_fs(fstype, options, *attrs, *step)?;
-            if is_root(path) && *root < 0 {
+            if is_root(path) && root.raw() < 0 {
                 // The first root: a tmpfs of ours on top of the host's (the default view).
                 at(
                     *step,
-                    sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+                    sys::move_mount(fd.raw(), libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
                 )?;
             } else {
-                attach(*root, fd, path, *step)?;
+                attach(root.raw(), fd.raw(), path, *step)?;
             }
             if let Some(slot) = keep_slot {
+                let raw = fd.raw();
                 set_slot(ctx, *slot, fd);
-            }
-            if is_root(path) {
-                *root = fd;
-            } else if keep_slot.is_none() {
-                // SAFETY: fd is the mount made by new_fs above, kept nowhere, and not used
-                // after.
-                unsafe { sys::close(fd) };
-            }
+                if is_root(path) {
+                    *root = Root::Slot(raw);
+                }
+            } else if is_root(path) {
+                *root = Root::Own(fd);
+            } // else the mount is closed here, once attached, kept nowhere
         }
         FsOp::OverlayRoot {
             lower,
@@ -179,8 +200,17 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             skeleton,
             open_step,
             mount_step,
-        } => *root = overlay_root(lower, upper, work, skeleton, *open_step, *mount_step)?,
-        FsOp::BindRoot { dir, step } => *root = bind_root(dir, *step)?,
+        } => {
+            *root = Root::Own(overlay_root(
+                lower,
+                upper,
+                work,
+                skeleton,
+                *open_step,
+                *mount_step,
+            )?);
+        }
+        FsOp::BindRoot { dir, step } => *root = Root::Own(bind_root(dir, *step)?),
         FsOp::ReadOnly { slot, step } => {
             let attr = MountAttr {
                 attr_set: sys::MOUNT_ATTR_RDONLY,
@@ -204,14 +234,9 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             fallback_step,
         } => {
             let lower = take_slot(ctx, *lower_slot);
-            let r = match read_only_overlay(lower, get_slot(ctx, *empty_slot)) {
-                Ok(fd) => {
-                    let r = attach(*root, fd, path, *step);
-                    // SAFETY: fd is the overlay read_only_overlay just made, and is not used
-                    // after.
-                    unsafe { sys::close(fd) };
-                    r
-                }
+            let r = match read_only_overlay(lower.raw(), get_slot(ctx, *empty_slot)) {
+                // The overlay is closed once attached.
+                Ok(fd) => attach(root.raw(), fd.raw(), path, *step),
                 Err(errno) => {
                     // Told to the parent, which says it once; the bind is still read-only and
                     // nodev.
@@ -222,18 +247,12 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                             errno,
                         },
                     );
-                    at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
-                        let r = attach(*root, fd, path, *fallback_step);
-                        // SAFETY: fd is the clone bind_read_only just made, and is not used
-                        // after.
-                        unsafe { sys::close(fd) };
-                        r
-                    })
+                    // The clone is closed once attached.
+                    at(*fallback_step, bind_read_only(lower.raw()))
+                        .and_then(|fd| attach(root.raw(), fd.raw(), path, *fallback_step))
                 }
             };
-            // SAFETY: lower is the capture opened into its slot by build_root, taken out of it
-            // above (the slot holds -1 now), and not used after.
-            unsafe { sys::close(lower) };
+            drop(lower);
             r?;
         }
         FsOp::Mqueue { path, step } => {
@@ -241,9 +260,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             // isolation), the host's are not mounted.
             if has(ctx.flags, libc::CLONE_NEWIPC) {
                 let fd = new_fs(c"mqueue", &[], MQUEUE_ATTRS, *step)?;
-                let r = attach(*root, fd, path, *step);
-                // SAFETY: fd is the mount new_fs just made, and is not used after.
-                unsafe { sys::close(fd) };
+                let r = attach(root.raw(), fd.raw(), path, *step);
+                drop(fd);
                 r?;
             }
         }
@@ -256,14 +274,9 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             fallback_step,
         } => {
             let lower = take_slot(ctx, *lower_slot);
-            let r = match writable_overlay(lower, upper, work) {
-                Ok(fd) => {
-                    let r = attach(*root, fd, path, *step);
-                    // SAFETY: fd is the overlay writable_overlay just made, and is not used
-                    // after.
-                    unsafe { sys::close(fd) };
-                    r
-                }
+            let r = match writable_overlay(lower.raw(), upper, work) {
+                // The overlay is closed once attached.
+                Ok(fd) => attach(root.raw(), fd.raw(), path, *step),
                 Err(errno) => {
                     // Told to the parent, which says it once; the directory is still shown,
                     // read-only and nodev.
@@ -274,18 +287,12 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
                             errno,
                         },
                     );
-                    at(*fallback_step, bind_read_only(lower)).and_then(|fd| {
-                        let r = attach(*root, fd, path, *fallback_step);
-                        // SAFETY: fd is the clone bind_read_only just made, and is not used
-                        // after.
-                        unsafe { sys::close(fd) };
-                        r
-                    })
+                    // The clone is closed once attached.
+                    at(*fallback_step, bind_read_only(lower.raw()))
+                        .and_then(|fd| attach(root.raw(), fd.raw(), path, *fallback_step))
                 }
             };
-            // SAFETY: lower is the capture opened into its slot by build_root, taken out of it
-            // above (the slot holds -1 now), and not used after.
-            unsafe { sys::close(lower) };
+            drop(lower);
             r?;
         }
         FsOp::Cover {
@@ -293,19 +300,18 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut c_int) -> SetupResu
             mode,
             optional,
             step,
-        } => cover(*root, path, mode, *optional, *step)?,
+        } => cover(root.raw(), path, mode, *optional, *step)?,
         FsOp::ReadOnlyMount { path, step } => {
             let target = at(
                 *step,
-                sys::open_in_root(*root, path, libc::O_PATH | libc::O_DIRECTORY),
+                sys::open_in_root(root.raw(), path, libc::O_PATH | libc::O_DIRECTORY),
             )?;
             let attr = MountAttr {
                 attr_set: sys::MOUNT_ATTR_RDONLY,
                 ..Default::default()
             };
-            let r = sys::mount_setattr(target, c"", libc::AT_EMPTY_PATH as c_uint, &attr);
-            // SAFETY: target was opened just above, and is not used after.
-            unsafe { sys::close(target) };
+            let r = sys::mount_setattr(target.raw(), c"", libc::AT_EMPTY_PATH as c_uint, &attr);
+            drop(target);
             at(*step, r)?;
         }
     }
@@ -321,15 +327,14 @@ pub(super) const READ_ONLY_VIEW: u64 =
 /// (both `O_PATH` descriptors). Both are handed to overlayfs as `/proc/self/fd/N` paths, which
 /// resolve through the host's `/proc` (our root is still the host's until the pivot) to mounts
 /// attached in our namespace, as kernels before 6.4 require.
-pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<c_int, i32> {
+pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<Fd, i32> {
     let mut lowers = [0u8; 64];
     let lowers = join_fd_paths(&[lower, empty], &mut lowers)?;
     let fsfd = sys::fsopen(c"overlay")?;
-    let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
-        .and_then(|()| sys::fsconfig_create(fsfd))
-        .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW));
-    // SAFETY: fsfd is the context opened above, and is not used after.
-    unsafe { sys::close(fsfd) };
+    let r = sys::fsconfig_string(fsfd.raw(), c"lowerdir", lowers)
+        .and_then(|()| sys::fsconfig_create(fsfd.raw()))
+        .and_then(|()| sys::fsmount(fsfd.raw(), READ_ONLY_VIEW));
+    drop(fsfd);
     r
 }
 
@@ -339,23 +344,13 @@ const MQUEUE_ATTRS: u64 = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::
 /// A detached, writable overlay of the host directory `lower` (an `O_PATH` descriptor) with the
 /// run's scratch directories `upper` and `work` (host paths, opened without following a link),
 /// `nosuid,nodev`.
-pub(super) fn writable_overlay(lower: c_int, upper: &CStr, work: &CStr) -> Result<c_int, i32> {
+pub(super) fn writable_overlay(lower: c_int, upper: &CStr, work: &CStr) -> Result<Fd, i32> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     let upper = sys::open_no_symlinks(upper, flags)?;
-    let work = match sys::open_no_symlinks(work, flags) {
-        Ok(fd) => fd,
-        Err(e) => {
-            // SAFETY: upper was opened just above and is not used after.
-            unsafe { sys::close(upper) };
-            return Err(e);
-        }
-    };
-    let r = overlay_mount(&[lower, upper, work, -1]);
-    // SAFETY: upper and work were opened above, are distinct, and are not used after.
-    unsafe {
-        sys::close(upper);
-        sys::close(work);
-    }
+    let work = sys::open_no_symlinks(work, flags)?;
+    let r = overlay_mount(&[lower, upper.raw(), work.raw(), -1]);
+    drop(upper);
+    drop(work);
     r
 }
 
@@ -383,7 +378,7 @@ pub(super) fn join_fd_paths<'b>(fds: &[c_int], buf: &'b mut [u8; 64]) -> Result<
 
 /// A detached read-only, nosuid, nodev clone of the tree at the descriptor `dir`, with
 /// everything mounted below it.
-pub(super) fn bind_read_only(dir: c_int) -> Result<c_int, i32> {
+pub(super) fn bind_read_only(dir: c_int) -> Result<Fd, i32> {
     let fd = sys::open_tree(
         dir,
         c"",
@@ -397,19 +392,14 @@ pub(super) fn bind_read_only(dir: c_int) -> Result<c_int, i32> {
         propagation: libc::MS_PRIVATE,
         ..Default::default()
     };
-    match sys::mount_setattr(
-        fd,
+    // On failure the clone is closed here.
+    sys::mount_setattr(
+        fd.raw(),
         c"",
         libc::AT_EMPTY_PATH as c_uint | sys::AT_RECURSIVE,
         &attr,
-    ) {
-        Ok(()) => Ok(fd),
-        Err(e) => {
-            // SAFETY: fd is the clone open_tree made above, not returned, and not used after.
-            unsafe { sys::close(fd) };
-            Err(e)
-        }
-    }
+    )
+    .map(|()| fd)
 }
 
 /// Open `path` in the new root without following a final symbolic link, or `None` where it is
@@ -419,7 +409,7 @@ pub(super) fn open_target(
     path: &CStr,
     optional: bool,
     step: StepId,
-) -> SetupResult<Option<c_int>> {
+) -> SetupResult<Option<Fd>> {
     match sys::open_in_root(root, path, libc::O_PATH | libc::O_NOFOLLOW) {
         Ok(fd) => Ok(Some(fd)),
         Err(libc::ENOENT) if optional => Ok(None),
@@ -439,15 +429,14 @@ pub(super) fn cover(
     let Some(target) = open_target(root, path, optional, step)? else {
         return Ok(());
     };
-    let r = sys::is_dir(target).and_then(|dir| {
+    let r = sys::is_dir(target.raw()).and_then(|dir| {
         let src = if dir {
             let fsfd = sys::fsopen(c"tmpfs")?;
-            let r = sys::fsconfig_string(fsfd, c"mode", mode)
-                .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"4k"))
-                .and_then(|()| sys::fsconfig_create(fsfd))
-                .and_then(|()| sys::fsmount(fsfd, READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC));
-            // SAFETY: fsfd is the context opened above, and is not used after.
-            unsafe { sys::close(fsfd) };
+            let r = sys::fsconfig_string(fsfd.raw(), c"mode", mode)
+                .and_then(|()| sys::fsconfig_string(fsfd.raw(), c"size", c"4k"))
+                .and_then(|()| sys::fsconfig_create(fsfd.raw()))
+                .and_then(|()| sys::fsmount(fsfd.raw(), READ_ONLY_VIEW | sys::MOUNT_ATTR_NOEXEC));
+            drop(fsfd);
             r?
         } else {
             // Before the pivot `/dev/null` is the host's, after it the sandbox's (a bind of it).
@@ -461,26 +450,19 @@ pub(super) fn cover(
                 propagation: libc::MS_PRIVATE,
                 ..Default::default()
             };
-            if let Err(e) = sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr) {
-                // SAFETY: fd is the clone open_tree made above, and is not used after.
-                unsafe { sys::close(fd) };
-                return Err(e);
-            }
+            // On failure the clone is closed here.
+            sys::mount_setattr(fd.raw(), c"", libc::AT_EMPTY_PATH as c_uint, &attr)?;
             fd
         };
-        let r = sys::move_mount(
-            src,
-            target,
+        // The mount (a tmpfs or a /dev/null clone) is closed once attached.
+        sys::move_mount(
+            src.raw(),
+            target.raw(),
             c"",
             sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
-        );
-        // SAFETY: src is the mount made above (a tmpfs or a /dev/null clone), and is not used
-        // after.
-        unsafe { sys::close(src) };
-        r
+        )
     });
-    // SAFETY: target was opened by open_target above, and is not used after.
-    unsafe { sys::close(target) };
+    drop(target);
     at(step, r)
 }
 
@@ -488,7 +470,10 @@ pub(super) fn is_root(path: &CStr) -> bool {
     path.to_bytes() == b"."
 }
 
-pub(super) fn set_slot(ctx: &Context<'_>, slot: usize, fd: c_int) {
+/// Keep `fd` in `slot`, as a plain number: the slot owns it now, until [`take_slot`] or the
+/// `close_from` after the pivot (which also closes it if there is no such slot).
+pub(super) fn set_slot(ctx: &Context<'_>, slot: usize, fd: Fd) {
+    let fd = fd.into_raw();
     if let Some(cell) = ctx.slots.get(slot) {
         cell.set(fd);
     }
@@ -498,9 +483,20 @@ pub(super) fn get_slot(ctx: &Context<'_>, slot: usize) -> c_int {
     ctx.slots.get(slot).map_or(-1, Cell::get)
 }
 
-/// The descriptor in `slot`, leaving -1 there: for a step that closes it.
-pub(super) fn take_slot(ctx: &Context<'_>, slot: usize) -> c_int {
-    ctx.slots.get(slot).map_or(-1, |cell| cell.replace(-1))
+/// The descriptor in `slot`, owned again, leaving -1 there: for a step that closes it (a
+/// negative `Fd`, closing nothing, where the slot is empty).
+#[allow(
+    unsafe_code,
+    reason = "a slot's number becomes an owned descriptor again"
+)]
+pub(super) fn take_slot(ctx: &Context<'_>, slot: usize) -> Fd {
+    let fd = ctx.slots.get(slot).map_or(-1, |cell| cell.replace(-1));
+    // SAFETY: a slot holds -1 or a descriptor that `set_slot` stored there, giving up its
+    // `Fd` (`into_raw`): a number of this process's own table that nothing else owns or closes
+    // (`get_slot` only borrows it; the `close_from` that also closes the slots comes after the
+    // last step). The slot holds -1 from now on, so the number is taken out once: the `Fd` is
+    // its only owner.
+    unsafe { Fd::from_raw(fd) }
 }
 
 pub(super) fn new_fs(
@@ -508,18 +504,14 @@ pub(super) fn new_fs(
     options: &[(std::ffi::CString, std::ffi::CString)],
     attrs: u64,
     step: StepId,
-) -> SetupResult<c_int> {
+) -> SetupResult<Fd> {
     let fsfd = at(step, sys::fsopen(fstype))?;
     for (k, v) in options {
-        if let Err(e) = sys::fsconfig_string(fsfd, k, v) {
-            // SAFETY: fsfd is the context opened above, and is not used after.
-            unsafe { sys::close(fsfd) };
-            return Err((step, e));
-        }
+        // On failure the context is closed here.
+        at(step, sys::fsconfig_string(fsfd.raw(), k, v))?;
     }
-    let r = sys::fsconfig_create(fsfd).and_then(|()| sys::fsmount(fsfd, attrs));
-    // SAFETY: fsfd is the context opened above, and is not used after.
-    unsafe { sys::close(fsfd) };
+    let r = sys::fsconfig_create(fsfd.raw()).and_then(|()| sys::fsmount(fsfd.raw(), attrs));
+    drop(fsfd);
     at(step, r)
 }
 
@@ -528,12 +520,11 @@ pub(super) fn attach(root: c_int, fd: c_int, path: &CStr, step: StepId) -> Setup
     let target = at(step, sys::open_in_root(root, path, libc::O_PATH))?;
     let r = sys::move_mount(
         fd,
-        target,
+        target.raw(),
         c"",
         sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
     );
-    // SAFETY: target was opened just above, and is not used after.
-    unsafe { sys::close(target) };
+    drop(target);
     at(step, r)
 }
 
@@ -551,14 +542,14 @@ pub(super) fn overlay_root(
     skeleton: &[FsOp],
     open_step: StepId,
     mount_step: StepId,
-) -> SetupResult<c_int> {
+) -> SetupResult<Fd> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     // lower, upper, work, skeleton
-    let mut fds: [c_int; 4] = [-1; 4];
+    let mut fds: [Option<Fd>; 4] = [None, None, None, None];
     let mut r = Ok(());
     for (fd, path) in fds.iter_mut().zip([lower, upper, work]) {
         match sys::open_no_symlinks(path, flags) {
-            Ok(f) => *fd = f,
+            Ok(f) => *fd = Some(f),
             Err(e) => {
                 r = Err((open_step, e));
                 break;
@@ -566,46 +557,35 @@ pub(super) fn overlay_root(
         }
     }
     if r.is_ok() && !skeleton.is_empty() {
-        r = make_skeleton(skeleton, mount_step).map(|fd| fds[3] = fd);
+        r = make_skeleton(skeleton, mount_step).map(|fd| fds[3] = Some(fd));
     }
-    let mounted = r.and_then(|()| at(mount_step, overlay_mount(&fds)));
-    for fd in fds {
-        if fd >= 0 {
-            // SAFETY: each of fds is -1 or a directory opened above (or the skeleton made by
-            // make_skeleton), and none is used after.
-            unsafe { sys::close(fd) };
-        }
-    }
+    let raw = fds.each_ref().map(|fd| fd.as_ref().map_or(-1, Fd::raw));
+    let mounted = r.and_then(|()| at(mount_step, overlay_mount(&raw)));
+    // The directories and the skeleton, closed in that order, once mounted.
+    drop(fds);
     let fd = mounted?;
     at(
         mount_step,
-        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+        sys::move_mount(fd.raw(), libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
     )?;
     Ok(fd)
 }
 
 /// A detached tmpfs holding the skeleton's directories, files and links.
-pub(super) fn make_skeleton(ops: &[FsOp], step: StepId) -> SetupResult<c_int> {
+pub(super) fn make_skeleton(ops: &[FsOp], step: StepId) -> SetupResult<Fd> {
     let fsfd = at(step, sys::fsopen(c"tmpfs"))?;
-    let r = sys::fsconfig_string(fsfd, c"mode", c"0755")
-        .and_then(|()| sys::fsconfig_string(fsfd, c"size", c"1m"))
-        .and_then(|()| sys::fsconfig_create(fsfd))
-        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
-    // SAFETY: fsfd is the context opened above, and is not used after.
-    unsafe { sys::close(fsfd) };
+    let r = sys::fsconfig_string(fsfd.raw(), c"mode", c"0755")
+        .and_then(|()| sys::fsconfig_string(fsfd.raw(), c"size", c"1m"))
+        .and_then(|()| sys::fsconfig_create(fsfd.raw()))
+        .and_then(|()| sys::fsmount(fsfd.raw(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    drop(fsfd);
     let skel = at(step, r)?;
     // Modes exactly as planned (the program inherits the umask: restored below).
     let umask = sys::umask(0);
-    let r = make_skeleton_entries(skel, ops);
+    let r = make_skeleton_entries(skel.raw(), ops);
     sys::umask(umask);
-    match r {
-        Ok(()) => Ok(skel),
-        Err(e) => {
-            // SAFETY: skel is the mount made above, not returned, and not used after.
-            unsafe { sys::close(skel) };
-            Err(e)
-        }
-    }
+    // On failure the mount is closed here.
+    r.map(|()| skel)
 }
 
 pub(super) fn make_skeleton_entries(skel: c_int, ops: &[FsOp]) -> SetupResult {
@@ -621,19 +601,18 @@ pub(super) fn make_skeleton_entries(skel: c_int, ops: &[FsOp]) -> SetupResult {
             sys::open_in_root(skel, &a.parent, libc::O_PATH | libc::O_DIRECTORY),
         )?;
         let r = match op {
-            FsOp::Mkdir { mode, .. } => sys::mkdirat(dir, &a.name, *mode),
-            FsOp::Mkfile { .. } => sys::mkfileat(dir, &a.name),
-            FsOp::Symlink { target, .. } => sys::symlinkat(target, dir, &a.name),
+            FsOp::Mkdir { mode, .. } => sys::mkdirat(dir.raw(), &a.name, *mode),
+            FsOp::Mkfile { .. } => sys::mkfileat(dir.raw(), &a.name),
+            FsOp::Symlink { target, .. } => sys::symlinkat(target, dir.raw(), &a.name),
             _ => Ok(()),
         };
-        // SAFETY: dir was opened above in this iteration, and is not used after.
-        unsafe { sys::close(dir) };
+        drop(dir);
         at(step, r)?;
     }
     Ok(())
 }
 
-pub(super) fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
+pub(super) fn overlay_mount(fds: &[c_int; 4]) -> Result<Fd, i32> {
     let [lower, upper, work, skeleton] = *fds;
     // "/proc/self/fd/S:/proc/self/fd/L": the skeleton above the template.
     let mut lowers = [0u8; 64];
@@ -641,33 +620,32 @@ pub(super) fn overlay_mount(fds: &[c_int; 4]) -> Result<c_int, i32> {
     let mut bufs = [[0u8; 32]; 2];
     let [ub, wb] = &mut bufs;
     let fsfd = sys::fsopen(c"overlay")?;
-    let r = sys::fsconfig_string(fsfd, c"lowerdir", lowers)
+    let f = fsfd.raw();
+    let r = sys::fsconfig_string(f, c"lowerdir", lowers)
         .and_then(|()| sys::fd_path(upper, ub))
-        .and_then(|p| sys::fsconfig_string(fsfd, c"upperdir", p))
+        .and_then(|p| sys::fsconfig_string(f, c"upperdir", p))
         .and_then(|()| sys::fd_path(work, wb))
-        .and_then(|p| sys::fsconfig_string(fsfd, c"workdir", p))
-        .and_then(|()| sys::fsconfig_flag(fsfd, c"userxattr"))
-        .and_then(|()| sys::fsconfig_create(fsfd))
-        .and_then(|()| sys::fsmount(fsfd, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
-    // SAFETY: fsfd is the context opened above, and is not used after.
-    unsafe { sys::close(fsfd) };
+        .and_then(|p| sys::fsconfig_string(f, c"workdir", p))
+        .and_then(|()| sys::fsconfig_flag(f, c"userxattr"))
+        .and_then(|()| sys::fsconfig_create(f))
+        .and_then(|()| sys::fsmount(f, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
+    drop(fsfd);
     r
 }
 
 /// Bind the run's fresh copy of the fixture (opened without following a symbolic link) on `/`,
 /// `nosuid,nodev`, and return it as the new root.
-pub(super) fn bind_root(dir: &CStr, step: StepId) -> SetupResult<c_int> {
+pub(super) fn bind_root(dir: &CStr, step: StepId) -> SetupResult<Fd> {
     let dirfd = at(
         step,
         sys::open_no_symlinks(dir, libc::O_PATH | libc::O_DIRECTORY),
     )?;
     let fd = sys::open_tree(
-        dirfd,
+        dirfd.raw(),
         c"",
         sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as c_uint,
     );
-    // SAFETY: dirfd was opened above, and is not used after.
-    unsafe { sys::close(dirfd) };
+    drop(dirfd);
     let fd = at(step, fd)?;
     let attr = MountAttr {
         attr_set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
@@ -676,11 +654,11 @@ pub(super) fn bind_root(dir: &CStr, step: StepId) -> SetupResult<c_int> {
     };
     at(
         step,
-        sys::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as c_uint, &attr),
+        sys::mount_setattr(fd.raw(), c"", libc::AT_EMPTY_PATH as c_uint, &attr),
     )?;
     at(
         step,
-        sys::move_mount(fd, libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
+        sys::move_mount(fd.raw(), libc::AT_FDCWD, c"/", sys::MOVE_MOUNT_F_EMPTY_PATH),
     )?;
     Ok(fd)
 }
