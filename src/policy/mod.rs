@@ -285,8 +285,9 @@ impl Sandbox {
     /// which is removed afterwards — no two runs see each other's writes, and the host's files
     /// never change. Except the outputs test tools are meant to leave, carried back to the host
     /// once the program has ended: insta's snapshots (`*.snap`, `*.snap.new`,
-    /// `*.pending-snap`), coverage profiles (`*.profraw`, each under a name of its own) and
-    /// proptest's regression files (`proptest-regressions/`, new lines appended). Where the
+    /// `*.pending-snap`), coverage profiles (`*.profraw`, each under a name of its own),
+    /// proptest's regression files (`proptest-regressions/`, new lines appended) and trybuild's
+    /// expected outputs (a `*.stderr` or `*.stdout` beside its case, or in `wip/`). Where the
     /// kernel refuses the overlay, the directories stay read-only and the parent says so once.
     /// `#[sandboxed]` turns it on; default for the builder: `false` (read-only). No effect with
     /// a [`fixture`](Self::fixture) or [`whole_host`](Self::whole_host).

@@ -11,6 +11,7 @@
 //! | insta | `*.snap`, `*.snap.new`, `*.pending-snap` | replaced (written beside, then renamed) |
 //! | coverage (`-C instrument-coverage`) | `*.profraw` | under a name of its own: every sandboxed program is pid 2 in its namespace, so `%p` names collide |
 //! | proptest | files below a `proptest-regressions` directory | the lines the host's file lacks, appended |
+//! | trybuild | `*.stderr`, `*.stdout` beside a `*.rs` of the same name (`TRYBUILD=overwrite`), and in a top-level `wip/` | replaced |
 //!
 //! Everything else — build artifacts, `CARGO_TARGET_TMPDIR` scratch, files written to the
 //! working directory, deletions (whiteouts), links, special files — stays in the run's
@@ -37,6 +38,9 @@ pub(crate) enum Carry {
     Unique,
     /// Append the lines the host's file does not have.
     MergeLines,
+    /// Replace the host's file, if it is trybuild's expected output of a case (checked by
+    /// [`carry_back`], which sees both trees).
+    IfCase,
 }
 
 /// How the file at `rel` (relative to the layer's top) is carried back, if it is a tool's
@@ -55,6 +59,9 @@ pub(crate) fn carry_of(rel: &Path) -> Option<Carry> {
     if name.ends_with(".profraw") {
         return Some(Carry::Unique);
     }
+    if name.ends_with(".stderr") || name.ends_with(".stdout") {
+        return Some(Carry::IfCase);
+    }
     None
 }
 
@@ -65,6 +72,14 @@ pub(crate) fn carry_back(scratch: &Scratch) -> Vec<PathBuf> {
     for layer in &scratch.layers {
         let mut found = Vec::new();
         walk(&layer.upper, Path::new(""), 0, &mut found);
+        // trybuild's expected outputs: beside the case they belong to, or in its `wip/`.
+        found.retain(|(rel, how)| {
+            *how != Carry::IfCase
+                || rel.starts_with("wip")
+                || [&layer.upper, &layer.host]
+                    .iter()
+                    .any(|top| top.join(rel.with_extension("rs")).is_file())
+        });
         for (rel, how) in found {
             let from = layer.upper.join(&rel);
             let to = layer.host.join(&rel);
@@ -112,7 +127,7 @@ fn carry(from: &Path, to: &Path, how: Carry) -> io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
     }
     match how {
-        Carry::Replace => {
+        Carry::Replace | Carry::IfCase => {
             replace(to, &data)?;
             Ok(to.to_owned())
         }
@@ -258,6 +273,12 @@ mod tests {
         w("target/cov/t-2.profraw", "p1");
         w("proptest-regressions/t.txt", "cc 2\n");
         w("src/lib.rs", "evil");
+        // trybuild: an expected output beside its case, one in wip/, and one of no case.
+        std::fs::create_dir_all(host.path().join("tests/ui")).unwrap();
+        std::fs::write(host.path().join("tests/ui/bad.rs"), "fn main() {}").unwrap();
+        w("tests/ui/bad.stderr", "error");
+        w("wip/new.stderr", "error");
+        w("tests/ui/stray.stderr", "no case");
         std::os::unix::fs::symlink("/etc/passwd", upper.join("tests/snapshots/l.snap")).unwrap();
         std::fs::create_dir_all(host.path().join("proptest-regressions")).unwrap();
         std::fs::write(host.path().join("proptest-regressions/t.txt"), "cc 1\n").unwrap();
@@ -265,7 +286,10 @@ mod tests {
         std::fs::write(host.path().join("target/cov/t-2.profraw"), "p0").unwrap();
 
         let written = carry_back(&scratch);
-        assert_eq!(written.len(), 3, "{written:?}");
+        assert_eq!(written.len(), 5, "{written:?}");
+        assert!(host.path().join("tests/ui/bad.stderr").is_file());
+        assert!(host.path().join("wip/new.stderr").is_file());
+        assert!(!host.path().join("tests/ui/stray.stderr").exists());
         let read = |rel: &str| std::fs::read_to_string(host.path().join(rel)).unwrap();
         assert_eq!(read("tests/snapshots/x.snap.new"), "new");
         assert_eq!(read("proptest-regressions/t.txt"), "cc 1\ncc 2\n");
