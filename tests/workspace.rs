@@ -197,3 +197,20 @@ fn proptest_s_regressions_come_back() {
     // The shrunk case, as proptest writes it (`cc <hash> # shrinks to n = 10`).
     assert!(text.lines().any(|l| l.starts_with("cc ")), "{text:?}");
 }
+
+#[test]
+fn a_host_link_in_the_workspace_does_not_carry_an_output_elsewhere() {
+    // The host has `docs -> <elsewhere>`; inside, the program replaces the link by a directory
+    // and writes an output's name into it. The carry never follows the host's link.
+    let dir = scratch_dir();
+    let elsewhere = scratch_dir();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("docs")).unwrap();
+    let d = dir.path().display();
+    let out = sh(
+        &writable(),
+        &format!("rm {d}/docs && mkdir {d}/docs && echo x > {d}/docs/evil.snap && echo ok"),
+    );
+    assert_eq!(out.stdout_str(), "ok\n", "{out}");
+    assert!(!elsewhere.path().join("evil.snap").exists());
+    assert!(std::fs::symlink_metadata(dir.path().join("docs")).unwrap().is_symlink());
+}

@@ -83,7 +83,10 @@ pub(crate) fn carry_back(scratch: &Scratch) -> Vec<PathBuf> {
         for (rel, how) in found {
             let from = layer.upper.join(&rel);
             let to = layer.host.join(&rel);
-            match carry(&from, &to, how) {
+            let placed = rel
+                .parent()
+                .map_or(Ok(()), |dir| real_dirs_below(&layer.host, dir));
+            match placed.and_then(|()| carry(&from, &to, how)) {
                 Ok(path) => written.push(path),
                 Err(e) => eprintln!(
                     "sandboxed: could not carry {} back to the host: {e}",
@@ -121,11 +124,40 @@ fn walk(top: &Path, rel: &Path, depth: usize, found: &mut Vec<(PathBuf, Carry)>)
     }
 }
 
+/// Make sure every directory of `rel` below `top` on the host is a real directory — made where
+/// missing, never a symbolic link followed: a link the host has there (`workspace/docs ->
+/// /etc`) would otherwise carry a file named by the program to wherever it points. The program
+/// has ended, so nothing changes the host's tree meanwhile but the host itself.
+fn real_dirs_below(top: &Path, rel: &Path) -> io::Result<()> {
+    let mut at = top.to_owned();
+    for part in rel.components() {
+        let std::path::Component::Normal(name) = part else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a plain path",
+            ));
+        };
+        at.push(name);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is not a directory on the host (a link is never followed)",
+                        at.display()
+                    ),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&at)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn carry(from: &Path, to: &Path, how: Carry) -> io::Result<PathBuf> {
     let data = read_regular(from)?;
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     match how {
         Carry::Replace | Carry::IfCase => {
             replace(to, &data)?;
@@ -138,7 +170,7 @@ fn carry(from: &Path, to: &Path, how: Carry) -> io::Result<PathBuf> {
             Ok(to)
         }
         Carry::MergeLines => {
-            let old = match std::fs::read(to) {
+            let old = match read_regular(to) {
                 Ok(old) => old,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
                 Err(e) => return Err(e),
@@ -311,5 +343,33 @@ mod tests {
         let dir = scratch.dir.clone();
         drop(scratch);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_link_on_the_host_is_never_followed() {
+        // The workspace has `docs -> <elsewhere>`; the program replaced it inside by a directory
+        // of its own holding an output's name: nothing may land where the link points.
+        let host = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), host.path().join("docs")).unwrap();
+        std::os::unix::fs::symlink(
+            elsewhere.path().join("secret"),
+            host.path().join("proptest-regressions"),
+        )
+        .unwrap();
+        std::fs::write(elsewhere.path().join("secret"), "host secret\n").unwrap();
+        let mut scratch = Scratch::new().unwrap();
+        let upper = scratch.add(host.path()).unwrap().upper.clone();
+        std::fs::create_dir_all(upper.join("docs")).unwrap();
+        std::fs::write(upper.join("docs/evil.snap"), "x").unwrap();
+        std::fs::create_dir_all(upper.join("proptest-regressions")).unwrap();
+        std::fs::write(upper.join("proptest-regressions/t.txt"), "cc 1\n").unwrap();
+        let written = carry_back(&scratch);
+        assert!(written.is_empty(), "{written:?}");
+        assert!(!elsewhere.path().join("evil.snap").exists());
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.path().join("secret")).unwrap(),
+            "host secret\n"
+        );
     }
 }
