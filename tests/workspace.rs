@@ -212,5 +212,36 @@ fn a_host_link_in_the_workspace_does_not_carry_an_output_elsewhere() {
     );
     assert_eq!(out.stdout_str(), "ok\n", "{out}");
     assert!(!elsewhere.path().join("evil.snap").exists());
-    assert!(std::fs::symlink_metadata(dir.path().join("docs")).unwrap().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("docs"))
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn only_proptest_s_own_files_come_back_from_its_directory() {
+    // Code in a directory named like proptest's (which cargo would build and run on the host:
+    // `src/bin/<dir>/main.rs`) is no regression file.
+    let dir = scratch_dir();
+    let d = dir.path().display();
+    let out = sh(
+        &writable(),
+        &format!(
+            "mkdir -p {d}/src/bin/proptest-regressions && echo 'fn main() {{}}' > \
+             {d}/src/bin/proptest-regressions/main.rs && echo cc > {d}/src/bin/proptest-regressions/r.txt \
+             && echo ok"
+        ),
+    );
+    assert_eq!(out.stdout_str(), "ok\n", "{out}");
+    assert!(
+        !dir.path()
+            .join("src/bin/proptest-regressions/main.rs")
+            .exists()
+    );
+    assert!(
+        dir.path()
+            .join("src/bin/proptest-regressions/r.txt")
+            .exists()
+    );
 }

@@ -10,8 +10,8 @@
 //! |---|---|---|
 //! | insta | `*.snap`, `*.snap.new`, `*.pending-snap` | replaced (written beside, then renamed) |
 //! | coverage (`-C instrument-coverage`) | `*.profraw` | under a name of its own: every sandboxed program is pid 2 in its namespace, so `%p` names collide |
-//! | proptest | files below a `proptest-regressions` directory | the lines the host's file lacks, appended |
-//! | trybuild | `*.stderr`, `*.stdout` beside a `*.rs` of the same name (`TRYBUILD=overwrite`), and in a top-level `wip/` | replaced |
+//! | proptest | `*.txt` below a `proptest-regressions` directory | the lines the host's file lacks, appended |
+//! | trybuild | `*.stderr`, `*.stdout` beside a `*.rs` of the same name on the host (`TRYBUILD=overwrite`), and in a top-level `wip/` | replaced |
 //!
 //! Everything else — build artifacts, `CARGO_TARGET_TMPDIR` scratch, files written to the
 //! working directory, deletions (whiteouts), links, special files — stays in the run's
@@ -47,10 +47,14 @@ pub(crate) enum Carry {
 /// output.
 pub(crate) fn carry_of(rel: &Path) -> Option<Carry> {
     let name = rel.file_name()?.to_str()?;
-    if rel.parent().is_some_and(|p| {
-        p.components()
-            .any(|c| c.as_os_str() == "proptest-regressions")
-    }) {
+    // proptest's own files only: `*.txt` below a `proptest-regressions` directory (never a name
+    // cargo or anything else would run: `src/bin/proptest-regressions/main.rs` is no output).
+    if name.ends_with(".txt")
+        && rel.parent().is_some_and(|p| {
+            p.components()
+                .any(|c| c.as_os_str() == "proptest-regressions")
+        })
+    {
         return Some(Carry::MergeLines);
     }
     if name.ends_with(".snap") || name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
@@ -73,12 +77,13 @@ pub(crate) fn carry_back(scratch: &Scratch) -> Vec<PathBuf> {
         let mut found = Vec::new();
         walk(&layer.upper, Path::new(""), 0, &mut found);
         // trybuild's expected outputs: beside the case they belong to, or in its `wip/`.
+        // Of trybuild's outputs, those beside a case the host has (a regular file: not one
+        // the program wrote, nor a link), or in its `wip/`.
         found.retain(|(rel, how)| {
             *how != Carry::IfCase
                 || rel.starts_with("wip")
-                || [&layer.upper, &layer.host]
-                    .iter()
-                    .any(|top| top.join(rel.with_extension("rs")).is_file())
+                || std::fs::symlink_metadata(layer.host.join(rel.with_extension("rs")))
+                    .is_ok_and(|m| m.file_type().is_file())
         });
         for (rel, how) in found {
             let from = layer.upper.join(&rel);
@@ -207,12 +212,12 @@ fn replace(to: &Path, data: &[u8]) -> io::Result<()> {
         "{}.sandboxed-tmp",
         to.extension().and_then(|e| e.to_str()).unwrap_or("")
     )));
-    let result = (|| {
-        let mut f = File::options().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, to)
-    })();
+    // Made here (create_new): only then is it ours to remove on a failure.
+    let mut f = File::options().write(true).create_new(true).open(&tmp)?;
+    let result = f
+        .write_all(data)
+        .and_then(|()| f.sync_data())
+        .and_then(|()| std::fs::rename(&tmp, to));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -311,6 +316,11 @@ mod tests {
         w("tests/ui/bad.stderr", "error");
         w("wip/new.stderr", "error");
         w("tests/ui/stray.stderr", "no case");
+        // A case the program wrote itself, and a "case" that is a link on the host.
+        w("tests/ui/planted.rs", "fn main() {}");
+        w("tests/ui/planted.stderr", "planted");
+        std::os::unix::fs::symlink("/etc/hostname", host.path().join("tests/ui/link.rs")).unwrap();
+        w("tests/ui/link.stderr", "linked");
         std::os::unix::fs::symlink("/etc/passwd", upper.join("tests/snapshots/l.snap")).unwrap();
         std::fs::create_dir_all(host.path().join("proptest-regressions")).unwrap();
         std::fs::write(host.path().join("proptest-regressions/t.txt"), "cc 1\n").unwrap();
@@ -322,6 +332,9 @@ mod tests {
         assert!(host.path().join("tests/ui/bad.stderr").is_file());
         assert!(host.path().join("wip/new.stderr").is_file());
         assert!(!host.path().join("tests/ui/stray.stderr").exists());
+        assert!(!host.path().join("tests/ui/planted.stderr").exists());
+        assert!(!host.path().join("tests/ui/planted.rs").exists());
+        assert!(!host.path().join("tests/ui/link.stderr").exists());
         let read = |rel: &str| std::fs::read_to_string(host.path().join(rel)).unwrap();
         assert_eq!(read("tests/snapshots/x.snap.new"), "new");
         assert_eq!(read("proptest-regressions/t.txt"), "cc 1\ncc 2\n");
