@@ -28,6 +28,11 @@ use crate::plan::scratch::Scratch;
 
 /// How deep below a layer's top the walk looks.
 const MAX_DEPTH: usize = 64;
+/// The largest file carried (a coverage profile of a large binary is some megabytes; a
+/// snapshot or a regression file far less): a larger one is left, and said.
+const MAX_FILE: u64 = 256 << 20;
+/// The most files carried from one run; the rest are left, and said.
+const MAX_FILES: usize = 10_000;
 
 /// What a tool's output is carried as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +90,15 @@ pub(crate) fn carry_back(scratch: &Scratch) -> Vec<PathBuf> {
                 || std::fs::symlink_metadata(layer.host.join(rel.with_extension("rs")))
                     .is_ok_and(|m| m.file_type().is_file())
         });
+        if found.len() > MAX_FILES {
+            eprintln!(
+                "sandboxed: the run left {} tool outputs in {}; only the first {MAX_FILES} are \
+                 carried back",
+                found.len(),
+                layer.host.display()
+            );
+            found.truncate(MAX_FILES);
+        }
         for (rel, how) in found {
             let from = layer.upper.join(&rel);
             let to = layer.host.join(&rel);
@@ -191,18 +205,31 @@ fn carry(from: &Path, to: &Path, how: Carry) -> io::Result<PathBuf> {
 
 /// The contents of the regular file `path`, opened without following a link.
 fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    if !f.metadata()?.is_file() {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
         ));
     }
+    if meta.len() > MAX_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} bytes, more than the {MAX_FILE} carried", meta.len()),
+        ));
+    }
     let mut data = Vec::new();
-    f.read_to_end(&mut data)?;
+    f.take(MAX_FILE + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "grew past the limit",
+        ));
+    }
     Ok(data)
 }
 
