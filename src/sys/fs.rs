@@ -6,7 +6,7 @@
 //! The `unsafe` blocks here pass the kernel nul-terminated strings (`&CStr`), buffers with
 //! their exact lengths, and descriptors that are borrowed (`BorrowedFd`, or [`CWD`]) or, in the
 //! child-side wrappers, numbers the launch code made. A descriptor the kernel returns is
-//! wrapped in an [`OwnedFd`] (the parent's) or a [`Fd`](super::Fd) (the child's) at once.
+//! wrapped in an [`OwnedFd`] (the parent's) or a [`Fd`] (the child's) at once.
 
 #![allow(unsafe_code)]
 
