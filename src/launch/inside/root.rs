@@ -234,26 +234,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut Root) -> SetupResul
             fallback_step,
         } => {
             let lower = take_slot(ctx, *lower_slot);
-            let r = match read_only_overlay(lower.raw(), get_slot(ctx, *empty_slot)) {
-                // The overlay is closed once attached.
-                Ok(fd) => attach(root.raw(), fd.raw(), path, *step),
-                Err(errno) => {
-                    // Told to the parent, which says it once; the bind is still read-only and
-                    // nodev.
-                    send(
-                        REPORT_FD,
-                        Message::Notice {
-                            step: *fallback_step,
-                            errno,
-                        },
-                    );
-                    // The clone is closed once attached.
-                    at(*fallback_step, bind_read_only(lower.raw()))
-                        .and_then(|fd| attach(root.raw(), fd.raw(), path, *fallback_step))
-                }
-            };
-            drop(lower);
-            r?;
+            let made = read_only_overlay(lower.raw(), get_slot(ctx, *empty_slot));
+            attach_overlay_or_bind(root.raw(), lower, made, path, *step, *fallback_step)?;
         }
         FsOp::Mqueue { path, step } => {
             // Only the sandbox's own queues: without an IPC namespace of its own (best-effort
@@ -274,26 +256,8 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut Root) -> SetupResul
             fallback_step,
         } => {
             let lower = take_slot(ctx, *lower_slot);
-            let r = match writable_overlay(lower.raw(), upper, work) {
-                // The overlay is closed once attached.
-                Ok(fd) => attach(root.raw(), fd.raw(), path, *step),
-                Err(errno) => {
-                    // Told to the parent, which says it once; the directory is still shown,
-                    // read-only and nodev.
-                    send(
-                        REPORT_FD,
-                        Message::Notice {
-                            step: *fallback_step,
-                            errno,
-                        },
-                    );
-                    // The clone is closed once attached.
-                    at(*fallback_step, bind_read_only(lower.raw()))
-                        .and_then(|fd| attach(root.raw(), fd.raw(), path, *fallback_step))
-                }
-            };
-            drop(lower);
-            r?;
+            let made = writable_overlay(lower.raw(), upper, work);
+            attach_overlay_or_bind(root.raw(), lower, made, path, *step, *fallback_step)?;
         }
         FsOp::Cover {
             path,
@@ -336,6 +300,33 @@ pub(super) fn read_only_overlay(lower: c_int, empty: c_int) -> Result<Fd, i32> {
         .and_then(|()| sys::fsmount(fsfd.raw(), READ_ONLY_VIEW));
     drop(fsfd);
     r
+}
+
+/// Attach the overlay `made` of the host directory `lower` at `path`; where the kernel refused
+/// it, tell the parent (which says it once) and attach a plain read-only, `nodev` bind of
+/// `lower` instead. Every descriptor is closed once attached.
+fn attach_overlay_or_bind(
+    root: c_int,
+    lower: sys::Fd,
+    made: Result<sys::Fd, i32>,
+    path: &CStr,
+    step: StepId,
+    fallback_step: StepId,
+) -> SetupResult {
+    match made {
+        Ok(fd) => attach(root, fd.raw(), path, step),
+        Err(errno) => {
+            send(
+                REPORT_FD,
+                Message::Notice {
+                    step: fallback_step,
+                    errno,
+                },
+            );
+            at(fallback_step, bind_read_only(lower.raw()))
+                .and_then(|fd| attach(root, fd.raw(), path, fallback_step))
+        }
+    }
 }
 
 /// The attributes of the sandbox's `mqueue` mount.
