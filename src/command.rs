@@ -154,9 +154,9 @@ impl Command {
         let launched = match crate::launch::launch(plan, self.stdin.clone(), side) {
             Err(Error::Setup {
                 step: Step::MountFixtureOverlay { .. },
-                ..
+                errno,
             }) if may_fall_back => {
-                crate::plan::fixture::note_overlay_unavailable();
+                crate::plan::fixture::note_overlay_unavailable(errno);
                 crate::launch::launch(
                     crate::plan::Plan::new(&self.sandbox, &invocation)?,
                     self.stdin.clone(),

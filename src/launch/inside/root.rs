@@ -198,6 +198,7 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut Root) -> SetupResul
             upper,
             work,
             skeleton,
+            skeleton_dir,
             open_step,
             mount_step,
         } => {
@@ -206,6 +207,7 @@ pub(super) fn apply(ctx: &Context<'_>, op: &FsOp, root: &mut Root) -> SetupResul
                 upper,
                 work,
                 skeleton,
+                skeleton_dir,
                 *open_step,
                 *mount_step,
             )?);
@@ -531,6 +533,7 @@ pub(super) fn overlay_root(
     upper: &CStr,
     work: &CStr,
     skeleton: &[FsOp],
+    skeleton_dir: &CStr,
     open_step: StepId,
     mount_step: StepId,
 ) -> SetupResult<Fd> {
@@ -548,7 +551,8 @@ pub(super) fn overlay_root(
         }
     }
     if r.is_ok() && !skeleton.is_empty() {
-        r = make_skeleton(skeleton, mount_step).map(|fd| fds[3] = Some(fd));
+        r = make_skeleton(skeleton, skeleton_dir, open_step, mount_step)
+            .map(|fd| fds[3] = Some(fd));
     }
     let raw = fds.each_ref().map(|fd| fd.as_ref().map_or(-1, Fd::raw));
     let mounted = r.and_then(|()| at(mount_step, overlay_mount(&raw)));
@@ -562,8 +566,16 @@ pub(super) fn overlay_root(
     Ok(fd)
 }
 
-/// A detached tmpfs holding the skeleton's directories, files and links.
-pub(super) fn make_skeleton(ops: &[FsOp], step: StepId) -> SetupResult<Fd> {
+/// A tmpfs holding the skeleton's directories, files and links, attached on the run's empty
+/// `dir` in our mount namespace (hidden from the host, which is in another one, and left behind
+/// with the old root at the pivot): overlayfs before the 2025 relaxation refuses a layer on a
+/// detached mount with `EINVAL` (Linux 6.1 does).
+pub(super) fn make_skeleton(
+    ops: &[FsOp],
+    dir: &CStr,
+    open_step: StepId,
+    step: StepId,
+) -> SetupResult<Fd> {
     let fsfd = at(step, sys::fsopen(c"tmpfs"))?;
     let r = sys::fsconfig_string(fsfd.raw(), c"mode", c"0755")
         .and_then(|()| sys::fsconfig_string(fsfd.raw(), c"size", c"1m"))
@@ -571,6 +583,18 @@ pub(super) fn make_skeleton(ops: &[FsOp], step: StepId) -> SetupResult<Fd> {
         .and_then(|()| sys::fsmount(fsfd.raw(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV));
     drop(fsfd);
     let skel = at(step, r)?;
+    let target = at(
+        open_step,
+        sys::open_no_symlinks(dir, libc::O_PATH | libc::O_DIRECTORY),
+    )?;
+    let r = sys::move_mount(
+        skel.raw(),
+        target.raw(),
+        c"",
+        sys::MOVE_MOUNT_F_EMPTY_PATH | sys::MOVE_MOUNT_T_EMPTY_PATH,
+    );
+    drop(target);
+    at(step, r)?;
     // Modes exactly as planned (the program inherits the umask: restored below).
     let umask = sys::umask(0);
     let r = make_skeleton_entries(skel.raw(), ops);

@@ -55,6 +55,7 @@ pub(super) fn plan_root(
                 upper: cstr(upper, "fixture root")?,
                 work: cstr(work, "fixture root")?,
                 skeleton: Vec::new(),
+                skeleton_dir: cstr(&root.skeleton_dir(), "fixture root")?,
                 open_step,
                 mount_step,
             });

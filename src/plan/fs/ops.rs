@@ -110,6 +110,9 @@ pub(crate) enum FsOp {
         /// links): made in a small tmpfs that becomes the overlay's top lower layer, so that
         /// the upper directory holds only the program's changes.
         skeleton: Vec<FsOp>,
+        /// An empty directory of the run on the host, where the skeleton's tmpfs is attached
+        /// (in the sandbox's mount namespace) before it becomes a layer.
+        skeleton_dir: CString,
         open_step: StepId,
         mount_step: StepId,
     },
