@@ -815,7 +815,7 @@ fn a_fixture_is_the_root_fresh_and_writable() {
 
 #[test]
 fn the_fixture_template_is_untouched_by_sandboxed_tests() {
-    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hello");
+    let template = common::package_dir().join("fixtures/hello");
     // Run the fixture test above in this thread's own child run, then look at the template.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "a_fixture_is_the_root_fresh_and_writable"])

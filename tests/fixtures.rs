@@ -17,9 +17,7 @@ const MODES: [FixtureMode; 2] = [FixtureMode::Overlay, FixtureMode::Copy];
 
 /// A committed fixture under `fixtures/`.
 fn committed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
+    package_dir().join("fixtures").join(name)
 }
 
 /// A copy of a committed fixture owned by whoever runs the tests (the committed tree may belong

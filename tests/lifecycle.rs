@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use sandboxed::{Outcome, Sandbox, Stream};
@@ -74,7 +74,6 @@ fn a_real_segfault_with_a_core_dump() {
 #[test]
 fn timeout_kills_the_whole_tree_and_keeps_partial_output() {
     let (sleep, arg) = unique_sleep();
-    let start = Instant::now();
     let out = Sandbox::new()
         .timeout(Duration::from_millis(500))
         .command("/bin/sh")
@@ -84,12 +83,13 @@ fn timeout_kills_the_whole_tree_and_keeps_partial_output() {
         ))
         .output()
         .unwrap();
-    let took = start.elapsed();
+    // Not a bound on the wall clock (a slow machine would fail it): the outcome says the
+    // timeout ended it, and no sleep (of 3 years) is left; a sandbox that waited for them would
+    // hang, and the runner's slow-timeout (.config/nextest.toml) fails the test.
     assert_eq!(out.outcome, Outcome::TimedOut(Duration::from_millis(500)));
     assert_eq!(out.outcome.to_string(), "timed out after 500ms");
     assert_eq!(out.stdout_str(), "started\n");
     assert_eq!(out.stderr_str(), "err\n");
-    assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(
         host_processes_with(&arg),
         Vec::<u32>::new(),
@@ -110,11 +110,10 @@ fn a_program_that_ends_in_time_is_not_timed_out() {
 #[test]
 fn when_the_program_ends_everything_else_in_the_sandbox_ends() {
     let (sleep, arg) = unique_sleep();
-    let start = Instant::now();
-    // A daemonised grandchild holding stdout open would otherwise keep us waiting.
+    // A daemonised grandchild holding stdout open would otherwise keep us waiting (for 3 years:
+    // the runner's slow-timeout fails the test first).
     let out = sh(&format!("( setsid {sleep} & ) ; {sleep} & echo main-done"));
     assert_eq!(out.stdout_str(), "main-done\n");
-    assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(host_processes_with(&arg), Vec::<u32>::new());
 }
 

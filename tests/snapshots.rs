@@ -12,14 +12,7 @@ use std::time::Duration;
 use rstest::rstest;
 use sandboxed::{Error, Outcome, Redactions, Sandbox, assert_output_snapshot};
 
-use common::{PYTHON, sh};
-
-/// The package directory of this run (not of the build: the sources may have moved).
-fn package_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
+use common::{PYTHON, package_dir, sh};
 
 fn snapshot_file(name: &str) -> PathBuf {
     package_dir()

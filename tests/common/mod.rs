@@ -8,6 +8,15 @@ use sandboxed::{Output, Sandbox};
 /// Debian's python3 (not a pyenv shim under /root, which an ordinary user cannot read).
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// The package directory of this run, not of the build: `cargo test` and `cargo nextest` set
+/// `CARGO_MANIFEST_DIR` when they run a test (nextest remaps it where an archive is extracted),
+/// and the sources may have moved since the build.
+pub fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// Run a shell script in a default sandbox.
 pub fn sh(script: &str) -> Output {
     sh_in(&Sandbox::new(), script)
