@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs inside the VM (as root, started by virtme-ng's init): guest.sh DIR SCENARIO...
+# Runs inside the VM (as root, started by virtme-ng's init): guest.sh DIR, with the scenarios
+# in DIR/scenarios, one a line.
 #
 # The guest sees the host's root file system read-only over 9p (virtme-ng puts tmpfs overlays
 # on /etc, /home, /usr, /var, /tmp), and /sys/fs/cgroup is a cgroup2 mount and nothing else.
@@ -16,8 +17,10 @@
 #   user-deleg  an ordinary user in a subtree delegated as systemd's Delegate=yes makes it, set
 #               up by the README's recipe (SANDBOXED_CGROUP): the limit and attribute tests
 #   user-deleg-all  the same, the whole suite
+#   filter:NAME:AS:EXPR  an ad-hoc run of the tests EXPR selects, as root or user
 set -u
-dir=$1; shift
+dir=$1
+mapfile -t scenarios < "$dir/scenarios"
 user=sandboxed-ci
 uid=$(id -u $user)
 gid=$(id -g $user)
@@ -111,7 +114,7 @@ delegate() { # DIR
   chown $user "$1" "$1/cgroup.procs" "$1/cgroup.subtree_control" "$1/cgroup.threads"
 }
 
-for scenario in "$@"; do
+for scenario in "${scenarios[@]}"; do
   case $scenario in
   info)
     log info
@@ -152,6 +155,13 @@ for scenario in "$@"; do
     left=$(find $D/sandboxes -mindepth 1 -type d | wc -l)
     echo "cgroups left in $D/sandboxes: $left"
     [ "$left" = 0 ] || echo 1 > "$R/$scenario-leftovers.rc"
+    ;;
+  filter:*)
+    # filter:NAME:AS:EXPR -- an ad-hoc run (AS is root or user), for debugging
+    IFS=: read -r _ name as expr <<< "$scenario"
+    [ "$as" = user ] && as=$user
+    systemd_like
+    run "$name" "$as" "$expr"
     ;;
   *)
     echo "unknown scenario $scenario"
