@@ -56,6 +56,8 @@ fn result_of(mut cmd: Command, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     match stdout.lines().find_map(after_result) {
+        // A message is one sentence after another: no run of blanks from a broken line.
+        Some(r) if r.contains("   ") => panic!("{what}: a run of blanks in the message: {r}"),
         Some(r) => r.to_owned(),
         None => panic!(
             "{what}: the helper printed no result ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
@@ -145,6 +147,10 @@ fn docker_masked_proc_is_diagnosed_with_the_complete_fix() {
         .lines()
         .find_map(after_result)
         .unwrap_or_else(|| panic!("no result:\n{stdout}\n{stderr}"));
+    assert!(
+        !result.contains("   "),
+        "a run of blanks in the message: {result}"
+    );
     if probe == "yes" {
         assert_works(
             result,
@@ -211,7 +217,7 @@ fn assert_outer_forbids_nesting(result: &str, what: &str) {
     for expected in [
         "err cannot create the sandbox's namespaces",
         "An outer sandbox or container forbids nested user namespaces",
-        "not the initial one (/proc/self/uid_map: 0 ",
+        "not the initial one (/proc/self/uid_map: ",
         "A host sysctl does not change that",
         "bubblewrap without `--disable-userns`",
         "Run the tests outside that sandbox",
@@ -250,7 +256,13 @@ fn an_outer_namespace_that_forbids_nesting_is_named_not_a_limit() {
     );
     assert_outer_forbids_nesting(&r, "outer limit 1");
     assert!(r.contains("ENOSPC"), "{r}");
-    assert!(r.contains("reads 2147483647 here"), "{r}");
+    assert!(
+        r.contains(
+            "user.max_user_namespaces reads 2147483647 here, but the limit of an outer user \
+             namespace, which applies too and cannot be read from here, is reached"
+        ),
+        "{r}"
+    );
 
     let r = result_of(
         in_shell(
@@ -258,6 +270,12 @@ fn an_outer_namespace_that_forbids_nesting_is_named_not_a_limit() {
             "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
         ),
         "local limit 0",
+    );
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    assert!(
+        r.contains(&format!("(/proc/self/uid_map: 0 {uid} 1)")),
+        "{r}"
     );
     assert_outer_forbids_nesting(&r, "local limit 0");
     assert!(
@@ -281,6 +299,11 @@ fn bubblewrap_disable_userns_is_named() {
     .args(helper());
     let r = result_of(cmd, "bwrap --disable-userns");
     assert_outer_forbids_nesting(&r, "bwrap --disable-userns");
+    assert!(r.contains("ENOSPC"), "{r}");
+    assert!(
+        r.contains("(bubblewrap's --disable-userns sets it so)"),
+        "{r}"
+    );
 }
 
 /// bubblewrap as the outer sandbox with a /proc of its own (`--proc /proc`) and its user and
@@ -457,4 +480,26 @@ fn our_own_sandbox_says_sandboxes_do_not_nest() {
         .unwrap_or_else(|| panic!("no result: {out}"));
     assert!(r.contains("Sandboxes do not nest"), "{r}");
     assert!(!r.contains("An outer sandbox"), "{r}");
+}
+
+/// An outer user namespace in which this user is not mapped (`unshare -U` without a map): the
+/// kernel refuses a nested one, and the error says to map the user.
+#[test]
+fn an_unmapped_user_in_an_outer_namespace_is_told_to_map_it() {
+    let mut cmd = Command::new("unshare");
+    cmd.arg("-U").args(helper());
+    let r = result_of(cmd, "unshare -U");
+    for expected in [
+        "err cannot create the sandbox's namespaces: EPERM",
+        "An outer sandbox or container forbids nested user namespaces: this process runs in a \
+         user namespace that is not the initial one, and this process's user id is not mapped \
+         in it (/proc/self/uid_map is empty)",
+        "`unshare --map-root-user` or `--map-current-user`",
+    ] {
+        assert!(
+            r.contains(expected),
+            "missing {expected:?} in:\n{}",
+            r.replace("\\n", "\n")
+        );
+    }
 }

@@ -147,36 +147,53 @@ pub(crate) fn explain(facts: &Facts, errno: i32) -> String {
             }
         );
     }
-    if outer
-        && (errno == libc::ENOSPC || errno == libc::EUSERS || errno == libc::EPERM)
-        && facts.unprivileged_userns_clone.as_deref() != Some("0")
-    {
+    let map = facts
+        .uid_map
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let filtered = facts.seccomp_mode.as_deref() == Some("2")
+        || facts.apparmor_restrict.as_deref() == Some("1");
+    // Why an outer user namespace refuses a nested one, where that is the cause.
+    let outer_why = match (outer, local_max) {
+        (false, _) => None,
+        _ if facts.unprivileged_userns_clone.as_deref() == Some("0") => None,
+        (true, Some("0")) => Some(
+            "user.max_user_namespaces is 0 in this user namespace, set by its owner".to_owned(),
+        ),
+        (true, n) if errno == libc::ENOSPC || errno == libc::EUSERS => Some(format!(
+            "user.max_user_namespaces reads {} here, but the limit of an outer user namespace, \
+             which applies too and cannot be read from here, is reached (bubblewrap's \
+             --disable-userns sets it so)",
+            n.unwrap_or("?")
+        )),
+        (true, _) if errno == libc::EPERM && map.is_empty() => Some(
+            "this process's user id is not mapped in it (/proc/self/uid_map is empty): the \
+             kernel lets only a mapped user create a nested user namespace (map it: \
+             `unshare --map-root-user` or `--map-current-user`)"
+                .to_owned(),
+        ),
+        (true, _) if errno == libc::EPERM && !filtered => {
+            Some("the kernel refuses a nested one here (EPERM)".to_owned())
+        }
+        (true, _) => None,
+    };
+    if let Some(why) = outer_why {
         found = true;
-        let limit = match local_max {
-            Some("0") => {
-                "user.max_user_namespaces is 0 in this user namespace, set by its owner".to_owned()
-            }
-            Some(n) => format!(
-                "user.max_user_namespaces reads {n} here, but an outer user namespace's limit, \
-                 which applies too and cannot be read from here, is reached (bubblewrap's \
-                 --disable-userns sets it so)"
-            ),
-            None => "an outer user namespace's limit is reached".to_owned(),
+        let shown = if map.is_empty() {
+            String::new()
+        } else {
+            format!(" (/proc/self/uid_map: {map})")
         };
         let _ = writeln!(
             out,
             "- An outer sandbox or container forbids nested user namespaces: this process runs \
-             in a user namespace that is not the initial one (/proc/self/uid_map: {}), and {limit}. \
-             A host sysctl does not change that.\n  \
+             in a user namespace that is not the initial one{shown}, and {why}. A host sysctl \
+             does not change that.\n  \
              Run the tests outside that sandbox, or let it allow nesting: bubblewrap without \
-             `--disable-userns`; {CONTAINER_FIX}; LXC/Incus: `security.nesting=true`.",
-            facts
-                .uid_map
-                .as_deref()
-                .unwrap_or("?")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+             `--disable-userns`; {CONTAINER_FIX}; LXC/Incus: `security.nesting=true`."
         );
     } else if local_max == Some("0") {
         found = true;
@@ -399,5 +416,176 @@ pub(crate) fn notice_once(text: &str, errno: i32) {
     if !said.iter().any(|s| s == text) {
         said.push(text.to_owned());
         eprintln!("sandboxed: {text} ({})", crate::error::errno_text(errno));
+    }
+}
+
+// The branches of the diagnoses whose machines cannot be built on every host (a kernel
+// without `kernel.unprivileged_userns_clone`, a host sysctl the test suite must not change):
+// tests/environments.rs builds the others for real.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INITIAL: &str = "         0          0 4294967295";
+
+    fn host_root() -> Facts {
+        Facts {
+            uid_map: Some(INITIAL.into()),
+            cap_sys_admin: true,
+            max_user_namespaces: Some("15000".into()),
+            seccomp_mode: Some("0".into()),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn the_initial_user_namespace_is_told_by_its_whole_map() {
+        assert!(!host_root().in_outer_user_namespace());
+        for map in ["0 1000 1", "0 0 4294967294", "", "1000 1000 1"] {
+            let facts = Facts {
+                uid_map: Some(map.into()),
+                ..Facts::default()
+            };
+            assert!(facts.in_outer_user_namespace(), "{map:?}");
+        }
+        // Unreadable: taken for the initial one (nothing is claimed of an outer sandbox).
+        assert!(!Facts::default().in_outer_user_namespace());
+    }
+
+    #[test]
+    fn unprivileged_userns_clone_is_named_for_uid_0_inside_a_user_namespace() {
+        // uid 0 with every capability, but in an outer user namespace: the knob applies.
+        let facts = Facts {
+            uid_map: Some("0 1000 1".into()),
+            unprivileged_userns_clone: Some("0".into()),
+            ..host_root()
+        };
+        let text = explain(&facts, libc::EPERM);
+        assert!(
+            text.contains("kernel.unprivileged_userns_clone = 0 (it applies here too: uid 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sudo sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{text}"
+        );
+        assert!(!text.contains("forbids nested"), "{text}");
+        // Root of the initial user namespace with CAP_SYS_ADMIN is spared by the knob: not
+        // blamed on it.
+        let facts = Facts {
+            unprivileged_userns_clone: Some("0".into()),
+            ..host_root()
+        };
+        assert!(
+            !explain(&facts, libc::EPERM).contains("unprivileged_userns_clone"),
+            "root of the host"
+        );
+        // Root of the initial user namespace without CAP_SYS_ADMIN (a container's root): not
+        // spared.
+        let facts = Facts {
+            unprivileged_userns_clone: Some("0".into()),
+            cap_sys_admin: false,
+            ..host_root()
+        };
+        assert!(explain(&facts, libc::EPERM).contains("kernel.unprivileged_userns_clone = 0."));
+    }
+
+    #[test]
+    fn a_zero_limit_on_the_host_says_root_needs_user_namespaces_too() {
+        let facts = Facts {
+            max_user_namespaces: Some("0".into()),
+            ..host_root()
+        };
+        let text = explain(&facts, libc::ENOSPC);
+        assert!(
+            text.contains("user.max_user_namespaces = 0. Root needs them too"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sudo sysctl -w user.max_user_namespaces=15000"),
+            "{text}"
+        );
+        assert!(!text.contains("forbids nested"), "{text}");
+    }
+
+    #[test]
+    fn a_reached_limit_on_the_host_is_a_limit() {
+        let text = explain(&host_root(), libc::ENOSPC);
+        assert!(
+            text.contains("(user.max_user_namespaces = 15000) is reached"),
+            "{text}"
+        );
+        assert!(!text.contains("forbids nested"), "{text}");
+    }
+
+    #[test]
+    fn an_unmapped_user_in_an_outer_namespace_is_told_to_map_it() {
+        let facts = Facts {
+            uid_map: Some(String::new()),
+            cap_sys_admin: false,
+            ..host_root()
+        };
+        let text = explain(&facts, libc::EPERM);
+        assert!(text.contains("forbids nested user namespaces: this process runs in a user namespace that is not the initial one, and this process's user id is not mapped"), "{text}");
+    }
+
+    #[test]
+    fn seccomp_in_an_outer_namespace_is_not_blamed_on_nesting() {
+        // Rootless Podman: an outer user namespace and the runtime's seccomp filter.
+        let facts = Facts {
+            uid_map: Some("0 1000 1".into()),
+            seccomp_mode: Some("2".into()),
+            ..host_root()
+        };
+        let text = explain(&facts, libc::EPERM);
+        assert!(text.contains("runs under a seccomp filter"), "{text}");
+        assert!(!text.contains("forbids nested"), "{text}");
+    }
+
+    #[test]
+    fn proc_covers_reads_whole_procfs_mounts_and_what_is_mounted_beneath() {
+        let mountinfo = "\
+22 1 0:21 / / rw - ext4 /dev/sda1 rw
+23 22 0:22 / /proc rw,nosuid - proc proc rw
+24 23 0:23 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw
+25 23 0:5 /null /proc/kcore rw - devtmpfs udev rw
+26 23 0:22 /sys /proc/sys ro - proc proc rw
+27 22 0:24 / /tmp/my\\040proc rw - proc proc rw
+";
+        let covers = proc_covers(mountinfo);
+        assert_eq!(
+            covers,
+            [
+                (
+                    "/proc".to_owned(),
+                    vec!["/proc/kcore".to_owned(), "/proc/sys".to_owned()]
+                ),
+                ("/tmp/my proc".to_owned(), vec![]),
+            ]
+        );
+        // A fully visible procfs: the masks are not the cause.
+        let text = explain_proc(&covers, libc::EPERM, &host_root());
+        assert!(
+            text.contains("/tmp/my proc shows a procfs with nothing mounted over it"),
+            "{text}"
+        );
+        // Only the masked one.
+        let text = explain_proc(&covers[..1], libc::EPERM, &host_root());
+        assert!(
+            text.contains("mounted over (at /proc: /proc/kcore, /proc/sys)"),
+            "{text}"
+        );
+        // A procfs stacked on another hides all of it.
+        let stacked = "\
+23 22 0:22 / /proc rw - proc proc rw
+30 23 0:30 / /proc rw - proc proc rw
+";
+        assert_eq!(
+            proc_covers(stacked),
+            [
+                ("/proc".to_owned(), vec!["/proc".to_owned()]),
+                ("/proc".to_owned(), vec![]),
+            ]
+        );
     }
 }
