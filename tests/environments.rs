@@ -503,3 +503,85 @@ fn an_unmapped_user_in_an_outer_namespace_is_told_to_map_it() {
         );
     }
 }
+
+/// A sysctl's value, where the kernel has it.
+fn sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// `kernel.unprivileged_userns_clone = 0` (Debian's and Ubuntu's knob; a global sysctl, which
+/// the suite must not change under the other tests: set it where the whole run is about it, as
+/// the kernel VM's `userns-clone0` scenario does). An ordinary user is told to enable it; root
+/// of the host is spared by the kernel and its sandbox works; uid 0 inside an outer user
+/// namespace is not spared, and is told so (the hint is not dropped because euid is 0).
+#[test]
+fn unprivileged_userns_clone_zero_is_named_also_for_uid_0_in_a_user_namespace() {
+    const KNOB: &str = "/proc/sys/kernel/unprivileged_userns_clone";
+    match sysctl(KNOB).as_deref() {
+        Some("0") => {}
+        Some(v) => {
+            eprintln!("note: skipped: {KNOB} is {v}, not 0 (set it to 0 for the run to test this)");
+            return;
+        }
+        None => {
+            eprintln!("note: skipped: this kernel has no {KNOB} (Debian's and Ubuntu's have it)");
+            return;
+        }
+    }
+    let direct = {
+        let mut cmd = Command::new(helper()[0].clone());
+        cmd.args(&helper()[1..]);
+        result_of(cmd, "the knob at 0")
+    };
+    let fix = "Enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1` on the host";
+    if !common::is_root() {
+        assert!(
+            direct.contains("kernel.unprivileged_userns_clone = 0."),
+            "{direct}"
+        );
+        assert!(direct.contains(fix), "{direct}");
+        return;
+    }
+    assert_works(&direct, "root of the host, the knob at 0");
+    let nested = result_of(
+        in_shell(&["unshare", "-Ur"], "exec \"$@\""),
+        "uid 0 in a user namespace, the knob at 0",
+    );
+    assert!(
+        nested.contains(
+            "kernel.unprivileged_userns_clone = 0 (it applies here too: uid 0 inside an outer \
+             user namespace is not the host's root)"
+        ),
+        "{nested}"
+    );
+    assert!(nested.contains(fix), "{nested}");
+}
+
+/// `user.max_user_namespaces = 0` on the host (a global sysctl, set where the whole run is
+/// about it, as the kernel VM's `maxuserns0` scenario does): nothing works, root included, and
+/// the error says so and how to raise it.
+#[test]
+fn a_zero_user_namespace_limit_on_the_host_stops_root_too() {
+    const KNOB: &str = "/proc/sys/user/max_user_namespaces";
+    let in_initial = sysctl("/proc/self/uid_map")
+        .is_some_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    if sysctl(KNOB).as_deref() != Some("0") || !in_initial {
+        eprintln!(
+            "note: skipped: {KNOB} is not 0 in the initial user namespace (set it to 0 for the \
+             run to test this)"
+        );
+        return;
+    }
+    let mut cmd = Command::new(helper()[0].clone());
+    cmd.args(&helper()[1..]);
+    let r = result_of(cmd, "max_user_namespaces 0");
+    for expected in [
+        "err cannot create the sandbox's namespaces: ENOSPC",
+        "User namespaces are limited to none: user.max_user_namespaces = 0. Root needs them too",
+        "`sudo sysctl -w user.max_user_namespaces=15000`",
+    ] {
+        assert!(r.contains(expected), "missing {expected:?} in {r}");
+    }
+}
