@@ -585,3 +585,29 @@ fn a_zero_user_namespace_limit_on_the_host_stops_root_too() {
         assert!(r.contains(expected), "missing {expected:?} in {r}");
     }
 }
+
+/// Docker as it is by default: its /proc masks in an outer user, mount and pid namespace, and
+/// its seccomp rules loaded by the helper. The seccomp filter refuses the namespaces first; the
+/// error names it, and its fix includes the unmasking the /proc masks would need next — not an
+/// outer sandbox forbidding nesting (the filter's EPERM in an outer user namespace).
+#[test]
+fn docker_by_default_is_diagnosed_with_the_complete_fix() {
+    let script = format!("{DOCKER_MASKS}\nexec \"$@\"");
+    let mut cmd = in_shell(&["unshare", "-Urmpf", "--mount-proc"], &script);
+    cmd.env("ENV_DOCKER_SECCOMP", "1");
+    let r = result_of(cmd, "Docker's masks and seccomp rules");
+    for expected in [
+        "err cannot create the sandbox's namespaces: EPERM",
+        "This process runs under a seccomp filter",
+        "`docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+         --security-opt systempaths=unconfined`",
+        "The last option of each lets the sandbox mount its own /proc",
+    ] {
+        assert!(
+            r.contains(expected),
+            "missing {expected:?} in:\n{}",
+            r.replace("\\n", "\n")
+        );
+    }
+    assert!(!r.contains("forbids nested"), "{r}");
+}
