@@ -1,5 +1,10 @@
-//! Why the kernel refused our namespaces on this machine, and what to do about it; and the
+//! Why the kernel refused our namespaces on this machine, or the sandbox's own `/proc` in
+//! them, and what to do about it (README "Requirements"); and the
 //! `SANDBOXED_ISOLATION=best-effort` fallbacks.
+//!
+//! Each diagnosis is decided from what the process finds at the time of the failure — its
+//! `/proc/self/uid_map`, capabilities and seccomp mode, the sysctls, the mounts over `/proc` in
+//! `/proc/self/mountinfo`, the mark of our own sandboxes — never from an error's text.
 
 use std::fmt::Write as _;
 
