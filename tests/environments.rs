@@ -512,8 +512,8 @@ fn sysctl(path: &str) -> Option<String> {
 }
 
 /// `kernel.unprivileged_userns_clone = 0` (Debian's and Ubuntu's knob; a global sysctl, which
-/// the suite must not change under the other tests: set it where the whole run is about it, as
-/// the kernel VM's `userns-clone0` scenario does). An ordinary user is told to enable it; root
+/// the suite must not change under the other tests: set it where the whole run is about it, in a
+/// throw-away VM, as the kernel VM runner's `userns-clone0` scenario does). An ordinary user is told to enable it; root
 /// of the host is spared by the kernel and its sandbox works; uid 0 inside an outer user
 /// namespace is not spared, and is told so (the hint is not dropped because euid is 0).
 #[test]
