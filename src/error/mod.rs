@@ -24,8 +24,9 @@ use std::path::PathBuf;
 /// not a dump of the fields, e.g. ``program `nope` not found in the sandbox ... [sandboxed::Error::ProgramNotFound]``.
 #[non_exhaustive]
 pub enum Error {
-    /// The kernel refused to create the namespaces a sandbox needs. `diagnosis` explains why on
-    /// this machine and how to fix it (or set `SANDBOXED_ISOLATION=best-effort`).
+    /// The kernel refused to create the namespaces a sandbox needs, or, having made them, the
+    /// sandbox's own `/proc` (where a container runtime masks paths of `/proc`). `diagnosis`
+    /// explains why on this machine and how to fix it (README "Requirements").
     NamespacesUnavailable { errno: i32, diagnosis: String },
     /// A step of the sandbox set-up failed inside the child, before the program started.
     Setup { step: Step, errno: i32 },

@@ -272,6 +272,17 @@ fn setup_error(plan: &Plan, message: Option<Message>, status: i32, flags: u64) -
                 diagnosis: diagnose::diagnose_inside(errno),
             }
         }
+        // The sandbox's own /proc, refused in a new user namespace: an outer environment's
+        // masks over /proc (error/diagnose.rs says which, and what to change).
+        None if Some(step) == plan.fs.proc_step
+            && flags & libc::CLONE_NEWUSER as u64 != 0
+            && errno == libc::EPERM =>
+        {
+            Error::NamespacesUnavailable {
+                errno,
+                diagnosis: diagnose::diagnose_proc(errno),
+            }
+        }
         Some(Fixed::WorkingDirectory) => Error::BadPath {
             path: CStr::from_bytes_with_nul(plan.cwd.as_bytes_with_nul())
                 .map(|c| c.to_string_lossy().into_owned())

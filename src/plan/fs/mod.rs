@@ -158,6 +158,9 @@ fn plan_pass(
         LayerKind::Special,
         false,
     )?;
+    if let Some(FsOp::NewFs { step, .. }) = p.plan.ops.last() {
+        p.plan.proc_step = Some(*step);
+    }
 
     // A fresh sysfs, whose network view (/sys/class/net) is the sandbox's own namespace. With the
     // host's network the host's sysfs stays (a new one needs a network namespace of our own), in

@@ -220,6 +220,10 @@ pub(crate) struct FsPlan {
     /// limits), inside the new root: the kernel's global interfaces in `/proc` and `/sys` made
     /// read-only or covered.
     pub late: Vec<FsOp>,
+    /// The step of mounting the sandbox's own `/proc`: where the kernel refuses it with
+    /// `EPERM` in a new user namespace, the parent explains why (`/proc` paths mounted over by
+    /// a container runtime, see error/diagnose.rs).
+    pub proc_step: Option<StepId>,
 }
 
 pub(crate) fn cstr(path: &Path, what: &str) -> Result<CString, Error> {
