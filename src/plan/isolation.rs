@@ -4,7 +4,7 @@
 //!
 //! The namespaces are probed once per process, the first time a plan is made under a degraded
 //! knob (a clone with the full set, then with the fallbacks of
-//! [`diagnose::fallbacks`](crate::error::diagnose::fallbacks), each child exiting at once): every
+//! [`diagnose::fallbacks`], each child exiting at once): every
 //! sandbox of the process then runs in the same [`Mode`], and the warning that says what it
 //! lacks is printed once. Two degraded modes exist:
 //!
