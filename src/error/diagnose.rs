@@ -190,7 +190,16 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &Facts) -> 
                  except the run's scratch directory (HOME, TMPDIR, the XDG directories) and \
                  /dev/null, /dev/zero, /dev/full; modes, times and extended attributes of your \
                  own files can still be changed; the host's /tmp, /dev/shm, /proc, /sys are \
-                 the host's; the workspace is read-only (no copy-on-write)",
+                 the host's; the workspace and the target directory are read-only (no \
+                 copy-on-write)",
+            );
+        } else if facts.landlock_host {
+            line(
+                "mount: the program sees the host's file system as it is; Landlock keeps the \
+                 contents and entries of its files read-only but for the run's scratch \
+                 directory, but the program is uid 0, which owns the system's files: it CAN \
+                 CHANGE THEIR MODES (ACLs included) AND TIMES (SANDBOXED_ISOLATION=none allowed \
+                 it)",
             );
         } else {
             line(
@@ -205,8 +214,10 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &Facts) -> 
             "pid: the program sees the host's processes (Landlock keeps it from signalling \
              them); whatever it leaves running is killed when it ends, times out or is killed"
         } else {
-            "pid: the program sees the host's processes and can signal those of your user; \
-             whatever it leaves running is killed when it ends, times out or is killed"
+            "pid: the program sees the host's processes and can signal those of your user \
+             (Landlock's signal scope needs Linux 6.12), the sandbox's init too, which, killed, \
+             leaves what the program started running; otherwise whatever it leaves running is \
+             killed when it ends, times out or is killed"
         });
     }
     if lost(libc::CLONE_NEWNET) {
