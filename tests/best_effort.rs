@@ -49,6 +49,17 @@ const ALL_NAMESPACES: u32 = 0x7E02_0000;
 /// Run the helper `helper` of this binary with the namespaces of `mask` refused and
 /// `SANDBOXED_ISOLATION=knob`; `as_nobody` (root only): as uid 65534.
 fn run_refused(mask: u32, knob: &str, helper: &str, as_nobody: bool) -> (String, String) {
+    run_refused_with(mask, knob, helper, as_nobody, &[])
+}
+
+/// [`run_refused`] with more environment variables.
+fn run_refused_with(
+    mask: u32,
+    knob: &str,
+    helper: &str,
+    as_nobody: bool,
+    envs: &[(&str, &std::path::Path)],
+) -> (String, String) {
     let mut cmd = if as_nobody {
         let mut c = std::process::Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -62,7 +73,8 @@ fn run_refused(mask: u32, knob: &str, helper: &str, as_nobody: bool) -> (String,
         .arg(format!("{mask:#x}"))
         .arg(std::env::current_exe().unwrap())
         .args(helper_args(helper))
-        .env("SANDBOXED_ISOLATION", knob);
+        .env("SANDBOXED_ISOLATION", knob)
+        .envs(envs.iter().copied());
     if as_nobody {
         cmd.env("TMPDIR", "/tmp").current_dir("/");
     }
@@ -194,42 +206,40 @@ fn without_any_namespace_requests_fail_clearly_the_host_stays_read_only_and_noth
 }
 
 #[test]
-fn a_sandboxed_test_runs_without_namespaces_with_a_read_only_workspace() {
-    let (stdout, stderr) = run_refused(
+fn a_sandboxed_test_runs_without_namespaces_with_a_read_only_host() {
+    // A host directory the body's user owns (nobody's, when run as root): only Landlock
+    // keeps the body from writing it.
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    if is_root() {
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    }
+    let (stdout, stderr) = run_refused_with(
         ALL_NAMESPACES,
         "best-effort",
         "helper_sandboxed_body",
         is_root(),
+        &[("BEST_EFFORT_HOST_DIR", dir.path())],
     );
     let all = format!("{stdout}\n{stderr}");
-    assert_eq!(
-        field(&stdout, "body"),
-        "scratch=ok workspace=refused",
-        "{all}"
-    );
+    assert_eq!(field(&stdout, "body"), "scratch=ok host=refused", "{all}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{all}");
     assert!(stdout.contains("test result: ok. 1 passed"), "{all}");
     assert_eq!(warnings(&stderr), 1, "{all}");
 }
 
 #[test]
-#[ignore = "helper: run by a_sandboxed_test_runs_without_namespaces_with_a_read_only_workspace"]
+#[ignore = "helper: run by a_sandboxed_test_runs_without_namespaces_with_a_read_only_host"]
 #[sandboxed]
 fn helper_sandboxed_body() {
     let tmp = std::env::var("TMPDIR").unwrap();
     let scratch = std::fs::write(format!("{tmp}/f"), "x").is_ok();
-    // The workspace, read-only: no copy-on-write without a mount namespace.
-    let workspace = std::fs::write(
-        format!("{}/best-effort-probe", env!("CARGO_MANIFEST_DIR")),
-        "x",
-    )
-    .is_ok();
-    if workspace {
-        let _ = std::fs::remove_file(format!("{}/best-effort-probe", env!("CARGO_MANIFEST_DIR")));
-    }
+    // A directory of the body's own user on the host: read-only.
+    let host = std::env::var("BEST_EFFORT_HOST_DIR").unwrap();
+    let written = std::fs::write(format!("{host}/f"), "x").is_ok();
     println!(
-        "body: scratch={} workspace={}",
+        "body: scratch={} host={}",
         if scratch { "ok" } else { "FAILED" },
-        if workspace { "WRITTEN" } else { "refused" }
+        if written { "WRITTEN" } else { "refused" }
     );
 }
 
