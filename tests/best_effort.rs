@@ -472,12 +472,11 @@ fn report_daemons(sandbox: &Sandbox) {
 #[ignore = "helper: run by the tests above"]
 fn helper_without_namespaces() {
     println!("runs: {}", twenty_runs());
-    let fixture = format!("{}/fixtures/hello", env!("CARGO_MANIFEST_DIR"));
     let requests = [
         ("bind", Sandbox::new().bind("/var/tmp", "/out")),
         ("ro_bind", Sandbox::new().ro_bind("/etc", "/data")),
         ("tmpfs", Sandbox::new().tmpfs("/scratch")),
-        ("fixture", Sandbox::new().fixture(&fixture)),
+        ("fixture", Sandbox::new().fixture("fixtures/hello")),
         ("hostname", Sandbox::new().hostname("box")),
         ("net_none", Sandbox::new().net(Net::None)),
     ];
