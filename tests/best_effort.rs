@@ -293,6 +293,15 @@ fn root_without_a_user_namespace_keeps_the_whole_sandbox() {
 
 #[test]
 fn none_runs_where_best_effort_refuses_and_says_the_host_is_writable() {
+    // `none` lowers what the host keeps, never what a request needs: a bind is still refused.
+    let (stdout, stderr) = run_refused(ALL_NAMESPACES, "none", "helper_refused", false);
+    assert!(
+        field(&stdout, "bind").starts_with(
+            "Degraded: SANDBOXED_ISOLATION=none cannot honour bind(\"/var/tmp\", \"/out\"): it \
+             needs a mount namespace"
+        ),
+        "{stdout}\n{stderr}"
+    );
     if !is_root() {
         // An ordinary user's mode without namespaces is protected: `none` changes nothing.
         let (stdout, stderr) = run_refused(ALL_NAMESPACES, "none", "helper_refused", false);
@@ -344,6 +353,15 @@ fn helper_refused() {
     println!(
         "runs: {}",
         describe(Sandbox::new().command("/bin/true").output())
+    );
+    println!(
+        "bind: {}",
+        describe(
+            Sandbox::new()
+                .bind("/var/tmp", "/out")
+                .command("/bin/true")
+                .output()
+        )
     );
 }
 

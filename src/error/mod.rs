@@ -67,8 +67,8 @@ pub enum Error {
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
     Internal(String),
-    /// `SANDBOXED_ISOLATION=best-effort` runs this process's sandboxes without namespaces the
-    /// kernel refused, and something the run needs cannot hold without them: `request` names
+    /// `SANDBOXED_ISOLATION=best-effort` (or `none`) runs this process's sandboxes without
+    /// namespaces the kernel refused, and something the run needs cannot hold without them: `request` names
     /// it (as the builder does: `bind("/a", "/b")`, or what every sandbox must keep, such as
     /// "a read-only host"), `missing` what it needs that is not there (a mount namespace,
     /// Landlock ABI 3), `remedy` what to do. Never a silent drop: the run does not start.
@@ -76,6 +76,8 @@ pub enum Error {
         request: String,
         missing: String,
         remedy: String,
+        /// The value of `SANDBOXED_ISOLATION` in force (`best-effort` or `none`).
+        isolation: String,
     },
     /// An environment variable of `sandboxed` has a value it does not know: `name`, the
     /// `value` found, and the values it may have.
@@ -245,9 +247,10 @@ impl fmt::Display for Error {
                 request,
                 missing,
                 remedy,
+                isolation,
             } => write!(
                 f,
-                "SANDBOXED_ISOLATION=best-effort cannot honour {request}: it needs {missing}, \
+                "SANDBOXED_ISOLATION={isolation} cannot honour {request}: it needs {missing}, \
                  which this machine does not give this process. {remedy}"
             ),
             Error::BadEnv {

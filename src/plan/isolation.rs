@@ -140,6 +140,12 @@ fn check_requests(sandbox: &Sandbox, mode: Mode, knob: Isolation, errno: i32) ->
         request,
         missing: missing.to_owned(),
         remedy: remedy(what, errno),
+        isolation: if knob == Isolation::None {
+            "none"
+        } else {
+            "best-effort"
+        }
+        .to_owned(),
     };
     if !mode.has(libc::CLONE_NEWNS) {
         let mount_ns = "a mount namespace";
