@@ -1,5 +1,5 @@
 //! Why the kernel refused our namespaces on this machine, and what to do about it; and the
-//! `SANDBOXED_ISOLATION=best-effort` fallbacks and their warning.
+//! `SANDBOXED_ISOLATION=best-effort` fallbacks.
 
 use std::fmt::Write as _;
 
@@ -149,7 +149,7 @@ fn names(flags: u64) -> Vec<&'static str> {
 
 /// What the warning of degraded isolation says of the environment.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Facts {
+pub(crate) struct DroppedFacts {
     /// The caller is uid 0.
     pub root: bool,
     /// Without a mount namespace, Landlock keeps the host read-only.
@@ -160,7 +160,7 @@ pub(crate) struct Facts {
 
 /// What the sandboxes of this process run without (the namespaces of `wanted` not in `got`,
 /// refused with `errno`), and what that means, one line each.
-pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &Facts) -> String {
+pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) -> String {
     let dropped = names(wanted & !got);
     let lost = |ns: libc::c_int| wanted & !got & ns as u64 != 0;
     let mut out = format!(
@@ -240,7 +240,7 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &Facts) -> 
 }
 
 /// Say on stderr, once per process, what degraded isolation dropped (see [`dropped_text`]).
-pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &Facts) {
+pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| eprintln!("{}", dropped_text(wanted, got, errno, facts)));
 }

@@ -115,8 +115,8 @@ fn mode_has(flags: u64, ns: libc::c_int) -> bool {
 }
 
 /// What the warning of [`diagnose::warn_dropped`] needs to know of this environment.
-fn facts(mode: Mode) -> diagnose::Facts {
-    diagnose::Facts {
+fn facts(mode: Mode) -> diagnose::DroppedFacts {
+    diagnose::DroppedFacts {
         root: crate::sys::geteuid() == 0,
         landlock_host: mode.landlock_host,
         signal_scope: super::landlock_scoped(),
