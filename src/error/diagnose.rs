@@ -118,8 +118,7 @@ pub(crate) fn diagnose_inside(errno: i32) -> String {
     out
 }
 
-/// The weaker namespace sets to try, in order, under best-effort isolation: as root, every
-/// namespace but the user namespace (root may create them without one); then none.
+/// The weaker namespace sets to try, in order, under best-effort isolation.
 pub(crate) fn fallbacks(flags: u64) -> Vec<u64> {
     let user = libc::CLONE_NEWUSER as u64;
     let mut out = Vec::new();
