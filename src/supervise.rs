@@ -51,6 +51,10 @@ pub struct Child {
     /// Our end of the lifeline: when it closes (also when this process dies), the init ends the
     /// sandbox.
     lifeline: Option<OwnedFd>,
+    /// Whether the sandbox has a pid namespace of its own, which dies with the init. Without
+    /// one (degraded isolation) it is ended by closing the lifeline: the init then kills every
+    /// process it adopted, and itself.
+    pid_namespace: bool,
 
     /// What the program wrote, up to `max_output` a stream: the one copy of each byte.
     out: Vec<u8>,
@@ -115,6 +119,7 @@ impl Child {
             report,
             lifeline,
             cgroup,
+            flags,
         } = launched;
         if let Some(fd) = &stdin {
             sys::set_nonblocking(fd.as_fd());
@@ -133,6 +138,7 @@ impl Child {
             report: Some(report),
             report_buf: Vec::new(),
             lifeline: Some(lifeline),
+            pid_namespace: flags & libc::CLONE_NEWPID as u64 != 0,
             out: Vec::new(),
             err: Vec::new(),
             max_output: plan.max_output,
@@ -175,7 +181,12 @@ impl Child {
     /// Kill everything in the sandbox. The outcome will be `killed by SIGKILL`, unless the
     /// program had already ended.
     pub fn kill(&mut self) -> Result<(), Error> {
-        if self.reaped.is_none() {
+        if self.reaped.is_none() && !self.pid_namespace {
+            // Killing the init would leave the program running: the init ends everything
+            // when its lifeline closes (and then dies by SIGKILL itself).
+            self.lifeline = None;
+            self.killed = true;
+        } else if self.reaped.is_none() {
             // The pid is our unreaped child, so it cannot have been reused.
             match sys::kill(self.pid, libc::SIGKILL) {
                 Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
@@ -543,8 +554,11 @@ impl Drop for Child {
     fn drop(&mut self) {
         if self.reaped.is_none() {
             self.lifeline = None;
-            // Our unreaped child: the pid cannot have been reused.
-            let _ = sys::kill(self.pid, libc::SIGKILL);
+            // Our unreaped child: the pid cannot have been reused. (Without a pid namespace
+            // the closed lifeline ends the sandbox: the init kills what it adopted first.)
+            if self.pid_namespace {
+                let _ = sys::kill(self.pid, libc::SIGKILL);
+            }
             reap(self.pid);
         }
     }

@@ -254,7 +254,11 @@ fn namespaces_unavailable_is_diagnosed_and_best_effort_runs() {
     );
     let all = format!("{stdout}{stderr}");
     assert!(
-        all.contains("SANDBOXED_ISOLATION=best-effort: running without the user namespace"),
+        all.contains(
+            "SANDBOXED_ISOLATION=best-effort: the kernel refused the sandbox's namespaces \
+             (ENOSPC (No space left on device)), so every sandbox of this process runs without \
+             the user namespace."
+        ),
         "{all}"
     );
 }

@@ -396,21 +396,102 @@ fn names(flags: u64) -> Vec<&'static str> {
     .collect()
 }
 
-/// Say on stderr what best-effort isolation dropped.
-pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32) {
+/// What the warning of degraded isolation says of the environment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DroppedFacts {
+    /// The caller is uid 0.
+    pub root: bool,
+    /// Without a mount namespace, Landlock keeps the host read-only.
+    pub landlock_host: bool,
+    /// Landlock's scopes (ABI 6): no signal to a process outside the sandbox.
+    pub signal_scope: bool,
+}
+
+/// What the sandboxes of this process run without (the namespaces of `wanted` not in `got`,
+/// refused with `errno`), and what that means, one line each.
+pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) -> String {
     let dropped = names(wanted & !got);
-    eprintln!(
-        "sandboxed: SANDBOXED_ISOLATION=best-effort: running without the {} namespace{} ({}); \
-         the sandbox is weaker than asked{}",
+    let lost = |ns: libc::c_int| wanted & !got & ns as u64 != 0;
+    let mut out = format!(
+        "sandboxed: SANDBOXED_ISOLATION={}: the kernel refused the sandbox's namespaces ({}), so \
+         every sandbox of this process runs without the {} namespace{}. What holds and what does \
+         not (README \"Degraded isolation\"):",
+        std::env::var("SANDBOXED_ISOLATION").unwrap_or_default(),
+        crate::error::errno_text(errno),
         dropped.join(", "),
         if dropped.len() == 1 { "" } else { "s" },
-        crate::error::errno_text(errno),
-        if got & libc::CLONE_NEWNS as u64 == 0 {
-            ": no private root, /tmp, /proc or read-only host"
-        } else {
-            ""
-        }
     );
+    let mut line = |text: &str| {
+        out.push_str("\n  - ");
+        out.push_str(text);
+    };
+    if lost(libc::CLONE_NEWUSER) && !lost(libc::CLONE_NEWNS) {
+        line(
+            "user: the program runs as the real root with every capability dropped; the view \
+             of the host, read-only, the pid namespace and seccomp hold as with full isolation",
+        );
+    }
+    if lost(libc::CLONE_NEWNS) {
+        if facts.landlock_host && !facts.root {
+            line(
+                "mount: the program sees the host's file system as it is, and reads whatever \
+                 your user can read (home directory included); Landlock keeps it read-only \
+                 except the run's scratch directory (HOME, TMPDIR, the XDG directories) and \
+                 /dev/null, /dev/zero, /dev/full; modes, times and extended attributes of your \
+                 own files can still be changed; the host's /tmp, /dev/shm, /proc, /sys are \
+                 the host's; the workspace and the target directory are read-only (no \
+                 copy-on-write)",
+            );
+        } else if facts.landlock_host {
+            line(
+                "mount: the program sees the host's file system as it is; Landlock keeps the \
+                 contents and entries of its files read-only but for the run's scratch \
+                 directory, but the program is uid 0, which owns the system's files: it CAN \
+                 CHANGE THEIR MODES (ACLs included) AND TIMES (SANDBOXED_ISOLATION=none allowed \
+                 it)",
+            );
+        } else {
+            line(
+                "mount: the program sees the host's file system as it is and CAN WRITE IT \
+                 wherever your user can (SANDBOXED_ISOLATION=none allowed it: no mount \
+                 namespace, and as root or without Landlock ABI 3 nothing keeps it read-only)",
+            );
+        }
+    }
+    if lost(libc::CLONE_NEWPID) {
+        line(if facts.signal_scope {
+            "pid: the program sees the host's processes (Landlock keeps it from signalling \
+             them); whatever it leaves running is killed when it ends, times out or is killed"
+        } else {
+            "pid: the program sees the host's processes and can signal those of your user \
+             (Landlock's signal scope needs Linux 6.12), the sandbox's init too, which, killed, \
+             leaves what the program started running; otherwise whatever it leaves running is \
+             killed when it ends, times out or is killed"
+        });
+    }
+    if lost(libc::CLONE_NEWNET) {
+        line(
+            "network: the host's network, its loopback services included, and (with no mount \
+             namespace) the host's unix sockets, through which a host service (a session bus, \
+             systemd --user) may act for the program outside the sandbox",
+        );
+    }
+    if lost(libc::CLONE_NEWUTS) {
+        line("uts: the host's name");
+    }
+    if lost(libc::CLONE_NEWIPC) {
+        line("ipc: the host's SysV IPC objects and POSIX message queues");
+    }
+    if lost(libc::CLONE_NEWCGROUP) {
+        line("cgroup: the host's cgroup paths are visible");
+    }
+    out
+}
+
+/// Say on stderr, once per process, what degraded isolation dropped (see [`dropped_text`]).
+pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| eprintln!("{}", dropped_text(wanted, got, errno, facts)));
 }
 
 /// Print `text` (a set-up step that took its documented fallback because of `errno`) on

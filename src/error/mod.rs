@@ -68,6 +68,25 @@ pub enum Error {
     Io { context: String, source: io::Error },
     /// A bug in `sandboxed`: please report it.
     Internal(String),
+    /// `SANDBOXED_ISOLATION=best-effort` (or `none`) runs this process's sandboxes without
+    /// namespaces the kernel refused, and something the run needs cannot hold without them: `request` names
+    /// it (as the builder does: `bind("/a", "/b")`, or what every sandbox must keep, such as
+    /// "a read-only host"), `missing` what it needs that is not there (a mount namespace,
+    /// Landlock ABI 3), `remedy` what to do. Never a silent drop: the run does not start.
+    Degraded {
+        request: String,
+        missing: String,
+        remedy: String,
+        /// The value of `SANDBOXED_ISOLATION` in force (`best-effort` or `none`).
+        isolation: String,
+    },
+    /// An environment variable of `sandboxed` has a value it does not know: `name`, the
+    /// `value` found, and the values it may have.
+    BadEnv {
+        name: String,
+        value: String,
+        expected: String,
+    },
 }
 
 impl Error {
@@ -225,6 +244,24 @@ impl fmt::Display for Error {
             Error::Internal(msg) => {
                 write!(f, "internal error in sandboxed (please report it): {msg}")
             }
+            Error::Degraded {
+                request,
+                missing,
+                remedy,
+                isolation,
+            } => write!(
+                f,
+                "SANDBOXED_ISOLATION={isolation} cannot honour {request}: it needs {missing}, \
+                 which this machine does not give this process. {remedy}"
+            ),
+            Error::BadEnv {
+                name,
+                value,
+                expected,
+            } => write!(
+                f,
+                "{name}={value:?} is not a value sandboxed knows: set it to {expected}, or unset it"
+            ),
         }
     }
 }
@@ -247,6 +284,8 @@ impl Error {
             Error::InitFailed { .. } => "InitFailed",
             Error::Io { .. } => "Io",
             Error::Internal(_) => "Internal",
+            Error::Degraded { .. } => "Degraded",
+            Error::BadEnv { .. } => "BadEnv",
         }
     }
 }

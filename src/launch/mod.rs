@@ -56,7 +56,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 )]
 fn clone_sandbox(ctx: &Context<'_>, flags: u64) -> Result<libc::pid_t, i32> {
     let old = sys::block_all_signals();
-    // SAFETY: `flags` are CLONE_NEW* namespace flags only (the plan's, or fewer in best-effort
+    // SAFETY: `flags` are CLONE_NEW* namespace flags only (the plan's, fewer in best-effort
     // mode), which share neither memory, nor descriptors, nor the thread group. In the child
     // (Ok(0)) nothing runs but `inside::run`, which makes only raw system calls on memory
     // prepared before this clone (`ctx`, and what it points to), and never returns.
@@ -86,6 +86,10 @@ pub(crate) struct Launched {
     pub lifeline: OwnedFd,
     /// The run's cgroups, if its limits use any (removed when dropped).
     pub cgroup: Option<Cgroup>,
+    /// The namespaces the sandbox was created with (`plan.clone_flags`). Without a pid
+    /// namespace, killing the init would not kill the program: the sandbox is ended by closing
+    /// the lifeline, on which the init kills every process it adopted, then itself.
+    pub flags: u64,
 }
 
 /// Run `plan`: create the sandbox, execute the program in it, and return once it runs (or say
@@ -138,55 +142,40 @@ pub(crate) fn launch(
     let mut cgroup = Cgroup::create(&plan.limits.cgroup_spec())?;
     let cgroup_procs: Vec<c_int> = cgroup.as_ref().map(|c| c.procs_fds()).unwrap_or_default();
 
-    let mut attempts: Vec<u64> = vec![plan.clone_flags];
-    if crate::policy::best_effort_isolation() {
-        attempts.extend(diagnose::fallbacks(plan.clone_flags));
-    }
-    let mut first_error: Option<i32> = None;
-    let mut launched = None;
-    for flags in attempts {
-        let ctx = Context {
-            plan: &plan,
-            flags,
-            stdin: stdin_r.as_raw_fd(),
-            stdout: out_w.as_raw_fd(),
-            // With `stderr_to_stdout`, fd 2 is the stdout pipe too (the stderr pipe, unused,
-            // reads end-of-file at once).
-            stderr: if plan.invocation.stderr_to_stdout {
-                out_w.as_raw_fd()
-            } else {
-                err_w.as_raw_fd()
-            },
-            report: rep_w.as_raw_fd(),
-            lifeline: life_r.as_raw_fd(),
-            side: side.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
-            argv: argv.as_ptr(),
-            envp: envp.as_ptr(),
-            fprog,
-            fprog_plain,
-            slots: &slots,
-            stack_top,
-            cgroups: &cgroup_procs,
-        };
-        match clone_sandbox(&ctx, flags) {
-            Ok(pid) => {
-                if flags != plan.clone_flags {
-                    diagnose::warn_dropped(plan.clone_flags, flags, first_error.unwrap_or(0));
-                }
-                launched = Some((pid, flags));
-                break;
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+    // The plan's namespaces: all of them, or under degraded isolation those this process can
+    // create (chosen once per process by plan::isolation, which said what they lack).
+    let flags = plan.clone_flags;
+    let ctx = Context {
+        plan: &plan,
+        flags,
+        stdin: stdin_r.as_raw_fd(),
+        stdout: out_w.as_raw_fd(),
+        // With `stderr_to_stdout`, fd 2 is the stdout pipe too (the stderr pipe, unused,
+        // reads end-of-file at once).
+        stderr: if plan.invocation.stderr_to_stdout {
+            out_w.as_raw_fd()
+        } else {
+            err_w.as_raw_fd()
+        },
+        report: rep_w.as_raw_fd(),
+        lifeline: life_r.as_raw_fd(),
+        side: side.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        fprog,
+        fprog_plain,
+        slots: &slots,
+        stack_top,
+        cgroups: &cgroup_procs,
+    };
+    let pid = match clone_sandbox(&ctx, flags) {
+        Ok(pid) => pid,
+        Err(errno) => {
+            return Err(Error::NamespacesUnavailable {
+                errno,
+                diagnosis: diagnose::diagnose(errno),
+            });
         }
-    }
-    let Some((pid, flags)) = launched else {
-        let errno = first_error.unwrap_or(libc::EPERM);
-        return Err(Error::NamespacesUnavailable {
-            errno,
-            diagnosis: diagnose::diagnose(errno),
-        });
     };
     // Our copies of the child's ends: closed, so end-of-file means the sandbox closed them.
     drop((stdin_r, out_w, err_w, rep_w, life_r));
@@ -228,6 +217,7 @@ pub(crate) fn launch(
         report: OwnedFd::from(report_file),
         lifeline: life_w,
         cgroup,
+        flags,
     })
 }
 

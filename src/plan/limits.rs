@@ -186,9 +186,14 @@ fn nproc_exempt() -> bool {
     })
 }
 
-/// Choose the mechanism of each limit of `sandbox` and prepare its rlimits.
-pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
+/// Choose the mechanism of each limit of `sandbox`, created with the namespaces `flags`, and
+/// prepare its rlimits.
+pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
     let mut limits = Limits::default();
+    // RLIMIT_NPROC holds for the sandbox's processes only in a user namespace of its own (the
+    // kernel counts it per user namespace); without one (degraded isolation) it would count
+    // every process of the caller's user.
+    let own_user_ns = flags & libc::CLONE_NEWUSER as u64 != 0;
 
     if sandbox.memory_limit == Some(0) {
         return Err(bad(
@@ -230,12 +235,17 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
             limits.memory = Some((mechanism, bytes));
         }
         if let Some(n) = sandbox.max_pids {
-            let mechanism = match pids_mechanism(env, n, &mut limits) {
+            let mechanism = match pids_mechanism(env, n, own_user_ns, &mut limits) {
                 Some(m) => m,
                 None if crate::policy::best_effort_isolation() => {
+                    let why = if nproc_exempt() {
+                        ROOT_WITHOUT_PIDS_CGROUP
+                    } else {
+                        NO_USER_NS_WITHOUT_PIDS_CGROUP
+                    };
                     warn_once(&format!(
                         "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
-                         {ROOT_WITHOUT_PIDS_CGROUP}"
+                         {why}"
                     ));
                     Mechanism::Unenforced
                 }
@@ -267,7 +277,7 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
         }
     } else if sandbox.max_pids.is_none() {
         let n = DEFAULT_PID_MAX - 2;
-        if !nproc_exempt() {
+        if !nproc_exempt() && own_user_ns {
             limits
                 .rlimits
                 .push(rlimit(libc::RLIMIT_NPROC, n + 1, n + 1));
@@ -275,7 +285,7 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
         } else {
             let env = cgroup::env();
             if env.v2_problem.is_none()
-                && let Some(m) = pids_mechanism(env, n, &mut limits)
+                && let Some(m) = pids_mechanism(env, n, own_user_ns, &mut limits)
             {
                 limits.pids = Some((m, n));
             }
@@ -312,13 +322,19 @@ pub(crate) fn plan(sandbox: &Sandbox) -> Result<Limits, Error> {
 const SHMMNI: u64 = 4096;
 
 /// How `n` processes can be limited here, if at all: a pids cgroup where this process may make
-/// one, else `RLIMIT_NPROC` (pushed onto `limits`) unless the kernel exempts the sandbox's uid.
-fn pids_mechanism(env: &cgroup::Env, n: u64, limits: &mut Limits) -> Option<Mechanism> {
+/// one, else `RLIMIT_NPROC` (pushed onto `limits`) where the sandbox has a user namespace of
+/// its own (`own_user_ns`) and the kernel does not exempt the sandbox's uid.
+fn pids_mechanism(
+    env: &cgroup::Env,
+    n: u64,
+    own_user_ns: bool,
+    limits: &mut Limits,
+) -> Option<Mechanism> {
     if env.v2.as_ref().is_some_and(|v| v.pids) {
         Some(Mechanism::CgroupV2)
     } else if env.v1_pids.is_some() {
         Some(Mechanism::CgroupV1)
-    } else if !nproc_exempt() {
+    } else if !nproc_exempt() && own_user_ns {
         // Counted in the sandbox's own user namespace: its init and the program's processes
         // and threads. The init is not the program's: one more.
         let total = n.saturating_add(1);
@@ -335,6 +351,10 @@ const ROOT_WITHOUT_PIDS_CGROUP: &str = "the sandbox runs as root, which RLIMIT_N
      limit, and this process cannot create a cgroup with the pids controller (cgroup v1: no \
      writable pids hierarchy under /sys/fs/cgroup; cgroup v2: the hierarchy's root does not hand \
      pids down, and SANDBOXED_CGROUP names no delegated subtree)";
+
+const NO_USER_NS_WITHOUT_PIDS_CGROUP: &str = "the sandbox has no user namespace of its own, \
+     so RLIMIT_NPROC would count every process of your user rather than the sandbox's, and this \
+     process cannot create a cgroup with the pids controller";
 
 fn warn_once(text: &str) {
     static WARNED: std::sync::Once = std::sync::Once::new();

@@ -17,6 +17,7 @@
 pub(crate) mod cgroup;
 pub(crate) mod fixture;
 pub(crate) mod fs;
+pub(crate) mod isolation;
 pub(crate) mod limits;
 pub(crate) mod scratch;
 pub(crate) mod seccomp;
@@ -45,8 +46,12 @@ pub(crate) const ALL_NAMESPACES: u64 = (libc::CLONE_NEWUSER
 
 /// Everything a launch needs. Built in the parent; the child only reads it.
 pub(crate) struct Plan {
-    /// `CLONE_NEW*` flags to create the sandbox with.
+    /// `CLONE_NEW*` flags to create the sandbox with: all of them, or under degraded isolation
+    /// those this process can create ([`isolation`]).
     pub clone_flags: u64,
+    /// Without a mount namespace: Landlock keeps the host read-only but for the run's scratch
+    /// (`fs.write_beneath`).
+    pub landlock_host: bool,
     pub uid_map: Vec<u8>,
     pub gid_map: Vec<u8>,
     pub fs: FsPlan,
@@ -139,6 +144,22 @@ impl Plan {
             })?);
         }
 
+        // The namespaces: all of them, or under degraded isolation those this process can
+        // create, once the policy is known to hold without the others (plan::isolation).
+        let wanted = if sandbox.net == Net::Host {
+            ALL_NAMESPACES & !(libc::CLONE_NEWNET as u64)
+        } else {
+            ALL_NAMESPACES
+        };
+        let mode = isolation::decide(sandbox, wanted)?;
+        // Without a mount namespace, no mounts: the host as it is, and a scratch directory of
+        // the run on the host for HOME, TMPDIR and the XDG directories.
+        let unmounted = if mode.has(libc::CLONE_NEWNS) {
+            None
+        } else {
+            Some(isolation::unmounted(cmd.current_dir.as_deref())?)
+        };
+
         // The environment: the parent's (or none), the command's changes, then the sandbox's.
         let mut env: Vec<(OsString, OsString)> = if cmd.env_clear {
             Vec::new()
@@ -169,12 +190,19 @@ impl Plan {
         }
         // HOME, TMPDIR and the XDG base directories are the sandbox's own (plan/fs/mod.rs
         // creates them), unless the command sets them.
-        let own = [("HOME", fs::HOME), ("TMPDIR", "/tmp")];
-        for &(k, v) in own.iter().chain(fs::XDG_DIRS) {
+        let own: Vec<(&str, std::path::PathBuf)> = match &unmounted {
+            Some((_, dirs)) => dirs.clone(),
+            None => [("HOME", fs::HOME), ("TMPDIR", "/tmp")]
+                .iter()
+                .chain(fs::XDG_DIRS)
+                .map(|&(k, v)| (k, v.into()))
+                .collect(),
+        };
+        for (k, v) in own {
             let explicitly_set = cmd.env.iter().any(|(ek, v)| ek == k && v.is_some());
             if !explicitly_set {
                 env.retain(|(ek, _)| ek != k);
-                env.push((k.into(), v.into()));
+                env.push((k.into(), v.into_os_string()));
             }
         }
         let mut envp = Vec::with_capacity(env.len());
@@ -220,7 +248,10 @@ impl Plan {
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_os_str());
-        let fs = fs::plan(sandbox, cmd.current_dir.as_deref(), path_env, &mut steps)?;
+        let fs = match unmounted {
+            Some((fs, _)) => fs,
+            None => fs::plan(sandbox, cmd.current_dir.as_deref(), path_env, &mut steps)?,
+        };
         let mut redactions = sandbox.output_redactions()?;
         // A fixture run's fresh root on the host reads as [FIXTURE] in any rendering.
         if let Some(root) = &fs.fixture {
@@ -230,7 +261,7 @@ impl Plan {
 
         // Resource limits: the mechanism of each in this environment, and the rlimits
         // (plan::limits).
-        let limits = crate::plan::limits::plan(sandbox)?;
+        let limits = crate::plan::limits::plan(sandbox, mode.flags)?;
         let rlimits = limits.rlimits.clone();
 
         // Every sandbox has a filter: the policy's, always with the guard
@@ -251,11 +282,8 @@ impl Plan {
         let fd_limit = crate::sys::getrlimit(libc::RLIMIT_NOFILE);
 
         Ok(Plan {
-            clone_flags: if sandbox.net == Net::Host {
-                ALL_NAMESPACES & !(libc::CLONE_NEWNET as u64)
-            } else {
-                ALL_NAMESPACES
-            },
+            clone_flags: mode.flags,
+            landlock_host: mode.landlock_host,
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             fs,

@@ -18,11 +18,46 @@ pub(crate) mod seccomp;
 
 pub use invocation::Invocation;
 
-/// Whether the user allowed running with less isolation than asked
-/// (`SANDBOXED_ISOLATION=best-effort`): namespaces the kernel refuses are dropped, and limits
-/// that cannot be enforced are not, each with a warning.
+/// The least isolation the user accepts, from `SANDBOXED_ISOLATION` (README "Environment
+/// knobs"): what a sandbox may run without where the kernel refuses namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isolation {
+    /// Unset, empty or `full`: every namespace, or an error with the diagnosis.
+    Full,
+    /// `best-effort`: without the namespaces the kernel refuses, where what the sandbox must
+    /// hold still holds (the host read-only, nothing left running, every request of the policy
+    /// honoured), else an error saying what cannot be honoured.
+    BestEffort,
+    /// `none`: like `best-effort`, but also where the host cannot be kept read-only (root
+    /// without a mount namespace, a kernel without Landlock ABI 3): a warning says so.
+    None,
+}
+
+/// The environment variable of [`Isolation`].
+pub(crate) const ISOLATION_ENV: &str = "SANDBOXED_ISOLATION";
+
+/// The value of `SANDBOXED_ISOLATION`, or the error naming the values it may have.
+pub(crate) fn isolation() -> Result<Isolation, crate::error::Error> {
+    match std::env::var_os(ISOLATION_ENV) {
+        None => Ok(Isolation::Full),
+        Some(v) => match v.to_str() {
+            Some("" | "full") => Ok(Isolation::Full),
+            Some("best-effort") => Ok(Isolation::BestEffort),
+            Some("none") => Ok(Isolation::None),
+            _ => Err(crate::error::Error::BadEnv {
+                name: ISOLATION_ENV.into(),
+                value: v.to_string_lossy().into_owned(),
+                expected: "`full` (the default), `best-effort` or `none`".into(),
+            }),
+        },
+    }
+}
+
+/// Whether the user allowed running with less isolation than asked (`SANDBOXED_ISOLATION` is
+/// `best-effort` or `none`): namespaces the kernel refuses are dropped, and limits that cannot
+/// be enforced are not, each with a warning.
 pub(crate) fn best_effort_isolation() -> bool {
-    std::env::var("SANDBOXED_ISOLATION").is_ok_and(|v| v == "best-effort")
+    matches!(isolation(), Ok(Isolation::BestEffort | Isolation::None))
 }
 
 /// How much a stream may keep by default: 64 MiB ([`Sandbox::max_output`](crate::Sandbox::max_output)).

@@ -66,12 +66,72 @@ pub(crate) fn landlock_restrict(
     } else {
         0
     };
+    let handled = if write_beneath.is_some() {
+        LANDLOCK_ACCESS_FS_WRITE_FILE | refer
+    } else {
+        0
+    };
+    restrict(
+        scoped,
+        handled,
+        refer,
+        write_beneath.unwrap_or(&[]),
+        LANDLOCK_ACCESS_FS_WRITE_FILE | refer,
+    )
+}
+
+/// Every right of Landlock ABI 3 (Linux 6.2) that changes a file system: writing and
+/// truncating files; creating, removing, linking and renaming entries. Reading and executing
+/// are not handled (they stay as the file modes say).
+pub(crate) const LANDLOCK_WRITES_ABI3: u64 = (1 << 1) // WRITE_FILE
+    | (1 << 4) // REMOVE_DIR
+    | (1 << 5) // REMOVE_FILE
+    | (1 << 6) // MAKE_CHAR
+    | (1 << 7) // MAKE_DIR
+    | (1 << 8) // MAKE_REG
+    | (1 << 9) // MAKE_SOCK
+    | (1 << 10) // MAKE_FIFO
+    | (1 << 11) // MAKE_BLOCK
+    | (1 << 12) // MAKE_SYM
+    | LANDLOCK_ACCESS_FS_REFER
+    | (1 << 14); // TRUNCATE
+
+/// The rights a rule on a file (not a directory) may grant of [`LANDLOCK_WRITES_ABI3`].
+const FILE_WRITES: u64 = LANDLOCK_ACCESS_FS_WRITE_FILE | (1 << 14);
+
+/// Restrict the calling thread (and what it executes) to a Landlock domain in which the whole
+/// file system is read-only — every right of [`LANDLOCK_WRITES_ABI3`] handled — except beneath
+/// the absolute paths of `writable` (directories: everything; files, such as `/dev/null`:
+/// writing and truncating). Renaming and linking across directories is granted everywhere
+/// (`REFER`), so that only the creation and removal rights decide. With `scoped` (ABI 6),
+/// abstract unix sockets and signals of its own domain only. Needs ABI 3 and `no_new_privs`.
+///
+/// Async-signal-safe (the paths are made before the clone).
+pub(crate) fn landlock_read_only_host(
+    scoped: bool,
+    writable: &[std::ffi::CString],
+) -> Result<(), i32> {
+    restrict(
+        scoped,
+        LANDLOCK_WRITES_ABI3,
+        LANDLOCK_ACCESS_FS_REFER,
+        writable,
+        LANDLOCK_WRITES_ABI3,
+    )
+}
+
+/// A ruleset handling `handled` (and with `scoped`, ABI 6's scopes), granting `root_rights` on
+/// `/` and `rights` beneath each of `paths` (a missing one skipped; a file gets only the file
+/// rights of them), enforced on the calling thread.
+fn restrict(
+    scoped: bool,
+    handled: u64,
+    root_rights: u64,
+    paths: &[std::ffi::CString],
+    rights: u64,
+) -> Result<(), i32> {
     let attr = LandlockRulesetAttr {
-        handled_access_fs: if write_beneath.is_some() {
-            LANDLOCK_ACCESS_FS_WRITE_FILE | refer
-        } else {
-            0
-        },
+        handled_access_fs: handled,
         scoped: if scoped {
             LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
         } else {
@@ -96,21 +156,23 @@ pub(crate) fn landlock_restrict(
         )
     })? as c_int;
     let r = (|| {
-        // Reparenting granted from the root down (when handled), writing beneath each path.
-        let root: &[(&std::ffi::CStr, u64)] = if refer != 0 { &[(c"/", refer)] } else { &[] };
-        let writable = write_beneath
-            .unwrap_or(&[])
-            .iter()
-            .map(|p| (p.as_c_str(), LANDLOCK_ACCESS_FS_WRITE_FILE | refer));
-        for (path, allowed_access) in root.iter().copied().chain(writable) {
+        // Reparenting granted from the root down (when handled), the rights beneath each path.
+        let root: &[(&std::ffi::CStr, u64)] = if root_rights != 0 {
+            &[(c"/", root_rights)]
+        } else {
+            &[]
+        };
+        let beneath = paths.iter().map(|p| (p.as_c_str(), rights));
+        for (path, allowed_access) in root.iter().copied().chain(beneath) {
             let dir = match open(path, libc::O_PATH) {
                 Ok(d) => d,
                 Err(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
-            // REFER is a right of directories only (a file bind is listed too).
+            // Directory rights (REFER, MAKE_*, REMOVE_*) are for directories only (a file bind
+            // is listed too).
             let allowed_access = match super::is_dir(dir.raw()) {
-                Ok(false) => allowed_access & !LANDLOCK_ACCESS_FS_REFER,
+                Ok(false) => allowed_access & FILE_WRITES,
                 _ => allowed_access,
             };
             let rule = LandlockPathBeneathAttr {

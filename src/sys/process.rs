@@ -52,6 +52,14 @@ pub(crate) fn prctl(option: c_int, arg: libc::c_ulong) -> Result<(), i32> {
     .map(drop)
 }
 
+/// `getpid(2)`: this process's pid (in its own pid namespace).
+///
+/// Async-signal-safe.
+pub(crate) fn getpid() -> libc::pid_t {
+    // SAFETY: getpid takes nothing and cannot fail.
+    unsafe { libc::getpid() }
+}
+
 /// `_exit(2)`: end the process now, without atexit handlers, destructors or stdio flushes.
 ///
 /// Async-signal-safe.
@@ -262,6 +270,37 @@ pub(crate) unsafe fn clone_fork_like(flags: u64) -> Result<libc::pid_t, i32> {
     };
     check(pid).map(|p| p as libc::pid_t)
 }
+
+/// Whether this process may create the namespaces of `flags`: a fork-like clone with them
+/// whose child exits at once (reaped here). `Err` is the clone's errno. For the parent (it
+/// blocks every signal of the calling thread around the clone, as a launch does).
+pub(crate) fn probe_clone(flags: u64) -> Result<(), i32> {
+    let old = super::block_all_signals();
+    // SAFETY: `flags` are the caller's CLONE_NEW* namespace flags, which share neither memory,
+    // descriptors nor the thread group; the child (Ok(0)) makes one system call, `_exit`, with
+    // every signal blocked, and touches no lock nor allocation.
+    let result = unsafe { clone_fork_like(flags & NAMESPACE_FLAGS) };
+    if result == Ok(0) {
+        exit(0);
+    }
+    super::restore_thread_mask(&old);
+    let pid = result?;
+    loop {
+        match waitpid(pid, libc::__WALL) {
+            Err(libc::EINTR) => {}
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Every `CLONE_NEW*` flag.
+const NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWCGROUP) as u64;
 
 /// `execve(2)`: run `path` with `argv` and `envp`; returns (the errno) only on failure.
 ///

@@ -197,12 +197,23 @@ pub(super) fn exec_program(
     // And where the kernel has Landlock at all (5.13+), files are opened for writing only in
     // the sandbox's own writable places and the policy's mounts: a FIFO or device node in a
     // read-only host directory cannot be opened for writing (a read-only mount stops neither).
+    // Without a mount namespace (degraded isolation), Landlock is what keeps the host
+    // read-only: every right that changes a file system is refused but beneath the run's
+    // scratch directory and the harmless devices (plan::isolation).
     let write_beneath = if plan.landlock_write && has(ctx.flags, libc::CLONE_NEWNS) {
         plan.fs.write_beneath.as_deref()
     } else {
         None
     };
-    if plan.landlock_scoped || write_beneath.is_some() {
+    if !has(ctx.flags, libc::CLONE_NEWNS) && plan.landlock_host {
+        at(
+            Fixed::Landlock,
+            sys::landlock_read_only_host(
+                plan.landlock_scoped,
+                plan.fs.write_beneath.as_deref().unwrap_or(&[]),
+            ),
+        )?;
+    } else if plan.landlock_scoped || write_beneath.is_some() {
         at(
             Fixed::Landlock,
             sys::landlock_restrict(plan.landlock_scoped, write_beneath, plan.landlock_refer),

@@ -10,15 +10,73 @@ use super::*;
 pub(super) const DENIED_SLOTS: usize = 1024;
 
 /// Kill every process of the sandbox but the init.
-pub(super) fn kill_all(ctx: &Context<'_>, main: c_int) {
-    // kill(-1) in our pid namespace reaches only the sandbox; without one, the program's
-    // process group, and the program itself.
+pub(super) fn kill_all(ctx: &Context<'_>, _main: c_int) {
+    // kill(-1) in our pid namespace reaches only the sandbox; without one, every process the
+    // init has adopted.
     if has(ctx.flags, libc::CLONE_NEWPID) {
         let _ = sys::kill(-1, libc::SIGKILL);
     } else {
-        let _ = sys::kill(-main, libc::SIGKILL);
-        let _ = sys::kill(main, libc::SIGKILL);
+        kill_descendants();
     }
+}
+
+/// Where the init lists its children (one thread: the thread's children are the process's).
+const CHILDREN: &CStr = c"/proc/thread-self/children";
+
+/// Without a pid namespace: kill every child of the init — the program, and every orphan of
+/// the sandbox, which the init adopts as a child subreaper (`PR_SET_CHILD_SUBREAPER`, set
+/// before the program started) — and reap them, pass after pass, until none is left
+/// (`ECHILD`). A process killed here hands its own children to the init, which finds them in
+/// the next pass; a process of the sandbox cannot leave the init's subtree (its parent only
+/// ever changes to the nearest subreaper above it, which is the init or a descendant of it).
+/// Never `kill(-1)` nor a process group, which could reach the host's processes: only pids
+/// of the init's own unreaped children, which the kernel cannot reuse before the init reaps
+/// them. Where the children cannot be listed (no `CONFIG_PROC_CHILDREN`; runs only under
+/// `SANDBOXED_ISOLATION=none`), only what has ended already is reaped.
+pub(super) fn kill_descendants() {
+    loop {
+        if !kill_children() {
+            while let Ok((1.., _)) = sys::waitpid(-1, libc::WNOHANG | libc::__WALL) {}
+            return;
+        }
+        match sys::waitpid(-1, libc::__WALL) {
+            Ok(_) | Err(libc::EINTR) => {}
+            Err(_) => return, // ECHILD: no child left
+        }
+    }
+}
+
+/// SIGKILL every child listed in [`CHILDREN`]; false if it cannot be read. Parses the
+/// space-separated pids with a fixed buffer (no allocation).
+fn kill_children() -> bool {
+    let Ok(file) = sys::open(CHILDREN, libc::O_RDONLY | libc::O_CLOEXEC) else {
+        return false;
+    };
+    let mut buf = [0u8; 512];
+    let mut pid: c_int = 0;
+    loop {
+        let n = match sys::read_fd(file.raw(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(libc::EINTR) => continue,
+            Err(_) => break,
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b.is_ascii_digit() {
+                pid = pid.saturating_mul(10).saturating_add(c_int::from(b - b'0'));
+            } else {
+                if pid > 0 {
+                    let _ = sys::kill(pid, libc::SIGKILL);
+                }
+                pid = 0;
+            }
+        }
+    }
+    if pid > 0 {
+        let _ = sys::kill(pid, libc::SIGKILL);
+    }
+    drop(file);
+    true
 }
 
 /// Report the denied calls, before the final report.
@@ -55,13 +113,9 @@ pub(super) fn serve_notification(
     let (nr, arch) = (notif.data.nr, notif.data.arch);
     let kill = ctx.plan.seccomp.as_ref().is_some_and(|f| f.kill);
     if kill || !crate::policy::seccomp::is_native(nr, arch) {
-        // The caller waits in the kernel until it dies: the call never runs.
+        // The caller waits in the kernel until it dies: the call never runs. (Without a pid
+        // namespace too: it is a descendant of the init, killed with the rest.)
         kill_all(ctx, main);
-        // The caller (blocked, so not reaped) may be outside the program's process group when
-        // there is no pid namespace. Never 0 or negative: that would be a process group.
-        if let Ok(pid @ 1..) = c_int::try_from(notif.pid) {
-            let _ = sys::kill(pid, libc::SIGKILL);
-        }
         report_denied(denied);
         send(
             REPORT_FD,
@@ -124,12 +178,10 @@ pub(super) fn watch(
                 Err(e) => fail_closed(ctx, main, &denied, WatchCall::Waitpid, e),
             };
             if pid == main {
-                // Nothing may outlive the program (nor run on once our listener is gone). Not
-                // by pid without a pid namespace: `main` is reaped, its number free for reuse.
-                if has(ctx.flags, libc::CLONE_NEWPID) {
-                    // kill(-1) in our pid namespace reaches only the sandbox.
-                    let _ = sys::kill(-1, libc::SIGKILL);
-                }
+                // Nothing may outlive the program (nor run on once our listener is gone):
+                // kill(-1) in our pid namespace reaches only the sandbox; without one, every
+                // process the init adopted (never by pid: `main` is reaped, its number free).
+                kill_all(ctx, main);
                 report_denied(&denied);
                 send(REPORT_FD, Message::Exited { status });
                 sys::exit(0);
@@ -175,9 +227,14 @@ pub(super) fn watch(
             fail_closed(ctx, main, &denied, WatchCall::Poll, e);
         }
         if fds[0].revents != 0 {
-            // The parent is gone (its end of the lifeline closed): end the sandbox with it.
+            // The parent is gone, or (without a pid namespace) asks for the end of the
+            // sandbox: its end of the lifeline closed. With a pid namespace our exit kills
+            // everything in it. Without one, we kill every process we adopted first, then
+            // ourselves by SIGKILL, as the parent's kill would have: its outcome reads
+            // "killed by SIGKILL".
             if !has(ctx.flags, libc::CLONE_NEWPID) {
-                let _ = sys::kill(-main, libc::SIGKILL);
+                kill_descendants();
+                let _ = sys::kill(sys::getpid(), libc::SIGKILL);
             }
             sys::exit(EXIT_PARENT_GONE);
         }

@@ -10,7 +10,8 @@
 //! The first process of the sandbox becomes its PID 1, an init that: builds the sandbox,
 //! starts the program as its only child, reaps every zombie, enforces the timeout, tells the
 //! parent how the program ended — and exits as soon as it has, which makes the kernel kill
-//! everything else left in the sandbox's pid namespace.
+//! everything else left in the sandbox's pid namespace. (Without one, under degraded isolation,
+//! it first kills every process it adopted as a child subreaper: see `init::kill_descendants`.)
 
 use std::cell::Cell;
 use std::ffi::CStr;
