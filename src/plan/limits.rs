@@ -1,7 +1,7 @@
 //! Resource limits: memory, processes, CPU time and file size — which mechanism enforces each
 //! here, setting it up, and saying afterwards which limit a program hit.
 //!
-//! | limit | root on cgroup v1/hybrid | delegated cgroup v2 (or root on v2) | otherwise |
+//! | limit | root on cgroup v1/hybrid | cgroup v2: root, `SANDBOXED_CGROUP`, or a delegated scope the process runs in | otherwise |
 //! |---|---|---|---|
 //! | memory | `memory` cgroup: the whole sandbox, resident memory; OOM kill counted | `memory.max`, `memory.swap.max = 0` | `RLIMIT_DATA`, per process, heap and private mappings |
 //! | processes | `pids` cgroup: the whole sandbox | `pids.max` | `RLIMIT_NPROC`, counted per user namespace: the whole sandbox |
@@ -20,6 +20,10 @@
 //! limit processes, and says so. CPU time and file size are rlimits everywhere: they hold for
 //! every uid, and their signals (`SIGXCPU`, `SIGXFSZ`) say which limit was hit; a cgroup has no
 //! total-CPU-time budget (only a rate) and no file size.
+//!
+//! Which one holds is said once per process, on stderr, with the reason and the change that
+//! would give cgroups where rlimits hold ([`notice`]); where a cgroup cannot be used, the
+//! reason comes from [`cgroup::NoV2`] and [`cgroup::Problem`], found from the hierarchy's state.
 //!
 //! The sequence: [`plan`] chooses the mechanisms (in the parent, once per process for the
 //! environment); [`Cgroup::create`](crate::plan::cgroup::Cgroup::create) makes the run's
