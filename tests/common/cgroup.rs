@@ -154,6 +154,12 @@ pub fn cgroups_expected() -> bool {
     run_parents().0.is_some()
 }
 
+/// Whether `max_pids` cannot be enforced here: root (whom `RLIMIT_NPROC` does not bind)
+/// without a pids cgroup, as on a bare cgroup v2 root. There it is an error naming the fix.
+pub fn pids_unlimitable() -> bool {
+    super::is_root() && run_parents().1.is_none()
+}
+
 /// How many cgroups one run with both `memory_limit` and `max_pids` makes here: two on cgroup
 /// v1 (a memory and a pids hierarchy), one on cgroup v2, none without cgroups.
 pub fn cgroups_per_run() -> usize {
