@@ -258,7 +258,12 @@ fn usable_parent(dir: PathBuf) -> Result<PathBuf, i32> {
 fn own_v2(mount: &Path) -> Option<PathBuf> {
     let text = fs::read_to_string("/proc/self/cgroup").ok()?;
     let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = mount.join(rel.trim_start_matches('/'));
+    let rel = rel.trim_start_matches('/');
+    let dir = if rel.is_empty() {
+        mount.to_owned()
+    } else {
+        mount.join(rel)
+    };
     dir.is_dir().then_some(dir)
 }
 
@@ -573,8 +578,10 @@ fn root_v2(mount: &Path) -> Result<V2Parent, NoV2> {
     }
     let dir = mount.join(PARENT);
     let path = usable_parent(dir.clone()).map_err(|errno| NoV2::RootCannotCreate { dir, errno })?;
-    let (memory, pids) = enable(&path, memory, pids).unwrap_or((false, false));
-    Ok(V2Parent { path, memory, pids })
+    match enable(&path, memory, pids) {
+        Ok((memory, pids)) => Ok(V2Parent { path, memory, pids }),
+        Err(errno) => Err(NoV2::RootCannotCreate { dir: path, errno }),
+    }
 }
 
 /// Enable `memory` and `pids` (as wanted and available) for the children of `dir`; return which

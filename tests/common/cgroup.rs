@@ -67,7 +67,12 @@ pub fn own_v2() -> Option<PathBuf> {
     let mount = v2_mount()?;
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    Some(mount.join(rel.trim_start_matches('/')))
+    let rel = rel.trim_start_matches('/');
+    Some(if rel.is_empty() {
+        mount
+    } else {
+        mount.join(rel)
+    })
 }
 
 /// Whether `dir` carries systemd's mark of a delegated cgroup (`user.delegate` = 1).
