@@ -1231,13 +1231,14 @@ fn root_on_a_bare_cgroup_v2_root_is_told_to_enable_the_controllers() {
         (o, e, v2_mount().unwrap(), false)
     } else {
         // A container's: a cgroup namespace rooted at a cgroup that hands nothing down and
-        // holds the helper, with cgroup2 mounted afresh.
+        // holds the helper, with cgroup2 mounted afresh (the host's unmounted first: the
+        // kernel refuses the same cgroup2 on the same mount point twice).
         let cg = TestCgroup::new("sbx-bare");
         let out = std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(format!(
                 "echo $$ > '{}/cgroup.procs' && exec unshare --cgroup --mount sh -c \
-                 'mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"' \"$0\" \"$@\"",
+                 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"' \"$0\" \"$@\"",
                 cg.path.display()
             ))
             .arg(std::env::current_exe().unwrap())
