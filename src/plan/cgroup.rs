@@ -8,7 +8,13 @@
 //!   as this process sees it is used, so inside a container it is the container's cgroup.
 //! - **cgroup v2**: `$SANDBOXED_CGROUP/<run>` when that is set (a delegated subtree: a directory
 //!   of the cgroup2 file system that this user may write, whose `cgroup.subtree_control` enables
-//!   `memory` and/or `pids`), otherwise, as root, `<cgroup2 mount>/sandboxed/<run>`.
+//!   `memory` and/or `pids`), otherwise, as root, `<cgroup2 mount>/sandboxed/<run>`; otherwise,
+//!   for an ordinary user whose own cgroup is delegated (systemd's `Delegate=yes`, marked with
+//!   `user.delegate`), `<that cgroup>/sandboxes/<run>`, after moving the processes of that
+//!   cgroup into `<that cgroup>/runner` — the layout of the README's recipe.
+//!
+//! Where none can be used, [`NoV2`] and [`Problem`] say why, from the state of the hierarchy,
+//! and name the change that would make it work.
 //!
 //! `<run>` is `<pid namespace>-<pid>-<start time>-<n>` of the process that created it, so that a
 //! cgroup left behind by a process that was killed (no destructor ran) is recognised and swept
@@ -43,7 +49,12 @@ pub(crate) struct Env {
     /// hands down to them.
     pub v2: Option<V2Parent>,
     /// `SANDBOXED_CGROUP` was set but cannot be used: why.
-    pub v2_problem: Option<String>,
+    pub v2_problem: Option<Problem>,
+    /// Without `SANDBOXED_CGROUP`: why no cgroup v2 directory is used.
+    pub no_v2: Option<NoV2>,
+    /// A v1 `memory` or `pids` hierarchy whose `sandboxed` directory this process may not
+    /// create (or write): the directory and the errno.
+    pub v1_unusable: Option<(PathBuf, i32)>,
     /// `<pid namespace>-<pid>-<start time>-`: the prefix of this process's runs' cgroups.
     prefix: String,
 }
@@ -70,6 +81,42 @@ pub(crate) fn env() -> &'static Env {
         }
         env
     })
+}
+
+impl Env {
+    /// Why no cgroup of this process's may hold the memory and pids limits here, and what to
+    /// change (for messages; empty where a cgroup is used).
+    pub(crate) fn why_no_cgroup(&self) -> String {
+        let mut why = Vec::new();
+        let root = crate::sys::geteuid() == 0;
+        if let Some((dir, errno)) = &self.v1_unusable {
+            if root {
+                why.push(format!(
+                    "cgroup v1: root cannot create {} ({}): give root a writable cgroup file \
+                     system",
+                    dir.display(),
+                    crate::error::errno_name(*errno)
+                ));
+            } else {
+                why.push(
+                    "cgroup v1, which holds the memory and pids controllers here, lets only root \
+                     create cgroups (for limits of the whole sandbox: run as root, or boot with \
+                     cgroup v2 and run the tests in a delegated scope)"
+                        .to_owned(),
+                );
+            }
+        }
+        if let Some(no) = &self.no_v2 {
+            // On a hybrid host, the controller-less cgroup2 beside v1 says nothing new.
+            if !(self.v1_unusable.is_some() && matches!(no, NoV2::NoControllers { .. })) {
+                why.push(format!("cgroup v2: {no}"));
+            }
+        }
+        if let Some(problem) = &self.v2_problem {
+            why.push(problem.to_string());
+        }
+        why.join("; ")
+    }
 }
 
 /// A mounted cgroup hierarchy, from `/proc/self/mountinfo`.
@@ -168,13 +215,56 @@ fn writable(path: &Path) -> bool {
     crate::sys::access_writable(&c)
 }
 
-/// `dir`, created if missing, when this process may create cgroups in it.
-fn usable_parent(dir: PathBuf) -> Option<PathBuf> {
+/// Whether the cgroup `dir` is marked delegated the way systemd marks a unit's cgroup with
+/// `Delegate=yes` (systemd 251+): the extended attribute `trusted.delegate` (set by the system
+/// manager) or `user.delegate` (also by a user's manager) is `1`. Ownership alone says nothing:
+/// every cgroup a user's systemd makes belongs to the user, delegated or not, and a cgroup that
+/// is not delegated is systemd's to manage, never ours.
+fn marked_delegated(dir: &Path) -> bool {
+    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    ["trusted.delegate", "user.delegate"]
+        .into_iter()
+        .any(|name| {
+            let name = CString::new(name).expect("no nul");
+            let mut buf = [0u8; 8];
+            crate::sys::lgetxattr(&c, &name, &mut buf).is_ok_and(|n| &buf[..n] == b"1")
+        })
+}
+
+/// The controllers a cgroup may hand down (its `cgroup.controllers`): memory, pids.
+fn available(dir: &Path) -> (bool, bool) {
+    let list = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    (lists(&list, "memory"), lists(&list, "pids"))
+}
+
+/// `dir`, created if missing, when this process may create cgroups in it; else the errno.
+fn usable_parent(dir: PathBuf) -> Result<PathBuf, i32> {
     match fs::create_dir(&dir) {
-        Ok(()) => Some(dir),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => writable(&dir).then_some(dir),
-        Err(_) => None,
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if writable(&dir) {
+                Ok(dir)
+            } else {
+                Err(libc::EACCES)
+            }
+        }
+        Err(e) => Err(e.raw_os_error().unwrap_or(libc::EIO)),
     }
+}
+
+/// This process's cgroup v2 directory: the `0::` line of `/proc/self/cgroup`, below `mount`.
+fn own_v2(mount: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let rel = rel.trim_start_matches('/');
+    let dir = if rel.is_empty() {
+        mount.to_owned()
+    } else {
+        mount.join(rel)
+    };
+    dir.is_dir().then_some(dir)
 }
 
 fn detect() -> Env {
@@ -192,7 +282,12 @@ fn detect() -> Env {
                 .is_some_and(|c| c.iter().any(|c| c == controller))
         });
         if let Some(m) = mount {
-            *slot = usable_parent(m.path.join(PARENT));
+            match usable_parent(m.path.join(PARENT)) {
+                Ok(dir) => *slot = Some(dir),
+                Err(errno) => {
+                    env.v1_unusable.get_or_insert((m.path.join(PARENT), errno));
+                }
+            }
         }
     }
     let v2_mount = mounts.iter().find(|m| m.controllers.is_none());
@@ -202,83 +297,497 @@ fn detect() -> Env {
             Err(why) => env.v2_problem = Some(why),
         },
         _ => {
-            if crate::sys::geteuid() == 0 {
-                env.v2 = v2_mount.and_then(|m| root_v2(&m.path));
+            let found = match v2_mount {
+                None => Err(NoV2::NoHierarchy),
+                Some(m) if crate::sys::geteuid() == 0 => root_v2(&m.path),
+                Some(m) => scope_v2(&m.path, &mounts),
+            };
+            match found {
+                Ok(v2) => env.v2 = Some(v2),
+                Err(why) => env.no_v2 = Some(why),
             }
         }
     }
     env
 }
 
+/// Why no cgroup v2 directory holds the runs' cgroups here (without `SANDBOXED_CGROUP`), found
+/// from the state of the hierarchy; its `Display` says why and what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NoV2 {
+    /// No cgroup2 file system is mounted.
+    NoHierarchy,
+    /// The cgroup2 hierarchy has neither the memory nor the pids controller: they are bound to
+    /// cgroup v1 hierarchies (a hybrid host), or the kernel has neither.
+    NoControllers { mount: PathBuf },
+    /// Root: the hierarchy's root has the controllers but hands neither down (its
+    /// `cgroup.subtree_control` lists neither: no systemd or other manager enabled them).
+    /// `holds_processes`: the root is a cgroup namespace's (a container's), not the
+    /// hierarchy's own, and it holds processes, which must move into a child first.
+    RootBare {
+        mount: PathBuf,
+        holds_processes: bool,
+    },
+    /// Root: `<mount>/sandboxed` cannot be created (a read-only cgroup file system).
+    RootCannotCreate { dir: PathBuf, errno: i32 },
+    /// An ordinary user whose own cgroup is not marked delegated (systemd's `user.delegate`).
+    NotDelegated { own: PathBuf },
+    /// A delegated cgroup whose `cgroup.controllers` lists neither memory nor pids.
+    DelegatedWithout { scope: PathBuf },
+    /// A delegated cgroup, but making the layout in it failed: `what` was refused with `errno`.
+    LayoutFailed {
+        scope: PathBuf,
+        what: String,
+        errno: i32,
+    },
+}
+
+/// The README's recipe, which gives an ordinary user whole-sandbox limits on cgroup v2.
+pub(crate) const DELEGATE_COMMAND: &str = "systemd-run --user --scope -p Delegate=yes cargo test";
+
+impl std::fmt::Display for NoV2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::error::errno_name;
+        match self {
+            NoV2::NoHierarchy => write!(f, "no cgroup2 file system is mounted"),
+            NoV2::NoControllers { mount } => write!(
+                f,
+                "the cgroup v2 hierarchy at {} has neither the memory nor the pids controller \
+                 (on a cgroup v1 or hybrid host they are bound to the v1 hierarchies, where only \
+                 root may create cgroups; boot with systemd.unified_cgroup_hierarchy=1 for cgroup \
+                 v2)",
+                mount.display()
+            ),
+            NoV2::RootBare {
+                mount,
+                holds_processes,
+            } => {
+                let m = mount.display();
+                write!(
+                    f,
+                    "the cgroup v2 root {m} hands neither the memory nor the pids controller down \
+                     (its cgroup.subtree_control lists neither: no systemd or other manager \
+                     enabled them); enable them with `echo +memory +pids > \
+                     {m}/cgroup.subtree_control`"
+                )?;
+                if *holds_processes {
+                    write!(
+                        f,
+                        " after moving the processes of {m} (a cgroup namespace's root, as in a \
+                         container) into a child: `mkdir {m}/init && for p in $(cat \
+                         {m}/cgroup.procs); do echo $p > {m}/init/cgroup.procs; done`"
+                    )?;
+                }
+                write!(
+                    f,
+                    ", or enable them down to a subtree of yours and name it in {ENV_CGROUP}"
+                )
+            }
+            NoV2::RootCannotCreate { dir, errno } => write!(
+                f,
+                "root cannot create {} ({}): give root a writable cgroup file system (a container \
+                 mounts /sys/fs/cgroup read-only: Docker's `--cgroupns=private` with a writable \
+                 /sys/fs/cgroup, or a delegated subtree named in {ENV_CGROUP})",
+                dir.display(),
+                errno_name(*errno)
+            ),
+            NoV2::NotDelegated { own } => write!(
+                f,
+                "this process's cgroup {} is not delegated to this user (systemd marks a \
+                 delegated cgroup with the user.delegate attribute); run the tests in one: \
+                 `{DELEGATE_COMMAND}` (or name a delegated subtree in {ENV_CGROUP}, as the \
+                 README's recipe does)",
+                own.display()
+            ),
+            NoV2::DelegatedWithout { scope } => write!(
+                f,
+                "the delegated cgroup {} has neither the memory nor the pids controller (its \
+                 cgroup.controllers lists neither): the system must delegate them to the user \
+                 (systemd: `Delegate=memory pids` on user@.service, the default)",
+                scope.display()
+            ),
+            NoV2::LayoutFailed { scope, what, errno } => write!(
+                f,
+                "the delegated cgroup {} could not be prepared: {what}: {}",
+                scope.display(),
+                errno_name(*errno)
+            ),
+        }
+    }
+}
+
+/// Why `SANDBOXED_CGROUP` cannot be used, found from the state of the hierarchy; its
+/// `Display` says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    NotAbsolute(PathBuf),
+    NotCgroup2(PathBuf),
+    NotACgroup(PathBuf),
+    NotWritable(PathBuf),
+    /// Its `cgroup.controllers` lists neither memory nor pids: they must be enabled in the
+    /// `cgroup.subtree_control` of each cgroup of `enable` (top first: the nearest ancestor
+    /// that has them, down to its parent). `none_above`: no ancestor has them at all.
+    /// `foreign`: some of those files this user may not write.
+    NotHandedDown {
+        dir: PathBuf,
+        enable: Vec<PathBuf>,
+        none_above: bool,
+        foreign: bool,
+    },
+    /// It has the controllers, but holds processes itself, so it cannot hand them to children.
+    HoldsProcesses(PathBuf),
+    /// It has the controllers, but enabling them for its children failed with `errno`.
+    CannotEnable {
+        dir: PathBuf,
+        errno: i32,
+    },
+    /// This process's cgroup `own` lies outside the delegated subtree: a sandbox's init
+    /// (which starts in `own`) may move only below the common ancestor `ancestor` if it may
+    /// write that one's `cgroup.procs`, and it may not.
+    Outside {
+        dir: PathBuf,
+        own: PathBuf,
+        ancestor: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NotAbsolute(d) => {
+                write!(f, "{ENV_CGROUP}={} is not an absolute path", d.display())
+            }
+            Problem::NotCgroup2(d) => write!(
+                f,
+                "{ENV_CGROUP}={} does not lie in a cgroup v2 (cgroup2) file system",
+                d.display()
+            ),
+            Problem::NotACgroup(d) => write!(
+                f,
+                "{ENV_CGROUP}={} is not a cgroup directory (it has no cgroup.procs)",
+                d.display()
+            ),
+            Problem::NotWritable(d) => write!(
+                f,
+                "{ENV_CGROUP}={} is not writable by this user: delegate it (chown it, or \
+                 systemd's Delegate=yes)",
+                d.display()
+            ),
+            Problem::NotHandedDown {
+                dir,
+                enable,
+                none_above,
+                foreign,
+            } => {
+                write!(
+                    f,
+                    "{ENV_CGROUP}={} gets neither the memory nor the pids controller from its \
+                     parent (its cgroup.controllers lists neither)",
+                    dir.display()
+                )?;
+                if *none_above {
+                    return write!(
+                        f,
+                        ", and no cgroup above it has them: the cgroup v2 hierarchy has neither \
+                         (on a cgroup v1 or hybrid host they are bound to the v1 hierarchies; \
+                         boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2)"
+                    );
+                }
+                let commands: Vec<String> = enable
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "echo +memory +pids > {}/cgroup.subtree_control",
+                            d.display()
+                        )
+                    })
+                    .collect();
+                write!(
+                    f,
+                    ": enable them in the parent's with `{}` (possible only while {} holds no \
+                     processes itself: move them into a child first, as the README's recipe \
+                     does)",
+                    commands.join(" && "),
+                    if enable.len() == 1 {
+                        "that cgroup"
+                    } else {
+                        "each of those cgroups"
+                    }
+                )?;
+                if *foreign {
+                    write!(
+                        f,
+                        "; this user may not write all of them: that needs root, or a \
+                         delegation that includes the controllers (systemd's Delegate=yes)"
+                    )?;
+                }
+                Ok(())
+            }
+            Problem::HoldsProcesses(d) => write!(
+                f,
+                "{ENV_CGROUP}={} holds processes itself, so it cannot hand the memory and pids \
+                 controllers to the sandboxes' cgroups (cgroup v2 lets only a cgroup without \
+                 processes do that): move them into a child and name another, empty child, as \
+                 the README's recipe does (`runner` and `sandboxes`)",
+                d.display()
+            ),
+            Problem::CannotEnable { dir, errno } => write!(
+                f,
+                "{ENV_CGROUP}={}: enabling the memory and pids controllers in its \
+                 cgroup.subtree_control failed: {}",
+                dir.display(),
+                crate::error::errno_text(*errno)
+            ),
+            Problem::Outside { dir, own, ancestor } => write!(
+                f,
+                "{ENV_CGROUP}={} is delegated, but this process runs outside the delegated \
+                 subtree, in {}: a sandbox's init starts there and may join a cgroup below {} \
+                 only if this user may write {}/cgroup.procs, which it may not (the kernel would \
+                 answer EACCES). Start the tests inside the delegated subtree: `{DELEGATE_COMMAND}` \
+                 (the README's recipe)",
+                dir.display(),
+                own.display(),
+                ancestor.display(),
+                ancestor.display()
+            ),
+        }
+    }
+}
+
 /// The cgroup v2 parent for root: `<mount>/sandboxed`, with the controllers the hierarchy's
 /// root hands down. The root's own `cgroup.subtree_control` is the host's business: it is read,
 /// never written.
-fn root_v2(mount: &Path) -> Option<V2Parent> {
-    let top = fs::read_to_string(mount.join("cgroup.subtree_control")).ok()?;
+fn root_v2(mount: &Path) -> Result<V2Parent, NoV2> {
+    let top = fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap_or_default();
     let (memory, pids) = (lists(&top, "memory"), lists(&top, "pids"));
     if !memory && !pids {
-        return None;
+        let (has_memory, has_pids) = available(mount);
+        if !has_memory && !has_pids {
+            return Err(NoV2::NoControllers {
+                mount: mount.to_owned(),
+            });
+        }
+        // The hierarchy's own root has no cgroup.type; a cgroup namespace's root (a
+        // container's) is an ordinary cgroup, bound by the no-internal-processes rule.
+        let holds_processes = mount.join("cgroup.type").exists()
+            && fs::read_to_string(mount.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty());
+        return Err(NoV2::RootBare {
+            mount: mount.to_owned(),
+            holds_processes,
+        });
     }
-    let path = usable_parent(mount.join(PARENT))?;
-    let (memory, pids) = enable(&path, memory, pids);
-    (memory || pids).then_some(V2Parent { path, memory, pids })
+    let dir = mount.join(PARENT);
+    let path = usable_parent(dir.clone()).map_err(|errno| NoV2::RootCannotCreate { dir, errno })?;
+    match enable(&path, memory, pids) {
+        Ok((memory, pids)) => Ok(V2Parent { path, memory, pids }),
+        Err(errno) => Err(NoV2::RootCannotCreate { dir: path, errno }),
+    }
 }
 
 /// Enable `memory` and `pids` (as wanted and available) for the children of `dir`; return which
-/// are enabled.
-fn enable(dir: &Path, memory: bool, pids: bool) -> (bool, bool) {
+/// are enabled, or the errno of a write that failed.
+fn enable(dir: &Path, memory: bool, pids: bool) -> Result<(bool, bool), i32> {
     let control = dir.join("cgroup.subtree_control");
-    let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    for (want, name) in [(memory, "memory"), (pids, "pids")] {
+    let (has_memory, has_pids) = available(dir);
+    for (want, has, name) in [(memory, has_memory, "memory"), (pids, has_pids, "pids")] {
         let enabled = fs::read_to_string(&control).unwrap_or_default();
-        if want && lists(&available, name) && !lists(&enabled, name) {
-            let _ = fs::write(&control, format!("+{name}"));
+        if want && has && !lists(&enabled, name) {
+            fs::write(&control, format!("+{name}"))
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         }
     }
     let enabled = fs::read_to_string(&control).unwrap_or_default();
-    (
+    Ok((
         memory && lists(&enabled, "memory"),
         pids && lists(&enabled, "pids"),
-    )
+    ))
 }
 
-/// Check a delegated cgroup v2 directory named by `SANDBOXED_CGROUP`.
-fn delegated(dir: &Path, mounts: &[Mount]) -> Result<V2Parent, String> {
-    let shown = dir.display();
+/// The deepest common ancestor of two absolute paths.
+fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
+    a.components()
+        .zip(b.components())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect()
+}
+
+/// Check a delegated cgroup v2 directory named by `SANDBOXED_CGROUP`, and enable the
+/// controllers for its children.
+fn delegated(dir: &Path, mounts: &[Mount]) -> Result<V2Parent, Problem> {
     if !dir.is_absolute() {
-        return Err(format!("{ENV_CGROUP}={shown} is not an absolute path"));
+        return Err(Problem::NotAbsolute(dir.to_owned()));
     }
-    if !mounts
+    let Some(mount) = mounts
         .iter()
-        .any(|m| m.controllers.is_none() && dir.starts_with(&m.path))
-    {
-        return Err(format!(
-            "{ENV_CGROUP}={shown} does not lie in a cgroup v2 (cgroup2) file system"
-        ));
-    }
+        .filter(|m| m.controllers.is_none() && dir.starts_with(&m.path))
+        .max_by_key(|m| m.path.as_os_str().len())
+    else {
+        return Err(Problem::NotCgroup2(dir.to_owned()));
+    };
     if !dir.join("cgroup.procs").exists() {
-        return Err(format!(
-            "{ENV_CGROUP}={shown} is not a cgroup directory (it has no cgroup.procs)"
-        ));
+        return Err(Problem::NotACgroup(dir.to_owned()));
     }
     if !writable(dir) {
-        return Err(format!(
-            "{ENV_CGROUP}={shown} is not writable by this user: delegate it (chown it, or \
-             systemd's Delegate=yes)"
-        ));
+        return Err(Problem::NotWritable(dir.to_owned()));
     }
-    let (memory, pids) = enable(dir, true, true);
+    let (has_memory, has_pids) = available(dir);
+    if !has_memory && !has_pids {
+        // The nearest ancestor that has them, and every cgroup between it and `dir`.
+        let mut enable = Vec::new();
+        let mut above = dir.parent();
+        let mut none_above = true;
+        while let Some(p) = above.filter(|p| p.starts_with(&mount.path)) {
+            enable.push(p.to_owned());
+            let (m, n) = available(p);
+            if m || n {
+                none_above = false;
+                break;
+            }
+            above = p.parent();
+        }
+        enable.reverse();
+        let foreign = enable
+            .iter()
+            .any(|p| !writable(&p.join("cgroup.subtree_control")));
+        return Err(Problem::NotHandedDown {
+            dir: dir.to_owned(),
+            enable,
+            none_above,
+            foreign,
+        });
+    }
+    let (memory, pids) = match enable(dir, true, true) {
+        Ok(enabled) => enabled,
+        Err(libc::EBUSY) => return Err(Problem::HoldsProcesses(dir.to_owned())),
+        Err(errno) => {
+            return Err(Problem::CannotEnable {
+                dir: dir.to_owned(),
+                errno,
+            });
+        }
+    };
     if !memory && !pids {
-        return Err(format!(
-            "{ENV_CGROUP}={shown} hands neither the memory nor the pids controller to its \
-             children: enable them with `echo +memory +pids > {shown}/cgroup.subtree_control` \
-             (possible only when the directory itself holds no processes)"
-        ));
+        return Err(Problem::CannotEnable {
+            dir: dir.to_owned(),
+            errno: libc::EINVAL,
+        });
+    }
+    // A sandbox's init starts in this process's cgroup and moves into the run's: the kernel
+    // lets it only with write access to the common ancestor's cgroup.procs.
+    if let Some(own) = own_v2(&mount.path) {
+        let ancestor = common_ancestor(&own, dir);
+        if !writable(&ancestor.join("cgroup.procs")) {
+            return Err(Problem::Outside {
+                dir: dir.to_owned(),
+                own,
+                ancestor,
+            });
+        }
     }
     Ok(V2Parent {
         path: dir.to_owned(),
         memory,
         pids,
+    })
+}
+
+/// The names of the layout in a delegated cgroup (the README's recipe): the processes that
+/// were in it move to `runner`, the runs' cgroups go below `sandboxes`.
+const RUNNER: &str = "runner";
+const SANDBOXES: &str = "sandboxes";
+
+/// For an ordinary user without `SANDBOXED_CGROUP`: the delegated cgroup this process runs in
+/// (as `systemd-run --user --scope -p Delegate=yes cargo test` starts it), laid out as the
+/// README's recipe does — its processes moved into `runner`, memory and pids enabled, the runs
+/// below `sandboxes`. Found already made when this process runs in `<scope>/runner`.
+fn scope_v2(mount: &Path, mounts: &[Mount]) -> Result<V2Parent, NoV2> {
+    let (has_memory, has_pids) = available(mount);
+    if !has_memory && !has_pids {
+        return Err(NoV2::NoControllers {
+            mount: mount.to_owned(),
+        });
+    }
+    let Some(own) = own_v2(mount) else {
+        return Err(NoV2::NoHierarchy);
+    };
+    let scope = match own.parent() {
+        Some(parent) if own.file_name() == Some(RUNNER.as_ref()) && marked_delegated(parent) => {
+            parent.to_owned()
+        }
+        _ => own.clone(),
+    };
+    let ours = fs::metadata(&scope).is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == crate::sys::geteuid()
+    });
+    if !marked_delegated(&scope)
+        || !ours
+        || !["cgroup.procs", "cgroup.subtree_control"]
+            .iter()
+            .all(|f| writable(&scope.join(f)))
+    {
+        return Err(NoV2::NotDelegated { own });
+    }
+    let (has_memory, has_pids) = available(&scope);
+    if !has_memory && !has_pids {
+        return Err(NoV2::DelegatedWithout { scope });
+    }
+    let failed = |what: String, errno: i32| NoV2::LayoutFailed {
+        scope: scope.clone(),
+        what,
+        errno,
+    };
+    let (runner, sandboxes) = (scope.join(RUNNER), scope.join(SANDBOXES));
+    for dir in [&runner, &sandboxes] {
+        match fs::create_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(failed(
+                    format!("creating {}", dir.display()),
+                    e.raw_os_error().unwrap_or(libc::EIO),
+                ));
+            }
+            _ => {}
+        }
+    }
+    // No process may stay in the scope itself once it hands controllers down: move them all
+    // (this one, the test runner, cargo) into `runner`. Each moves with all its threads; what
+    // they already use stays counted in the scope, which holds both. Processes that fork while
+    // this runs land in the scope again: repeat until it is empty.
+    let mut enabled = Err(libc::EBUSY);
+    for _ in 0..100 {
+        let procs = fs::read_to_string(scope.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.split_whitespace() {
+            // A process that ended meanwhile (ESRCH) needs no moving.
+            let _ = fs::write(runner.join("cgroup.procs"), pid);
+        }
+        enabled = enable(&scope, true, true);
+        if enabled != Err(libc::EBUSY) {
+            break;
+        }
+    }
+    match enabled {
+        Ok((false, false)) => return Err(NoV2::DelegatedWithout { scope }),
+        Ok(_) => {}
+        Err(errno) => {
+            return Err(failed(
+                format!(
+                    "moving its processes into {} and enabling memory and pids in its \
+                     cgroup.subtree_control",
+                    runner.display()
+                ),
+                errno,
+            ));
+        }
+    }
+    delegated(&sandboxes, mounts).map_err(|p| {
+        failed(
+            p.to_string(),
+            match p {
+                Problem::CannotEnable { errno, .. } => errno,
+                _ => libc::EINVAL,
+            },
+        )
     })
 }
 
@@ -637,11 +1146,27 @@ mod tests {
             controllers: None,
         }];
         let e = delegated(Path::new("relative"), &mounts).unwrap_err();
-        assert!(e.contains("not an absolute path"), "{e}");
+        assert!(matches!(e, Problem::NotAbsolute(_)), "{e:?}");
+        assert!(e.to_string().contains("not an absolute path"), "{e}");
         let e = delegated(Path::new("/tmp"), &mounts).unwrap_err();
-        assert!(e.contains("does not lie in a cgroup v2"), "{e}");
+        assert!(matches!(e, Problem::NotCgroup2(_)), "{e:?}");
+        assert!(e.to_string().contains("does not lie in a cgroup v2"), "{e}");
         let e = delegated(Path::new("/sys/fs/cgroup/no-such-dir-xyz"), &mounts).unwrap_err();
-        assert!(e.contains("not a cgroup directory"), "{e}");
+        assert!(matches!(e, Problem::NotACgroup(_)), "{e:?}");
+        assert!(e.to_string().contains("not a cgroup directory"), "{e}");
+    }
+
+    #[test]
+    fn the_common_ancestor_of_two_cgroups() {
+        let a = Path::new("/sys/fs/cgroup/system.slice/ci.service");
+        let b = Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/x.scope/sandboxes");
+        assert_eq!(common_ancestor(a, b), Path::new("/sys/fs/cgroup"));
+        let runner = Path::new("/sys/fs/cgroup/u/x.scope/runner");
+        let sandboxes = Path::new("/sys/fs/cgroup/u/x.scope/sandboxes");
+        assert_eq!(
+            common_ancestor(runner, sandboxes),
+            Path::new("/sys/fs/cgroup/u/x.scope")
+        );
     }
 
     #[test]

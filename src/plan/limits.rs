@@ -1,7 +1,7 @@
 //! Resource limits: memory, processes, CPU time and file size — which mechanism enforces each
 //! here, setting it up, and saying afterwards which limit a program hit.
 //!
-//! | limit | root on cgroup v1/hybrid | delegated cgroup v2 (or root on v2) | otherwise |
+//! | limit | root on cgroup v1/hybrid | cgroup v2: root, `SANDBOXED_CGROUP`, or a delegated scope the process runs in | otherwise |
 //! |---|---|---|---|
 //! | memory | `memory` cgroup: the whole sandbox, resident memory; OOM kill counted | `memory.max`, `memory.swap.max = 0` | `RLIMIT_DATA`, per process, heap and private mappings |
 //! | processes | `pids` cgroup: the whole sandbox | `pids.max` | `RLIMIT_NPROC`, counted per user namespace: the whole sandbox |
@@ -20,6 +20,10 @@
 //! limit processes, and says so. CPU time and file size are rlimits everywhere: they hold for
 //! every uid, and their signals (`SIGXCPU`, `SIGXFSZ`) say which limit was hit; a cgroup has no
 //! total-CPU-time budget (only a rate) and no file size.
+//!
+//! Which one holds is said once per process, on stderr, with the reason and the change that
+//! would give cgroups where rlimits hold ([`notice`]); where a cgroup cannot be used, the
+//! reason comes from [`cgroup::NoV2`] and [`cgroup::Problem`], found from the hierarchy's state.
 //!
 //! The sequence: [`plan`] chooses the mechanisms (in the parent, once per process for the
 //! environment); [`Cgroup::create`](crate::plan::cgroup::Cgroup::create) makes the run's
@@ -253,15 +257,16 @@ pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
                     return Err(bad(
                         format!("max_pids({n})"),
                         format!(
-                            "{ROOT_WITHOUT_PIDS_CGROUP}. Give root a writable cgroup file system, run \
-                             as an ordinary user, or set SANDBOXED_ISOLATION=best-effort to run \
-                             without the limit"
+                            "{ROOT_WITHOUT_PIDS_CGROUP}. Here: {}. Or run as an ordinary user, \
+                             or set SANDBOXED_ISOLATION=best-effort to run without the limit",
+                            env.why_no_cgroup()
                         ),
                     ));
                 }
             };
             limits.pids = Some((mechanism, n));
         }
+        notice_once(env, &limits);
     }
     // The default bound on processes (and the ceiling above an explicit one): the sandbox's pid
     // namespace's pid_max, free of cost, for root and users alike. Where the kernel does not
@@ -359,4 +364,76 @@ const NO_USER_NS_WITHOUT_PIDS_CGROUP: &str = "the sandbox has no user namespace 
 fn warn_once(text: &str) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| eprintln!("{text}"));
+}
+
+/// Say once per process which mechanism holds `memory_limit` and `max_pids` here: the cgroups
+/// (where), or rlimits (why, and what would give limits of the whole sandbox).
+fn notice_once(env: &cgroup::Env, limits: &Limits) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        if let Some(text) = notice(env, limits) {
+            eprintln!("{text}");
+        }
+    });
+}
+
+/// The text of [`notice_once`].
+pub(crate) fn notice(env: &cgroup::Env, limits: &Limits) -> Option<String> {
+    use Mechanism::*;
+    let name = |m: Option<(Mechanism, u64)>, what: &'static str| m.map(|(m, _)| (what, m));
+    let asked: Vec<(&str, Mechanism)> = [
+        name(limits.memory, "memory_limit"),
+        name(limits.pids, "max_pids"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if asked.is_empty() {
+        return None;
+    }
+    let mut dirs: Vec<String> = Vec::new();
+    for (_, m) in &asked {
+        let dir = match m {
+            CgroupV2 => env.v2.as_ref().map(|v| v.path.display().to_string()),
+            CgroupV1 => None,
+            _ => None,
+        };
+        dirs.extend(dir);
+    }
+    if asked
+        .iter()
+        .any(|(w, m)| *m == CgroupV1 && *w == "memory_limit")
+    {
+        dirs.extend(env.v1_memory.as_ref().map(|p| p.display().to_string()));
+    }
+    if asked
+        .iter()
+        .any(|(w, m)| *m == CgroupV1 && *w == "max_pids")
+    {
+        dirs.extend(env.v1_pids.as_ref().map(|p| p.display().to_string()));
+    }
+    dirs.dedup();
+    let held: Vec<String> = asked
+        .iter()
+        .map(|(what, m)| {
+            let how = match (m, *what) {
+                (CgroupV1 | CgroupV2, _) => "a cgroup (the whole sandbox)",
+                (Rlimit, "memory_limit") => "RLIMIT_DATA (each process's private memory)",
+                (Rlimit, _) => "RLIMIT_NPROC (the sandbox's user namespace)",
+                (Unenforced, _) => "nothing",
+            };
+            format!("{what} by {how}")
+        })
+        .collect();
+    let mut text = format!("sandboxed: {}", held.join(", "));
+    if !dirs.is_empty() {
+        text.push_str(&format!(", in {}", dirs.join(" and ")));
+    }
+    if asked.iter().any(|(_, m)| !matches!(m, CgroupV1 | CgroupV2)) {
+        let why = env.why_no_cgroup();
+        if !why.is_empty() {
+            text.push_str(&format!("; no cgroup because {why}"));
+        }
+    }
+    Some(text)
 }
