@@ -558,3 +558,65 @@ fn helper_root_without_userns() {
     println!("host after: {}", host.state());
     report_daemons(&Sandbox::new());
 }
+
+/// What a program without a pid namespace tries against its init (an ordinary host process
+/// then, which the guard's rules on pid 1 do not reach), and against the host's processes.
+const ATTACK_THE_INIT: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+def said(r):
+    return "ok" if r == 0 else os.strerror(ctypes.get_errno())
+init = os.getppid()
+zero = Rlimit(0, 0)
+# The init's descriptors and CPU time: without its children's list it could not kill them.
+nofile = said(libc.prlimit(init, 7, ctypes.byref(zero), None))
+cpu = said(libc.prlimit(init, 0, ctypes.byref(Rlimit(1000, 1000)), None))
+nice = said(libc.setpriority(0, init, 19))
+affinity = said(libc.sched_setaffinity(init, 8, ctypes.byref(ctypes.c_ulong(1))))
+every = said(libc.kill(-1, 0))
+# What the guard leaves: the caller's own limits, and reading the init's.
+own = said(libc.prlimit(0, 7, None, ctypes.byref(Rlimit())))
+read = said(libc.prlimit(init, 7, None, ctypes.byref(Rlimit())))
+print(f"nofile={nofile} cpu={cpu} nice={nice} affinity={affinity} kill-1={every} own={own} read={read}")
+sys.stdout.flush()
+"#;
+
+#[test]
+#[ignore = "helper: run by the test below"]
+fn helper_attack_the_init() {
+    let (_, arg) = unique_sleep();
+    let out = sh(&daemon_script(
+        &arg,
+        &format!("exec {PYTHON} -c '{}'", ATTACK_THE_INIT.replace('\'', "\"")),
+    ));
+    let calls = out.stdout_str().lines().nth(1).unwrap_or("").to_owned();
+    println!("calls: {calls}");
+    println!("daemon after attack: {} {}", gone(&arg), out.outcome);
+}
+
+#[test]
+fn without_a_pid_namespace_the_program_cannot_disarm_its_init() {
+    let (stdout, stderr) = run_refused(
+        ALL_NAMESPACES,
+        "best-effort",
+        "helper_attack_the_init",
+        is_root(),
+    );
+    let all = format!("{stdout}\n{stderr}");
+    let denied = "Operation not permitted";
+    assert_eq!(
+        field(&stdout, "calls"),
+        format!(
+            "nofile={denied} cpu={denied} nice={denied} affinity={denied} kill-1={denied} \
+             own=ok read=ok"
+        ),
+        "{all}"
+    );
+    assert_eq!(
+        field(&stdout, "daemon after attack"),
+        "gone exited with status 0",
+        "{all}"
+    );
+}

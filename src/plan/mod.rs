@@ -268,6 +268,7 @@ impl Plan {
         // (policy::seccomp::guard), whose socket rules depend on the network.
         let guard = Guard {
             isolated_net: sandbox.net != Net::Host,
+            host_pids: !mode.has(libc::CLONE_NEWPID),
         };
         let seccomp = Some(seccomp::compile(&sandbox.seccomp, guard)?);
         let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;

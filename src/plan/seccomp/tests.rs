@@ -19,9 +19,13 @@ struct Probe {
 }
 
 /// The guard of every sandbox but one with `Net::Host`, and that one's.
-const ISOLATED: Guard = Guard { isolated_net: true };
+const ISOLATED: Guard = Guard {
+    isolated_net: true,
+    host_pids: false,
+};
 const HOST_NET: Guard = Guard {
     isolated_net: false,
+    host_pids: false,
 };
 
 impl Probe {
