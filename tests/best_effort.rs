@@ -620,3 +620,49 @@ fn without_a_pid_namespace_the_program_cannot_disarm_its_init() {
         "{all}"
     );
 }
+
+/// A sandbox whose daemon is up and whose init is stopped (`SIGSTOP` from outside: where the
+/// kernel has no Landlock signal scope, under `none`, the program could do it too), and the
+/// daemon's argument.
+fn stopped_init() -> (sandboxed::Child, String) {
+    let (_, arg) = unique_sleep();
+    let mut child = Sandbox::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(daemon_script(&arg, "exec sleep 1000"))
+        .spawn()
+        .unwrap();
+    let first = child.chunks().next().expect("up");
+    assert_eq!(first.data, b"up\n");
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    (child, arg)
+}
+
+#[test]
+#[ignore = "helper: run by the test below"]
+fn helper_stopped_init() {
+    let (mut child, arg) = stopped_init();
+    child.kill().unwrap();
+    let out = child.wait().unwrap();
+    println!("kill: {} {}", gone(&arg), out.outcome);
+    let (child, arg) = stopped_init();
+    drop(child);
+    println!("drop: {}", gone(&arg));
+}
+
+#[test]
+fn without_a_pid_namespace_a_stopped_init_still_ends_the_sandbox() {
+    let (stdout, stderr) = run_refused(
+        ALL_NAMESPACES,
+        "best-effort",
+        "helper_stopped_init",
+        is_root(),
+    );
+    let all = format!("{stdout}\n{stderr}");
+    assert_eq!(field(&stdout, "kill"), "gone killed by SIGKILL", "{all}");
+    assert_eq!(field(&stdout, "drop"), "gone", "{all}");
+}

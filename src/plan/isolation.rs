@@ -20,7 +20,8 @@
 //!   fixture), a uts namespace (`hostname`) or a network namespace (`Net::None`) is an
 //!   [`Error::Degraded`]; so is the run itself where the host cannot be kept read-only (as
 //!   root: uid 0 owns the system's files, whose modes Landlock does not guard; without Landlock
-//!   ABI 3) unless the knob is `none`.
+//!   ABI 3), or where the program could signal its init (without Landlock's signal scope,
+//!   Linux 6.12) unless the knob is `none`.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -206,6 +207,15 @@ fn check_requests(sandbox: &Sandbox, mode: Mode, knob: Isolation, errno: i32) ->
             "a pid namespace, or /proc/thread-self/children (CONFIG_PROC_CHILDREN) to find \
              the program's processes",
             "Set SANDBOXED_ISOLATION=none to run anyway, with processes that may outlive it",
+        ));
+    }
+    if !mode.has(libc::CLONE_NEWPID) && !super::landlock_scoped() && knob != Isolation::None {
+        return Err(degraded(
+            "an init the program cannot stop or kill".into(),
+            "a pid namespace, or Landlock's signal scope (Linux 6.12, with `landlock` in the \
+             kernel's `lsm=` list) to keep the program from signalling its init",
+            "Set SANDBOXED_ISOLATION=none to run anyway, with an init the program can stop or \
+             kill (what it started may then outlive it)",
         ));
     }
     if !mode.has(libc::CLONE_NEWUTS) && sandbox.hostname != DEFAULT_HOSTNAME {
