@@ -666,3 +666,54 @@ fn without_a_pid_namespace_a_stopped_init_still_ends_the_sandbox() {
     assert_eq!(field(&stdout, "kill"), "gone killed by SIGKILL", "{all}");
     assert_eq!(field(&stdout, "drop"), "gone", "{all}");
 }
+
+#[test]
+#[ignore = "helper: run by the test below"]
+fn helper_max_pids() {
+    let bomb = "import os, time\nn = 0\ntry:\n    while n < 10:\n        if os.fork() == 0:\n            \
+                time.sleep(30)\n            os._exit(0)\n        n += 1\nexcept OSError:\n    pass\n\
+                print(n)";
+    let line = match Sandbox::new()
+        .max_pids(4)
+        .command(PYTHON)
+        .arg("-c")
+        .arg(bomb)
+        .output()
+    {
+        Ok(out) => format!("forked {}", out.stdout_str().trim()),
+        Err(e) => format!("{}: {e}", variant(&e)),
+    };
+    println!("max_pids: {line}");
+}
+
+#[test]
+fn without_namespaces_max_pids_holds_or_is_refused_never_dropped_silently() {
+    for knob in ["best-effort", "none"] {
+        let (stdout, stderr) = run_refused(ALL_NAMESPACES, knob, "helper_max_pids", is_root());
+        let all = format!("{stdout}\n{stderr}");
+        let line = field(&stdout, "max_pids");
+        let forked: Option<u32> = line.strip_prefix("forked ").and_then(|n| n.parse().ok());
+        match forked {
+            // Enforced (a pids cgroup): the program and fewer than 3 more.
+            Some(n) if n < 4 => {}
+            // Unenforced: only under `none`, and said.
+            Some(_) => {
+                assert_eq!(knob, "none", "{all}");
+                assert!(
+                    stderr.contains("max_pids(4) is NOT enforced (SANDBOXED_ISOLATION=none)"),
+                    "{all}"
+                );
+            }
+            None => {
+                assert_eq!(knob, "best-effort", "{all}");
+                assert!(
+                    line.starts_with(
+                        "Degraded: SANDBOXED_ISOLATION=best-effort cannot honour max_pids(4): it \
+                         needs a cgroup with the pids controller"
+                    ),
+                    "{all}"
+                );
+            }
+        }
+    }
+}

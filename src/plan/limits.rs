@@ -44,7 +44,7 @@ pub(crate) enum Mechanism {
     CgroupV2,
     /// A resource limit of the program's process, inherited by its children.
     Rlimit,
-    /// Not at all: `SANDBOXED_ISOLATION=best-effort` allowed running without it.
+    /// Not at all: `SANDBOXED_ISOLATION=none` allowed running without it.
     Unenforced,
 }
 
@@ -243,8 +243,22 @@ pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
                     } else {
                         NO_USER_NS_WITHOUT_PIDS_CGROUP
                     };
+                    // Never pretended: best-effort refuses what it cannot honour; only `none`
+                    // runs without the limit, and says so.
+                    if crate::policy::isolation()? != crate::policy::Isolation::None {
+                        return Err(Error::Degraded {
+                            request: format!("max_pids({n})"),
+                            missing: format!("a cgroup with the pids controller ({why})"),
+                            remedy: "Give this process a writable cgroup file system (or a \
+                                     delegated cgroup v2 subtree in SANDBOXED_CGROUP), drop \
+                                     max_pids from the policy, or set SANDBOXED_ISOLATION=none \
+                                     to run without the limit"
+                                .into(),
+                            isolation: "best-effort".into(),
+                        });
+                    }
                     warn_once(&format!(
-                        "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
+                        "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=none): \
                          {why}"
                     ));
                     Mechanism::Unenforced
@@ -254,7 +268,7 @@ pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
                         format!("max_pids({n})"),
                         format!(
                             "{ROOT_WITHOUT_PIDS_CGROUP}. Give root a writable cgroup file system, run \
-                             as an ordinary user, or set SANDBOXED_ISOLATION=best-effort to run \
+                             as an ordinary user, or set SANDBOXED_ISOLATION=none to run \
                              without the limit"
                         ),
                     ));

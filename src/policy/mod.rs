@@ -54,8 +54,9 @@ pub(crate) fn isolation() -> Result<Isolation, crate::error::Error> {
 }
 
 /// Whether the user allowed running with less isolation than asked (`SANDBOXED_ISOLATION` is
-/// `best-effort` or `none`): namespaces the kernel refuses are dropped, and limits that cannot
-/// be enforced are not, each with a warning.
+/// `best-effort` or `none`): namespaces the kernel refuses are dropped, with a warning (a
+/// limit that cannot be enforced is an error under `best-effort`, unenforced with a warning
+/// under `none` only).
 pub(crate) fn best_effort_isolation() -> bool {
     matches!(isolation(), Ok(Isolation::BestEffort | Isolation::None))
 }
