@@ -717,3 +717,45 @@ fn without_namespaces_max_pids_holds_or_is_refused_never_dropped_silently() {
         }
     }
 }
+
+#[test]
+fn a_proc_of_another_pid_namespace_is_not_used_to_find_the_processes() {
+    if !is_root() {
+        eprintln!("note: needs root, to give the test a pid namespace under the host's /proc");
+        return;
+    }
+    // In a pid namespace of its own, under the host's /proc (as in a container given the
+    // host's): /proc/thread-self/children exists, but lists host pids, which here name other
+    // processes, or none.
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "setpriv"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(PYTHON)
+        .arg("-c")
+        .arg(REFUSE_NAMESPACES)
+        .arg(format!("{ALL_NAMESPACES:#x}"))
+        .arg(std::env::current_exe().unwrap())
+        .args(helper_args("helper_refused"))
+        .env("SANDBOXED_ISOLATION", "best-effort")
+        .env("TMPDIR", "/tmp")
+        .current_dir("/")
+        .output()
+        .expect("unshare(1) from util-linux");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let line = field(&stdout, "runs");
+    assert!(
+        line.starts_with(
+            "Degraded: SANDBOXED_ISOLATION=best-effort cannot honour ending every process of the \
+             sandbox with it: it needs a pid namespace, or /proc/thread-self/children"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        line.contains("in a /proc of this process's pid namespace"),
+        "{line}"
+    );
+}

@@ -38,6 +38,9 @@ pub(crate) struct Mode {
     pub flags: u64,
     /// Without a mount namespace: Landlock keeps the host read-only (but the run's scratch).
     pub landlock_host: bool,
+    /// Without a pid namespace: the init can find its children in `/proc/thread-self/children`
+    /// (see [`children_listable`]); if not (only under `none`), it only reaps.
+    pub list_children: bool,
 }
 
 impl Mode {
@@ -78,6 +81,16 @@ fn available() -> Available {
 /// Where the init finds the processes it must kill without a pid namespace.
 const CHILDREN: &str = "/proc/thread-self/children";
 
+/// Whether the init can list its children in [`CHILDREN`] by pids it can signal: the file
+/// exists, and `/proc` is of this process's pid namespace (`/proc/self` names our own pid; a
+/// `/proc` of another pid namespace — an outer one's, mounted into a container — would list
+/// pids that name other processes here, or none).
+fn children_listable() -> bool {
+    let ours = std::fs::read_link("/proc/self")
+        .is_ok_and(|p| p.as_os_str().to_str() == Some(&std::process::id().to_string()));
+    ours && Path::new(CHILDREN).exists()
+}
+
 /// The Landlock ABI that can keep the host read-only (it has `TRUNCATE`).
 const LANDLOCK_HOST_ABI: i64 = 3;
 
@@ -92,6 +105,7 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
     let full = Mode {
         flags: wanted,
         landlock_host: false,
+        list_children: false,
     };
     if knob == Isolation::Full {
         return Ok(full);
@@ -105,6 +119,7 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
         flags,
         landlock_host: !mode_has(flags, libc::CLONE_NEWNS)
             && super::landlock_abi() >= LANDLOCK_HOST_ABI,
+        list_children: !mode_has(flags, libc::CLONE_NEWPID) && children_listable(),
     };
     check_requests(sandbox, mode, knob, avail.errno)?;
     diagnose::warn_dropped(wanted, flags, avail.errno, &facts(mode));
@@ -201,11 +216,11 @@ fn check_requests(sandbox: &Sandbox, mode: Mode, knob: Isolation, errno: i32) ->
             ));
         }
     }
-    if !mode.has(libc::CLONE_NEWPID) && !Path::new(CHILDREN).exists() && knob != Isolation::None {
+    if !mode.has(libc::CLONE_NEWPID) && !mode.list_children && knob != Isolation::None {
         return Err(degraded(
             "ending every process of the sandbox with it".into(),
             "a pid namespace, or /proc/thread-self/children (CONFIG_PROC_CHILDREN) to find \
-             the program's processes",
+             the program's processes, in a /proc of this process's pid namespace",
             "Set SANDBOXED_ISOLATION=none to run anyway, with processes that may outlive it",
         ));
     }

@@ -56,7 +56,8 @@ pub(super) fn start_program(
     let _ = sys::set_disposition(libc::SIGPIPE, sys::Disposition::Ignore);
     // Without a pid namespace (best-effort), adopt the program's orphans ourselves, and open
     // the list of our children now: once the program runs it may lower our limits (a full
-    // descriptor table would keep us from opening it then). Absent only under
+    // descriptor table would keep us from opening it then). Not to be used (absent, or a
+    // /proc of another pid namespace, whose pids name other processes here) only under
     // `SANDBOXED_ISOLATION=none` (the plan checked it otherwise): -1, nothing to list.
     let mut children = -1;
     if !has(ctx.flags, libc::CLONE_NEWPID) {
@@ -64,10 +65,12 @@ pub(super) fn start_program(
             Fixed::PrepareInit,
             sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1),
         )?;
-        match sys::open(init::CHILDREN, libc::O_RDONLY | libc::O_CLOEXEC) {
-            Ok(fd) => children = fd.into_raw(),
-            Err(libc::ENOENT) => {}
-            Err(e) => return Err((Fixed::PrepareInit.into(), e)),
+        if ctx.plan.list_children {
+            let fd = at(
+                Fixed::PrepareInit,
+                sys::open(init::CHILDREN, libc::O_RDONLY | libc::O_CLOEXEC),
+            )?;
+            children = fd.into_raw();
         }
     }
     // SIGCHLD arrives on a signalfd (every signal is blocked since the clone), polled together

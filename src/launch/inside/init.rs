@@ -11,7 +11,8 @@ pub(super) const DENIED_SLOTS: usize = 1024;
 
 /// The processes the init answers for: the program's (`main`), and, without a pid namespace,
 /// the list of the init's children (`children`: [`CHILDREN`], opened before the program
-/// started; -1 where the kernel has none, under `SANDBOXED_ISOLATION=none` only).
+/// started; -1 where it cannot be used — absent, or of another pid namespace — under
+/// `SANDBOXED_ISOLATION=none` only).
 #[derive(Clone, Copy)]
 pub(super) struct Procs {
     pub main: c_int,
@@ -73,7 +74,8 @@ pub(super) const CHILDREN: &CStr = c"/proc/thread-self/children";
 /// them. `children` is [`CHILDREN`], opened before the program started (which may have filled
 /// the init's descriptor table since, or lowered its limit), read again from its start each
 /// pass; where it cannot be read the children are killed no more and `Err(errno)` says so.
-/// Where the kernel has no such list (-1: no `CONFIG_PROC_CHILDREN`; runs only under
+/// Where there is no such list to use (-1: no `CONFIG_PROC_CHILDREN`, or a `/proc` of another
+/// pid namespace; runs only under
 /// `SANDBOXED_ISOLATION=none`), only what has ended already is reaped.
 pub(super) fn kill_descendants(children: c_int) -> Result<(), i32> {
     if children < 0 {
