@@ -297,17 +297,20 @@ pub(crate) fn proc_covers(mountinfo: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// A mountinfo path with its octal escapes (`\040` for a space) undone.
+/// A mountinfo path with its octal escapes (`\040` for a space) undone. An escape beyond a
+/// byte (`\400` to `\777`, which the kernel never writes) is kept as it is.
 fn unescape(path: &str) -> String {
     let b = path.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        if let Some(byte) = octal {
+            out.push(byte);
             i += 4;
         } else {
             out.push(b[i]);
@@ -521,6 +524,16 @@ mod tests {
             max_user_namespaces: Some("15000".into()),
             seccomp_mode: Some("0".into()),
             ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone_up_to_a_byte_and_kept_beyond() {
+        assert_eq!(unescape("/a\\040b\\134"), "/a b\\");
+        assert_eq!(unescape("/x\\377"), "/x\u{fffd}");
+        // Beyond a byte: kept, never an overflow.
+        for high in ["\\400", "\\777", "/a\\7"] {
+            assert_eq!(unescape(high), high);
         }
     }
 
