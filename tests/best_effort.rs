@@ -759,3 +759,44 @@ fn a_proc_of_another_pid_namespace_is_not_used_to_find_the_processes() {
         "{line}"
     );
 }
+
+#[test]
+#[ignore = "helper: run by the test below"]
+fn helper_two_policies() {
+    for _ in 0..3 {
+        for net in [Net::Host, Net::Loopback] {
+            let out = Sandbox::new().net(net).command("/bin/true").output();
+            println!("{net:?}: {}", describe(out));
+        }
+    }
+}
+
+#[test]
+fn each_distinct_loss_is_warned_once_and_accurately() {
+    let (stdout, stderr) = run_refused(
+        ALL_NAMESPACES,
+        "best-effort",
+        "helper_two_policies",
+        is_root(),
+    );
+    let all = format!("{stdout}\n{stderr}");
+    assert_eq!(field(&stdout, "Host"), "ok", "{all}");
+    assert_eq!(field(&stdout, "Loopback"), "ok", "{all}");
+    // Net::Host asks for no network namespace: its warning does not list it. Net::Loopback's
+    // does, once, however often the two run.
+    assert_eq!(warnings(&stderr), 2, "{all}");
+    assert_eq!(
+        stderr
+            .matches("runs without the user, mount, pid, uts, ipc, cgroup namespaces")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert_eq!(
+        stderr
+            .matches("runs without the user, mount, pid, network, uts, ipc, cgroup namespaces")
+            .count(),
+        1,
+        "{all}"
+    );
+}

@@ -491,10 +491,18 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFac
     out
 }
 
-/// Say on stderr, once per process, what degraded isolation dropped (see [`dropped_text`]).
+/// Say on stderr what degraded isolation dropped (see [`dropped_text`]): once per process for
+/// each distinct warning, so that every sandbox's is said, and none twice.
 pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| eprintln!("{}", dropped_text(wanted, got, errno, facts)));
+    // Once per distinct warning: a later sandbox that loses more (or other) namespaces than
+    // the first — `Net::Loopback` after `Net::Host` — is told what it lacks too.
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let text = dropped_text(wanted, got, errno, facts);
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&text) {
+        eprintln!("{text}");
+        said.push(text);
+    }
 }
 
 /// Print `text` (a set-up step that took its documented fallback because of `errno`) on

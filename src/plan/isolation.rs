@@ -6,7 +6,9 @@
 //! knob (a clone with the full set, then with the fallbacks of
 //! [`diagnose::fallbacks`], each child exiting at once): every
 //! sandbox of the process then runs in the same [`Mode`], and the warning that says what it
-//! lacks is printed once. Two degraded modes exist:
+//! lacks is printed once for each distinct set of what is lost (a sandbox with `Net::Host`
+//! does not lose the network namespace it does not ask for; a later one with `Net::Loopback`
+//! is told it does). Two degraded modes exist:
 //!
 //! - **Root without a user namespace**: every other namespace, so the whole view of the host
 //!   (read-only mounts, private `/tmp`, `/proc`, `/dev`, the kernel's interfaces masked), the
