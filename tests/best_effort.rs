@@ -724,28 +724,7 @@ fn a_proc_of_another_pid_namespace_is_not_used_to_find_the_processes() {
         eprintln!("note: needs root, to give the test a pid namespace under the host's /proc");
         return;
     }
-    // In a pid namespace of its own, under the host's /proc (as in a container given the
-    // host's): /proc/thread-self/children exists, but lists host pids, which here name other
-    // processes, or none.
-    let out = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "setpriv"])
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(PYTHON)
-        .arg("-c")
-        .arg(REFUSE_NAMESPACES)
-        .arg(format!("{ALL_NAMESPACES:#x}"))
-        .arg(std::env::current_exe().unwrap())
-        .args(helper_args("helper_refused"))
-        .env("SANDBOXED_ISOLATION", "best-effort")
-        .env("TMPDIR", "/tmp")
-        .current_dir("/")
-        .output()
-        .expect("unshare(1) from util-linux");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (stdout, stderr) = under_the_outer_proc("best-effort");
     let line = field(&stdout, "runs");
     assert!(
         line.starts_with(
@@ -758,6 +737,40 @@ fn a_proc_of_another_pid_namespace_is_not_used_to_find_the_processes() {
         line.contains("in a /proc of this process's pid namespace"),
         "{line}"
     );
+    // `none` runs, and says what it cannot do: its init only reaps (never kills a pid of the
+    // outer namespace's numbering).
+    let (stdout, stderr) = under_the_outer_proc("none");
+    assert_eq!(field(&stdout, "runs"), "ok", "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("WHAT THE PROGRAM LEAVES RUNNING OUTLIVES IT"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+/// Run `helper_refused` as nobody, with every namespace refused, in a pid namespace of its own
+/// under the host's /proc (as in a container given the host's): /proc/thread-self/children
+/// exists, but lists host pids, which here name other processes, or none. Root only.
+fn under_the_outer_proc(knob: &str) -> (String, String) {
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "setpriv"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(PYTHON)
+        .arg("-c")
+        .arg(REFUSE_NAMESPACES)
+        .arg(format!("{ALL_NAMESPACES:#x}"))
+        .arg(std::env::current_exe().unwrap())
+        .args(helper_args("helper_refused"))
+        .env("SANDBOXED_ISOLATION", knob)
+        .env("TMPDIR", "/tmp")
+        .current_dir("/")
+        .output()
+        .expect("unshare(1) from util-linux");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
 }
 
 #[test]

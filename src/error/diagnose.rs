@@ -408,6 +408,9 @@ pub(crate) struct DroppedFacts {
     pub landlock_host: bool,
     /// Landlock's scopes (ABI 6): no signal to a process outside the sandbox.
     pub signal_scope: bool,
+    /// Without a pid namespace, the init can list its children to kill them (under `none` it
+    /// may not: no usable `/proc/thread-self/children`).
+    pub list_children: bool,
 }
 
 /// What the sandboxes of this process run without (the namespaces of `wanted` not in `got`,
@@ -460,6 +463,12 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFac
                  namespace, and as root or without Landlock ABI 3 nothing keeps it read-only)",
             );
         }
+    }
+    if lost(libc::CLONE_NEWPID) && !facts.list_children {
+        line(
+            "pid: the sandbox's init cannot list its children (no /proc/thread-self/children of \
+             this process's pid namespace): WHAT THE PROGRAM LEAVES RUNNING OUTLIVES IT",
+        );
     }
     if lost(libc::CLONE_NEWPID) {
         line(if facts.signal_scope {

@@ -138,6 +138,7 @@ fn facts(mode: Mode) -> diagnose::DroppedFacts {
         root: crate::sys::geteuid() == 0,
         landlock_host: mode.landlock_host,
         signal_scope: super::landlock_scoped(),
+        list_children: mode.list_children,
     }
 }
 
