@@ -577,9 +577,12 @@ nice = said(libc.setpriority(0, init, 19))
 affinity = said(libc.sched_setaffinity(init, 8, ctypes.byref(ctypes.c_ulong(1))))
 every = said(libc.kill(-1, 0))
 # What the guard leaves: the caller's own limits, and reading the init's.
-own = said(libc.prlimit(0, 7, None, ctypes.byref(Rlimit())))
+mine = Rlimit()
+own = said(libc.prlimit(0, 7, None, ctypes.byref(mine)))
+mine.cur = min(mine.cur, 256)
+ownset = said(libc.prlimit(0, 7, ctypes.byref(mine), None))
 read = said(libc.prlimit(init, 7, None, ctypes.byref(Rlimit())))
-print(f"nofile={nofile} cpu={cpu} nice={nice} affinity={affinity} kill-1={every} own={own} read={read}")
+print(f"nofile={nofile} cpu={cpu} nice={nice} affinity={affinity} kill-1={every} own={own} ownset={ownset} read={read}")
 sys.stdout.flush()
 "#;
 
@@ -610,7 +613,7 @@ fn without_a_pid_namespace_the_program_cannot_disarm_its_init() {
         field(&stdout, "calls"),
         format!(
             "nofile={denied} cpu={denied} nice={denied} affinity={denied} kill-1={denied} \
-             own=ok read=ok"
+             own=ok ownset=ok read=ok"
         ),
         "{all}"
     );
