@@ -44,18 +44,28 @@ pub(super) fn end(
     message: Message,
 ) -> ! {
     let killed = kill_all(ctx, procs);
+    // Once the program is reaped (`Exited`) its pid is free: never signalled again.
+    let reaped = matches!(message, Message::Exited { .. });
     report_denied(denied);
     match killed {
         Ok(()) => {
             send(REPORT_FD, message);
             sys::exit(0)
         }
-        Err(errno) => {
-            let call = WatchCall::ListChildren;
-            send(REPORT_FD, Message::InitFailed { call, errno });
-            sys::exit(EXIT_INIT_FAILED)
-        }
+        Err(errno) => unlisted(procs, !reaped, errno),
     }
+}
+
+/// Without a pid namespace, the init's children could not be listed (`errno`): kill what it
+/// knows — the program, if `main_unreaped` (our child until reaped: its pid cannot have been
+/// reused) — and report that it failed, since what it could not list may still run.
+fn unlisted(procs: Procs, main_unreaped: bool, errno: i32) -> ! {
+    if main_unreaped {
+        let _ = sys::kill(procs.main, libc::SIGKILL);
+    }
+    let call = WatchCall::ListChildren;
+    send(REPORT_FD, Message::InitFailed { call, errno });
+    sys::exit(EXIT_INIT_FAILED)
 }
 
 /// Where the init lists its children (one thread: the thread's children are the process's).
@@ -183,8 +193,11 @@ pub(super) fn fail_closed(
     call: WatchCall,
     errno: i32,
 ) -> ! {
-    // Failing already: what could not be killed changes nothing of the report.
-    let _ = kill_all(ctx, procs);
+    // Failing already: what could not be killed changes nothing of the report but the
+    // program, which is killed by pid (unreaped: the init fails only before reaping it).
+    if kill_all(ctx, procs).is_err() {
+        let _ = sys::kill(procs.main, libc::SIGKILL);
+    }
     report_denied(denied);
     send(REPORT_FD, Message::InitFailed { call, errno });
     sys::exit(EXIT_INIT_FAILED)
@@ -266,9 +279,7 @@ pub(super) fn watch(
             if !has(ctx.flags, libc::CLONE_NEWPID) {
                 if let Err(errno) = kill_descendants(procs.children) {
                     report_denied(&denied);
-                    let call = WatchCall::ListChildren;
-                    send(REPORT_FD, Message::InitFailed { call, errno });
-                    sys::exit(EXIT_INIT_FAILED);
+                    unlisted(procs, true, errno);
                 }
                 let _ = sys::kill(sys::getpid(), libc::SIGKILL);
             }
