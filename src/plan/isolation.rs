@@ -43,6 +43,9 @@ pub(crate) struct Mode {
     /// Without a pid namespace: the init can find its children in `/proc/thread-self/children`
     /// (see [`children_listable`]); if not (only under `none`), it only reaps.
     pub list_children: bool,
+    /// Landlock's signal scope (Linux 6.12): the program cannot signal processes outside the
+    /// sandbox, its init included.
+    pub signal_scope: bool,
 }
 
 impl Mode {
@@ -108,6 +111,7 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
         flags: wanted,
         landlock_host: false,
         list_children: false,
+        signal_scope: false,
     };
     if knob == Isolation::Full {
         return Ok(full);
@@ -122,6 +126,7 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
         landlock_host: !mode_has(flags, libc::CLONE_NEWNS)
             && super::landlock_abi() >= LANDLOCK_HOST_ABI,
         list_children: !mode_has(flags, libc::CLONE_NEWPID) && children_listable(),
+        signal_scope: super::landlock_scoped(),
     };
     check_requests(sandbox, mode, knob, avail.errno)?;
     diagnose::warn_dropped(wanted, flags, avail.errno, &facts(mode));
@@ -137,7 +142,7 @@ fn facts(mode: Mode) -> diagnose::DroppedFacts {
     diagnose::DroppedFacts {
         root: crate::sys::geteuid() == 0,
         landlock_host: mode.landlock_host,
-        signal_scope: super::landlock_scoped(),
+        signal_scope: mode.signal_scope,
         list_children: mode.list_children,
     }
 }
@@ -227,7 +232,7 @@ fn check_requests(sandbox: &Sandbox, mode: Mode, knob: Isolation, errno: i32) ->
             "Set SANDBOXED_ISOLATION=none to run anyway, with processes that may outlive it",
         ));
     }
-    if !mode.has(libc::CLONE_NEWPID) && !super::landlock_scoped() && knob != Isolation::None {
+    if !mode.has(libc::CLONE_NEWPID) && !mode.signal_scope && knob != Isolation::None {
         return Err(degraded(
             "an init the program cannot stop or kill".into(),
             "a pid namespace, or Landlock's signal scope (Linux 6.12, with `landlock` in the \
@@ -301,4 +306,47 @@ pub(crate) fn unmounted(cwd: Option<&Path>) -> Result<(FsPlan, OwnDirs), Error> 
         ..FsPlan::default()
     };
     Ok((fs, env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every namespace but the pid namespace: only the pid checks can fail.
+    fn without_pid_ns(list_children: bool, signal_scope: bool) -> Mode {
+        Mode {
+            flags: super::super::ALL_NAMESPACES & !(libc::CLONE_NEWPID as u64),
+            landlock_host: false,
+            list_children,
+            signal_scope,
+        }
+    }
+
+    #[test]
+    fn without_a_pid_namespace_best_effort_needs_the_children_list_and_the_signal_scope() {
+        let sandbox = Sandbox::new();
+        let check = |mode, knob| check_requests(&sandbox, mode, knob, libc::EPERM);
+        assert!(check(without_pid_ns(true, true), Isolation::BestEffort).is_ok());
+        let e = check(without_pid_ns(true, false), Isolation::BestEffort).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "SANDBOXED_ISOLATION=best-effort cannot honour an init the program cannot stop \
+                 or kill: it needs a pid namespace, or Landlock's signal scope (Linux 6.12"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Set SANDBOXED_ISOLATION=none to run anyway"),
+            "{text}"
+        );
+        let e = check(without_pid_ns(false, true), Isolation::BestEffort).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot honour ending every process of the sandbox with it"),
+            "{e}"
+        );
+        // `none` runs without either, and says so in its warning.
+        assert!(check(without_pid_ns(false, false), Isolation::None).is_ok());
+    }
 }
