@@ -179,12 +179,14 @@ impl Child {
     }
 
     /// Kill everything in the sandbox. The outcome will be `killed by SIGKILL`, unless the
-    /// program had already ended.
+    /// program had already ended. Without a pid namespace (degraded isolation) this returns once
+    /// the init has killed the sandbox's processes and ended (it is woken with `SIGCONT` if
+    /// stopped, and killed if it has not ended within 10 seconds).
     pub fn kill(&mut self) -> Result<(), Error> {
         if self.reaped.is_none() && !self.pid_namespace {
             // Killing the init would leave the program running: the init ends everything
             // when its lifeline closes (and then dies by SIGKILL itself).
-            self.lifeline = None;
+            self.close_lifeline();
             self.killed = true;
         } else if self.reaped.is_none() {
             // The pid is our unreaped child, so it cannot have been reused.
@@ -197,6 +199,30 @@ impl Child {
             self.killed = true;
         }
         Ok(())
+    }
+
+    /// Without a pid namespace: end the sandbox by closing the lifeline, and see that the init
+    /// does end it. The init may have been stopped (`SIGSTOP`, by the program where the kernel
+    /// has no Landlock signal scope — only under `SANDBOXED_ISOLATION=none` — or from outside):
+    /// it is sent `SIGCONT` until it has ended, and if it has not within [`INIT_GRACE`] it is
+    /// killed (our unreaped child: the pid cannot have been reused), so that no wait for it can
+    /// block for ever — what it had not killed yet may then live on.
+    fn close_lifeline(&mut self) {
+        if self.lifeline.take().is_none() {
+            return;
+        }
+        let deadline = Instant::now() + INIT_GRACE;
+        loop {
+            let _ = sys::kill(self.pid, libc::SIGCONT);
+            if sys::has_ended(self.pid) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let _ = sys::kill(self.pid, libc::SIGKILL);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Wait for the end, and return the whole output — including chunks already seen.
@@ -550,14 +576,20 @@ impl Child {
     }
 }
 
+/// How long an init without a pid namespace has, once its lifeline is closed, to kill the
+/// sandbox's processes and end (see `Child::close_lifeline`).
+const INIT_GRACE: Duration = Duration::from_secs(10);
+
 impl Drop for Child {
     fn drop(&mut self) {
         if self.reaped.is_none() {
-            self.lifeline = None;
             // Our unreaped child: the pid cannot have been reused. (Without a pid namespace
             // the closed lifeline ends the sandbox: the init kills what it adopted first.)
             if self.pid_namespace {
+                self.lifeline = None;
                 let _ = sys::kill(self.pid, libc::SIGKILL);
+            } else {
+                self.close_lifeline();
             }
             reap(self.pid);
         }

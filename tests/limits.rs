@@ -705,7 +705,8 @@ fn helper_limited_run() {
 /// Run `helper_without_cgroups` in a mount namespace whose `/sys/fs/cgroup` is an empty tmpfs —
 /// as root: real root without cgroups; as an ordinary user: root of a user namespace of ours
 /// (like a rootless container), whose uid 0 is the user's to the kernel.
-fn without_cgroups(best_effort: bool) -> (String, String) {
+/// `knob`: the value of `SANDBOXED_ISOLATION` (unset if `None`).
+fn without_cgroups(knob: Option<&str>) -> (String, String) {
     let mut cmd = std::process::Command::new("unshare");
     if !is_root() {
         cmd.args(["--user", "--map-root-user"]);
@@ -714,8 +715,8 @@ fn without_cgroups(best_effort: bool) -> (String, String) {
         .arg("mount -t tmpfs none /sys/fs/cgroup && exec \"$0\" \"$@\"")
         .arg(std::env::current_exe().unwrap())
         .args(helper_args("helper_without_cgroups"));
-    if best_effort {
-        cmd.env("SANDBOXED_ISOLATION", "best-effort");
+    if let Some(knob) = knob {
+        cmd.env("SANDBOXED_ISOLATION", knob);
     } else {
         cmd.env_remove("SANDBOXED_ISOLATION");
     }
@@ -730,7 +731,7 @@ fn without_cgroups(best_effort: bool) -> (String, String) {
 
 #[test]
 fn without_cgroups_root_cannot_limit_processes_and_says_so_while_a_mapped_root_can() {
-    let (stdout, stderr) = without_cgroups(false);
+    let (stdout, stderr) = without_cgroups(None);
     if is_root() {
         assert!(
             stdout.contains(
@@ -751,12 +752,29 @@ fn without_cgroups_root_cannot_limit_processes_and_says_so_while_a_mapped_root_c
 }
 
 #[test]
-fn without_cgroups_best_effort_root_runs_unlimited_with_a_warning() {
-    let (stdout, stderr) = without_cgroups(true);
+fn without_cgroups_best_effort_root_refuses_and_none_runs_unlimited_with_a_warning() {
+    let (stdout, stderr) = without_cgroups(Some("best-effort"));
+    if is_root() {
+        assert!(
+            stdout.contains(
+                "pids: ERROR SANDBOXED_ISOLATION=best-effort cannot honour max_pids(4): it needs \
+                 a cgroup with the pids controller (the sandbox runs as root"
+            ),
+            "{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("set SANDBOXED_ISOLATION=none to run without the limit"),
+            "{stdout}\n{stderr}"
+        );
+        assert!(!stderr.contains("NOT enforced"), "{stdout}\n{stderr}");
+    } else {
+        assert!(stdout.contains("pids: forked 3\n"), "{stdout}\n{stderr}");
+    }
+    let (stdout, stderr) = without_cgroups(Some("none"));
     if is_root() {
         assert!(stdout.contains("pids: forked 10\n"), "{stdout}\n{stderr}");
         assert!(
-            stderr.contains("sandboxed: max_pids(4) is NOT enforced"),
+            stderr.contains("sandboxed: max_pids(4) is NOT enforced (SANDBOXED_ISOLATION=none)"),
             "{stdout}\n{stderr}"
         );
     } else {

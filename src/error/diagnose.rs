@@ -297,17 +297,20 @@ pub(crate) fn proc_covers(mountinfo: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// A mountinfo path with its octal escapes (`\040` for a space) undone.
+/// A mountinfo path with its octal escapes (`\040` for a space) undone. An escape beyond a
+/// byte (`\400` to `\777`, which the kernel never writes) is kept as it is.
 fn unescape(path: &str) -> String {
     let b = path.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        if let Some(byte) = octal {
+            out.push(byte);
             i += 4;
         } else {
             out.push(b[i]);
@@ -405,6 +408,9 @@ pub(crate) struct DroppedFacts {
     pub landlock_host: bool,
     /// Landlock's scopes (ABI 6): no signal to a process outside the sandbox.
     pub signal_scope: bool,
+    /// Without a pid namespace, the init can list its children to kill them (under `none` it
+    /// may not: no usable `/proc/thread-self/children`).
+    pub list_children: bool,
 }
 
 /// What the sandboxes of this process run without (the namespaces of `wanted` not in `got`,
@@ -458,6 +464,12 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFac
             );
         }
     }
+    if lost(libc::CLONE_NEWPID) && !facts.list_children {
+        line(
+            "pid: the sandbox's init cannot list its children (no /proc/thread-self/children of \
+             this process's pid namespace): WHAT THE PROGRAM LEAVES RUNNING OUTLIVES IT",
+        );
+    }
     if lost(libc::CLONE_NEWPID) {
         line(if facts.signal_scope {
             "pid: the program sees the host's processes (Landlock keeps it from signalling \
@@ -488,10 +500,18 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFac
     out
 }
 
-/// Say on stderr, once per process, what degraded isolation dropped (see [`dropped_text`]).
+/// Say on stderr what degraded isolation dropped (see [`dropped_text`]): once per process for
+/// each distinct warning, so that every sandbox's is said, and none twice.
 pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| eprintln!("{}", dropped_text(wanted, got, errno, facts)));
+    // Once per distinct warning: a later sandbox that loses more (or other) namespaces than
+    // the first — `Net::Loopback` after `Net::Host` — is told what it lacks too.
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let text = dropped_text(wanted, got, errno, facts);
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&text) {
+        eprintln!("{text}");
+        said.push(text);
+    }
 }
 
 /// Print `text` (a set-up step that took its documented fallback because of `errno`) on
@@ -521,6 +541,16 @@ mod tests {
             max_user_namespaces: Some("15000".into()),
             seccomp_mode: Some("0".into()),
             ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone_up_to_a_byte_and_kept_beyond() {
+        assert_eq!(unescape("/a\\040b\\134"), "/a b\\");
+        assert_eq!(unescape("/x\\377"), "/x\u{fffd}");
+        // Beyond a byte: kept, never an overflow.
+        for high in ["\\400", "\\777", "/a\\7"] {
+            assert_eq!(unescape(high), high);
         }
     }
 

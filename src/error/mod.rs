@@ -62,7 +62,9 @@ pub enum Error {
     Limit { limit: String, reason: String },
     /// The sandbox's init could no longer watch the sandbox — one of its own calls (`call`,
     /// such as `poll`) failed with `errno` — so it killed every process of the sandbox rather
-    /// than let it run unwatched (past its timeout, or after its parent is gone).
+    /// than let it run unwatched (past its timeout, or after its parent is gone). Without a pid
+    /// namespace (degraded isolation) also when it could not list its children to kill them:
+    /// the call says so, and that what it could not list may still run.
     InitFailed { call: String, errno: i32 },
     /// An I/O error in the parent (pipes, reading output, waiting).
     Io { context: String, source: io::Error },

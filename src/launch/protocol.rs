@@ -30,6 +30,8 @@ pub(crate) enum WatchCall {
     ReadSignalfd = 3,
     ReceiveNotification = 4,
     AnswerNotification = 5,
+    /// Without a pid namespace: reading the list of the init's children, to kill them.
+    ListChildren = 6,
 }
 
 impl WatchCall {
@@ -41,6 +43,10 @@ impl WatchCall {
             WatchCall::ReadSignalfd => "reading its signalfd",
             WatchCall::ReceiveNotification => "receiving a seccomp notification",
             WatchCall::AnswerNotification => "answering a seccomp notification",
+            WatchCall::ListChildren => {
+                "listing its children to kill them, without a pid namespace: those it could \
+                 not list may still run"
+            }
         }
     }
 
@@ -51,6 +57,7 @@ impl WatchCall {
             WatchCall::ReadSignalfd,
             WatchCall::ReceiveNotification,
             WatchCall::AnswerNotification,
+            WatchCall::ListChildren,
         ]
         .into_iter()
         .find(|c| *c as u32 == n)

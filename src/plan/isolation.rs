@@ -6,7 +6,9 @@
 //! knob (a clone with the full set, then with the fallbacks of
 //! [`diagnose::fallbacks`], each child exiting at once): every
 //! sandbox of the process then runs in the same [`Mode`], and the warning that says what it
-//! lacks is printed once. Two degraded modes exist:
+//! lacks is printed once for each distinct set of what is lost (a sandbox with `Net::Host`
+//! does not lose the network namespace it does not ask for; a later one with `Net::Loopback`
+//! is told it does). Two degraded modes exist:
 //!
 //! - **Root without a user namespace**: every other namespace, so the whole view of the host
 //!   (read-only mounts, private `/tmp`, `/proc`, `/dev`, the kernel's interfaces masked), the
@@ -20,7 +22,8 @@
 //!   fixture), a uts namespace (`hostname`) or a network namespace (`Net::None`) is an
 //!   [`Error::Degraded`]; so is the run itself where the host cannot be kept read-only (as
 //!   root: uid 0 owns the system's files, whose modes Landlock does not guard; without Landlock
-//!   ABI 3) unless the knob is `none`.
+//!   ABI 3), or where the program could signal its init (without Landlock's signal scope,
+//!   Linux 6.12) unless the knob is `none`.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -37,6 +40,12 @@ pub(crate) struct Mode {
     pub flags: u64,
     /// Without a mount namespace: Landlock keeps the host read-only (but the run's scratch).
     pub landlock_host: bool,
+    /// Without a pid namespace: the init can find its children in `/proc/thread-self/children`
+    /// (see [`children_listable`]); if not (only under `none`), it only reaps.
+    pub list_children: bool,
+    /// Landlock's signal scope (Linux 6.12): the program cannot signal processes outside the
+    /// sandbox, its init included.
+    pub signal_scope: bool,
 }
 
 impl Mode {
@@ -77,6 +86,16 @@ fn available() -> Available {
 /// Where the init finds the processes it must kill without a pid namespace.
 const CHILDREN: &str = "/proc/thread-self/children";
 
+/// Whether the init can list its children in [`CHILDREN`] by pids it can signal: the file
+/// exists, and `/proc` is of this process's pid namespace (`/proc/self` names our own pid; a
+/// `/proc` of another pid namespace — an outer one's, mounted into a container — would list
+/// pids that name other processes here, or none).
+fn children_listable() -> bool {
+    let ours = std::fs::read_link("/proc/self")
+        .is_ok_and(|p| p.as_os_str().to_str() == Some(&std::process::id().to_string()));
+    ours && Path::new(CHILDREN).exists()
+}
+
 /// The Landlock ABI that can keep the host read-only (it has `TRUNCATE`).
 const LANDLOCK_HOST_ABI: i64 = 3;
 
@@ -91,6 +110,8 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
     let full = Mode {
         flags: wanted,
         landlock_host: false,
+        list_children: false,
+        signal_scope: false,
     };
     if knob == Isolation::Full {
         return Ok(full);
@@ -104,6 +125,8 @@ pub(crate) fn decide(sandbox: &Sandbox, wanted: u64) -> Result<Mode, Error> {
         flags,
         landlock_host: !mode_has(flags, libc::CLONE_NEWNS)
             && super::landlock_abi() >= LANDLOCK_HOST_ABI,
+        list_children: !mode_has(flags, libc::CLONE_NEWPID) && children_listable(),
+        signal_scope: super::landlock_scoped(),
     };
     check_requests(sandbox, mode, knob, avail.errno)?;
     diagnose::warn_dropped(wanted, flags, avail.errno, &facts(mode));
@@ -119,7 +142,8 @@ fn facts(mode: Mode) -> diagnose::DroppedFacts {
     diagnose::DroppedFacts {
         root: crate::sys::geteuid() == 0,
         landlock_host: mode.landlock_host,
-        signal_scope: super::landlock_scoped(),
+        signal_scope: mode.signal_scope,
+        list_children: mode.list_children,
     }
 }
 
@@ -200,12 +224,21 @@ fn check_requests(sandbox: &Sandbox, mode: Mode, knob: Isolation, errno: i32) ->
             ));
         }
     }
-    if !mode.has(libc::CLONE_NEWPID) && !Path::new(CHILDREN).exists() && knob != Isolation::None {
+    if !mode.has(libc::CLONE_NEWPID) && !mode.list_children && knob != Isolation::None {
         return Err(degraded(
             "ending every process of the sandbox with it".into(),
             "a pid namespace, or /proc/thread-self/children (CONFIG_PROC_CHILDREN) to find \
-             the program's processes",
+             the program's processes, in a /proc of this process's pid namespace",
             "Set SANDBOXED_ISOLATION=none to run anyway, with processes that may outlive it",
+        ));
+    }
+    if !mode.has(libc::CLONE_NEWPID) && !mode.signal_scope && knob != Isolation::None {
+        return Err(degraded(
+            "an init the program cannot stop or kill".into(),
+            "a pid namespace, or Landlock's signal scope (Linux 6.12, with `landlock` in the \
+             kernel's `lsm=` list) to keep the program from signalling its init",
+            "Set SANDBOXED_ISOLATION=none to run anyway, with an init the program can stop or \
+             kill (what it started may then outlive it)",
         ));
     }
     if !mode.has(libc::CLONE_NEWUTS) && sandbox.hostname != DEFAULT_HOSTNAME {
@@ -273,4 +306,47 @@ pub(crate) fn unmounted(cwd: Option<&Path>) -> Result<(FsPlan, OwnDirs), Error> 
         ..FsPlan::default()
     };
     Ok((fs, env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every namespace but the pid namespace: only the pid checks can fail.
+    fn without_pid_ns(list_children: bool, signal_scope: bool) -> Mode {
+        Mode {
+            flags: super::super::ALL_NAMESPACES & !(libc::CLONE_NEWPID as u64),
+            landlock_host: false,
+            list_children,
+            signal_scope,
+        }
+    }
+
+    #[test]
+    fn without_a_pid_namespace_best_effort_needs_the_children_list_and_the_signal_scope() {
+        let sandbox = Sandbox::new();
+        let check = |mode, knob| check_requests(&sandbox, mode, knob, libc::EPERM);
+        assert!(check(without_pid_ns(true, true), Isolation::BestEffort).is_ok());
+        let e = check(without_pid_ns(true, false), Isolation::BestEffort).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "SANDBOXED_ISOLATION=best-effort cannot honour an init the program cannot stop \
+                 or kill: it needs a pid namespace, or Landlock's signal scope (Linux 6.12"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Set SANDBOXED_ISOLATION=none to run anyway"),
+            "{text}"
+        );
+        let e = check(without_pid_ns(false, true), Isolation::BestEffort).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot honour ending every process of the sandbox with it"),
+            "{e}"
+        );
+        // `none` runs without either, and says so in its warning.
+        assert!(check(without_pid_ns(false, false), Isolation::None).is_ok());
+    }
 }

@@ -48,7 +48,7 @@ pub(crate) enum Mechanism {
     CgroupV2,
     /// A resource limit of the program's process, inherited by its children.
     Rlimit,
-    /// Not at all: `SANDBOXED_ISOLATION=best-effort` allowed running without it.
+    /// Not at all: `SANDBOXED_ISOLATION=none` allowed running without it.
     Unenforced,
 }
 
@@ -247,8 +247,22 @@ pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
                     } else {
                         NO_USER_NS_WITHOUT_PIDS_CGROUP
                     };
+                    // Never pretended: best-effort refuses what it cannot honour; only `none`
+                    // runs without the limit, and says so.
+                    if crate::policy::isolation()? != crate::policy::Isolation::None {
+                        return Err(Error::Degraded {
+                            request: format!("max_pids({n})"),
+                            missing: format!("a cgroup with the pids controller ({why})"),
+                            remedy: format!(
+                                "Here: {}. Or drop max_pids from the policy, or set \
+                                 SANDBOXED_ISOLATION=none to run without the limit",
+                                env.why_no_cgroup()
+                            ),
+                            isolation: "best-effort".into(),
+                        });
+                    }
                     warn_once(&format!(
-                        "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=best-effort): \
+                        "sandboxed: max_pids({n}) is NOT enforced (SANDBOXED_ISOLATION=none): \
                          {why}"
                     ));
                     Mechanism::Unenforced
@@ -258,7 +272,7 @@ pub(crate) fn plan(sandbox: &Sandbox, flags: u64) -> Result<Limits, Error> {
                         format!("max_pids({n})"),
                         format!(
                             "{ROOT_WITHOUT_PIDS_CGROUP}. Here: {}. Or run as an ordinary user, \
-                             or set SANDBOXED_ISOLATION=best-effort to run without the limit",
+                             or set SANDBOXED_ISOLATION=none to run without the limit",
                             env.why_no_cgroup()
                         ),
                     ));

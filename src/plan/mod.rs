@@ -52,6 +52,9 @@ pub(crate) struct Plan {
     /// Without a mount namespace: Landlock keeps the host read-only but for the run's scratch
     /// (`fs.write_beneath`).
     pub landlock_host: bool,
+    /// Without a pid namespace: the init lists its children in `/proc/thread-self/children`
+    /// to kill them (see `isolation::Mode::list_children`).
+    pub list_children: bool,
     pub uid_map: Vec<u8>,
     pub gid_map: Vec<u8>,
     pub fs: FsPlan,
@@ -268,6 +271,7 @@ impl Plan {
         // (policy::seccomp::guard), whose socket rules depend on the network.
         let guard = Guard {
             isolated_net: sandbox.net != Net::Host,
+            host_pids: !mode.has(libc::CLONE_NEWPID),
         };
         let seccomp = Some(seccomp::compile(&sandbox.seccomp, guard)?);
         let hostname = c(sandbox.hostname.as_bytes(), || "the host name".into())?;
@@ -284,6 +288,7 @@ impl Plan {
         Ok(Plan {
             clone_flags: mode.flags,
             landlock_host: mode.landlock_host,
+            list_children: mode.list_children,
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             fs,

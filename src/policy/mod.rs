@@ -25,11 +25,14 @@ pub(crate) enum Isolation {
     /// Unset, empty or `full`: every namespace, or an error with the diagnosis.
     Full,
     /// `best-effort`: without the namespaces the kernel refuses, where what the sandbox must
-    /// hold still holds (the host read-only, nothing left running, every request of the policy
-    /// honoured), else an error saying what cannot be honoured.
+    /// hold still holds (the host read-only, nothing left running, an init the program cannot
+    /// signal, every request of the policy honoured, `max_pids` included), else an error saying
+    /// what cannot be honoured.
     BestEffort,
     /// `none`: like `best-effort`, but also where the host cannot be kept read-only (root
-    /// without a mount namespace, a kernel without Landlock ABI 3): a warning says so.
+    /// without a mount namespace, a kernel without Landlock ABI 3), where the program could
+    /// signal its init (no pid namespace and no Landlock signal scope), where the processes
+    /// cannot all be found, or where `max_pids` cannot be enforced: a warning says so.
     None,
 }
 
@@ -54,8 +57,9 @@ pub(crate) fn isolation() -> Result<Isolation, crate::error::Error> {
 }
 
 /// Whether the user allowed running with less isolation than asked (`SANDBOXED_ISOLATION` is
-/// `best-effort` or `none`): namespaces the kernel refuses are dropped, and limits that cannot
-/// be enforced are not, each with a warning.
+/// `best-effort` or `none`): namespaces the kernel refuses are dropped, with a warning (a
+/// limit that cannot be enforced is an error under `best-effort`, unenforced with a warning
+/// under `none` only).
 pub(crate) fn best_effort_isolation() -> bool {
     matches!(isolation(), Ok(Isolation::BestEffort | Isolation::None))
 }

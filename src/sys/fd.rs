@@ -295,6 +295,15 @@ pub(crate) fn read_fd(fd: c_int, buf: &mut [u8]) -> Result<usize, i32> {
         .map(|n| n as usize)
 }
 
+/// `pread(2)`: read from `fd` at `offset`, leaving its file position as it is.
+///
+/// Async-signal-safe.
+pub(crate) fn pread_fd(fd: c_int, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+    // SAFETY: buf is a valid slice, writable for buf.len() bytes.
+    check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset) } as c_long)
+        .map(|n| n as usize)
+}
+
 /// Clear `FD_CLOEXEC` on `fd`, so that it survives `execve` (`fcntl(2)` `F_SETFD` 0).
 ///
 /// Async-signal-safe.

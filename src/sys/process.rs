@@ -173,6 +173,28 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: c_int) -> io::Res
     Ok(())
 }
 
+/// Whether the child `pid` has ended, without reaping it: `waitid(2)` with `P_PID`,
+/// `WEXITED | WNOHANG | WNOWAIT | __WALL` (false on any error but `ECHILD`, which means it is
+/// no longer ours to wait for).
+pub(crate) fn has_ended(pid: libc::pid_t) -> bool {
+    // SAFETY: siginfo_t is plain data, for which all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid, writable siginfo_t.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        )
+    };
+    if r != 0 {
+        return io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD);
+    }
+    // SAFETY: waitid succeeded and filled info; si_pid is 0 if no child had ended (WNOHANG).
+    unsafe { info.si_pid() != 0 }
+}
+
 /// The resource usage of the ended child `pid` and everything it reaped, read without reaping
 /// it: the raw `waitid(2)` (`P_PID`, `WEXITED | WNOWAIT | __WALL`) with its fifth, rusage
 /// argument, which glibc's wrapper does not pass. One call: `EINTR` is the caller's.

@@ -29,7 +29,9 @@ fn program_entry(shared: &mut ExecShared<'_>) -> ! {
 /// Start the program (PID 2 in the sandbox) and return once it has executed, or failed to:
 /// its pid, the seccomp listener (if any), and the signalfd that reports SIGCHLD.
 #[allow(unsafe_code, reason = "the vfork-like clone of the program's process")]
-pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, Option<sys::Fd>, c_int)> {
+pub(super) fn start_program(
+    ctx: &Context<'_>,
+) -> SetupResult<(init::Procs, Option<sys::Fd>, c_int)> {
     // The init must not be ptrace-able or readable by the program it runs; and `ps` inside
     // should say what it is rather than show a copy of the test binary.
     at(Fixed::PrepareInit, sys::prctl(libc::PR_SET_DUMPABLE, 0))?;
@@ -52,12 +54,24 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, Option<sys
     // is ignored so that a parent gone away is an EPIPE, not a death in the middle of a report.
     reset_signals();
     let _ = sys::set_disposition(libc::SIGPIPE, sys::Disposition::Ignore);
-    // Without a pid namespace (best-effort), adopt the program's orphans ourselves.
+    // Without a pid namespace (best-effort), adopt the program's orphans ourselves, and open
+    // the list of our children now: once the program runs it may lower our limits (a full
+    // descriptor table would keep us from opening it then). Not to be used (absent, or a
+    // /proc of another pid namespace, whose pids name other processes here) only under
+    // `SANDBOXED_ISOLATION=none` (the plan checked it otherwise): -1, nothing to list.
+    let mut children = -1;
     if !has(ctx.flags, libc::CLONE_NEWPID) {
         at(
             Fixed::PrepareInit,
             sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1),
         )?;
+        if ctx.plan.list_children {
+            let fd = at(
+                Fixed::PrepareInit,
+                sys::open(init::CHILDREN, libc::O_RDONLY | libc::O_CLOEXEC),
+            )?;
+            children = fd.into_raw();
+        }
     }
     // SIGCHLD arrives on a signalfd (every signal is blocked since the clone), polled together
     // with the lifeline. Made now, before the program runs, so that nothing it does can keep
@@ -114,7 +128,14 @@ pub(super) fn start_program(ctx: &Context<'_>) -> SetupResult<(c_int, Option<sys
         let _ = sys::set_signal_mask(ONLY_SIGCHLD);
     }
     send(REPORT_FD, Message::Started { pid });
-    Ok((pid, listener, sigfd))
+    Ok((
+        init::Procs {
+            main: pid,
+            children,
+        },
+        listener,
+        sigfd,
+    ))
 }
 
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session keyring, which the

@@ -109,7 +109,7 @@ pub(crate) fn run(ctx: &Context<'_>) -> ! {
         sys::exit(EXIT_SETUP_FAILED);
     }
     match exec::start_program(ctx) {
-        Ok((pid, listener, sigfd)) => init::watch(ctx, pid, listener, sigfd),
+        Ok((procs, listener, sigfd)) => init::watch(ctx, procs, listener, sigfd),
         Err((step, errno)) => {
             send(REPORT_FD, Message::SetupFailed { step, errno });
             sys::exit(EXIT_SETUP_FAILED);

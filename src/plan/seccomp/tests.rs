@@ -19,9 +19,13 @@ struct Probe {
 }
 
 /// The guard of every sandbox but one with `Net::Host`, and that one's.
-const ISOLATED: Guard = Guard { isolated_net: true };
+const ISOLATED: Guard = Guard {
+    isolated_net: true,
+    host_pids: false,
+};
 const HOST_NET: Guard = Guard {
     isolated_net: false,
+    host_pids: false,
 };
 
 impl Probe {
@@ -645,5 +649,65 @@ fn far_jumps_and_ranges_in_the_search() {
         let denied = (nr < 900 && nr % 3 == 0) || (1000..1100).contains(&nr);
         let want = if denied { RET_USER_NOTIF } else { RET_ALLOW };
         assert_eq!(run(&prog, rules::X86_64.audit_arch, nr, NONE), want, "{nr}");
+    }
+}
+
+#[test]
+fn without_a_pid_namespace_the_guard_refuses_every_other_pid() {
+    let host_pids = Guard {
+        isolated_net: true,
+        host_pids: true,
+    };
+    let high = 1u64 << 32;
+    let ptr = 0x7ffd_0000_1000;
+    for (table, target) in both_arches() {
+        for policy in [Seccomp::recommended(), Seccomp::unrestricted()] {
+            let p = Probe::with_guard(policy.clone(), host_pids, table, target);
+            let (deny, allow) = ((RET_USER_NOTIF, EPERM), (RET_ALLOW, RET_ALLOW));
+            let ctx = format!("{policy:?} {:#x}", target.audit_arch);
+            // The init's host pid is any pid but the caller's own (0).
+            for pid in [1, 2, 4321, 4321 | high, 0xffff_ffff] {
+                let args = [pid, 7, ptr, 0, 0, 0];
+                assert_eq!(p.call("prlimit64", args), deny, "{ctx} {args:x?}");
+                for name in ["sched_setaffinity", "sched_setscheduler", "sched_setparam"] {
+                    let args = [pid, 8, ptr, 0, 0, 0];
+                    assert_eq!(p.call(name, args), deny, "{ctx} {name} {args:x?}");
+                }
+                for which in [0, 1] {
+                    let args = [which, pid, 19, 0, 0, 0];
+                    assert_eq!(p.call("setpriority", args), deny, "{ctx} {args:x?}");
+                }
+            }
+            // The caller itself; reading another's limits.
+            for args in [
+                [0, 7, ptr, 0, 0, 0],
+                [4321, 7, 0, ptr, 0, 0],
+                [high, 7, ptr, 0, 0, 0],
+            ] {
+                assert_eq!(p.call("prlimit64", args), allow, "{ctx} {args:x?}");
+            }
+            assert_eq!(p.call("setpriority", [0, 0, 19, 0, 0, 0]), allow, "{ctx}");
+            // kill(-1) (an int: its low 32 bits); any other target is Landlock's business.
+            for pid in [0xffff_ffff, u64::MAX] {
+                assert_eq!(p.call("kill", [pid, 9, 0, 0, 0, 0]), deny, "{ctx} {pid:#x}");
+            }
+            for pid in [0, 4321, 0xffff_fffe] {
+                assert_eq!(
+                    p.call("kill", [pid, 9, 0, 0, 0, 0]),
+                    allow,
+                    "{ctx} {pid:#x}"
+                );
+            }
+        }
+        // With a pid namespace: only pid 1, and kill(-1) is the namespace's.
+        let p = Probe::with_guard(Seccomp::recommended(), ISOLATED, table, target);
+        assert_eq!(
+            p.call("prlimit64", [4321, 7, ptr, 0, 0, 0]),
+            (RET_ALLOW, RET_ALLOW)
+        );
+        assert_eq!(
+            p.call("kill", [0xffff_ffff, 9, 0, 0, 0, 0]),
+            (RET_ALLOW, RET_ALLOW)
+        );
     }
 }

@@ -13,6 +13,11 @@ use super::rules::{Atom, Clause, Rule, Test, Verdict};
 pub(crate) struct Guard {
     /// Sockets only of the families a network namespace isolates (every `Net` but `Host`).
     pub isolated_net: bool,
+    /// The sandbox has no pid namespace of its own (degraded isolation): its init has an
+    /// ordinary host pid, which the rules on pid 1 do not reach. The rules on the init then
+    /// hold for every pid but the caller's own (`0`), and `kill` of every process (`-1`) is
+    /// refused too.
+    pub host_pids: bool,
 }
 
 /// The calls the guard has rules for (documented in `doc/guard.md`, checked by a test).
@@ -27,6 +32,8 @@ pub(crate) const GUARD_INIT: &[&str] = &[
     "ioprio_set",
 ];
 const GUARD_SOCKETS: &[&str] = &["socket", "socketpair"];
+/// The calls only a sandbox without a pid namespace has rules for (besides `GUARD_INIT`'s).
+pub(crate) const GUARD_HOST_PIDS: &[&str] = &["kill", "tkill", "tgkill", "rt_sigqueueinfo"];
 #[cfg(test)]
 pub(crate) const GUARD_SET_ID: &[&str] = &[
     "chmod",
@@ -48,6 +55,11 @@ pub(crate) const GUARD_SET_ID: &[&str] = &[
 const ISOLATED_FAMILIES: [u32; 5] = [1, 2, 10, 16, 17];
 /// The sandbox's init, in its own pid namespace.
 const INIT_PID: u32 = 1;
+/// The calling process itself, for the calls that take a pid (without a pid namespace every
+/// other pid may be the init's).
+const SELF_PID: u32 = 0;
+/// `kill(-1)`: every process the caller may signal (an `int`: its low 32 bits).
+const EVERY_PROCESS: u32 = u32::MAX;
 const PRIO_PROCESS: u32 = 0;
 const PRIO_PGRP: u32 = 1;
 const PRIO_USER: u32 = 2;
@@ -81,7 +93,15 @@ fn any_bit(arg: u8, mask: u32) -> Atom {
 /// namespace isolates, and keeps set-uid and set-gid files from being made. Documented in
 /// `doc/guard.md`.
 pub(super) fn guard_rules(guard: Guard) -> Vec<(&'static str, Vec<Clause>)> {
-    let pid_is_init = |arg| eq(arg, INIT_PID);
+    // With a pid namespace the init is pid 1; without one, any pid but the caller's own (0)
+    // may be it (its host pid, or a group it is in).
+    let pid_is_init = |arg| {
+        if guard.host_pids {
+            Atom::not_low(arg, Test::OneOf(vec![SELF_PID]))
+        } else {
+            eq(arg, INIT_PID)
+        }
+    };
     // pid 1 in argument 0, the whole rule of the sched_* calls.
     let on_init = || vec![clause(vec![pid_is_init(0)])];
     let set_id = |arg| vec![clause(vec![any_bit(arg, SET_ID_BITS)])];
@@ -149,6 +169,13 @@ pub(super) fn guard_rules(guard: Guard) -> Vec<(&'static str, Vec<Clause>)> {
             rules.push((name, vec![clause(vec![family])]));
         }
     }
+    if guard.host_pids {
+        // kill(-1) reaches every process of the uid on the host, the init included (`tkill`,
+        // `tgkill` and `rt_sigqueueinfo` refuse -1 themselves: ruled alike, for certain).
+        for name in GUARD_HOST_PIDS {
+            rules.push((name, vec![clause(vec![eq(0, EVERY_PROCESS)])]));
+        }
+    }
     rules
 }
 
@@ -200,7 +227,10 @@ mod tests {
     use super::*;
     use crate::policy::seccomp::names;
 
-    const ISOLATED: Guard = Guard { isolated_net: true };
+    const ISOLATED: Guard = Guard {
+        isolated_net: true,
+        host_pids: true,
+    };
 
     #[test]
     fn the_guard_doc_lists_exactly_its_calls() {
@@ -216,6 +246,7 @@ mod tests {
             .iter()
             .chain(GUARD_SOCKETS)
             .chain(GUARD_SET_ID)
+            .chain(GUARD_HOST_PIDS)
             .copied()
             .collect();
         assert_eq!(ruled, named);
