@@ -5,7 +5,7 @@
 # The guest sees the host's root file system read-only over 9p (virtme-ng puts tmpfs overlays
 # on /etc, /home, /usr, /var, /tmp), and /sys/fs/cgroup is a cgroup2 mount and nothing else.
 # DIR (on the host) holds tests.tar.zst (a nextest archive), src.tar (the sources) and
-# results/, the only directory the guest may write back. /tmp becomes a fresh ext4 disk, as on a
+# results/, where the guest writes back (DIR is shared read-write). /tmp becomes a fresh ext4 disk, as on a
 # Debian 12 machine (an overlay's upper directory on a tmpfs needs Linux 6.6 in a user
 # namespace), and the archive runs from there, as root and as the user $user.
 #

@@ -4,7 +4,8 @@
 #
 #   .ci/vm/run-vm.sh DIR SCENARIO...
 #
-# DIR holds tests.tar.zst and src.tar; the guest writes DIR/results/<scenario>.{log,rc}. This
+# DIR holds tests.tar.zst and src.tar, and is shared with the guest read-write (it may lie under
+# /var/tmp, which the guest covers with a tmpfs); the guest writes DIR/results/<scenario>.{log,rc}. This
 # script exits non-zero unless every scenario ran and passed.
 # KVM: where /dev/kvm cannot boot a stock kernel (a nested PVM hypervisor: it hangs right after
 # "Probing EDD") or is absent, the VM runs under TCG (software emulation): ~25 s to boot, tests
@@ -25,9 +26,11 @@ kvm=--disable-kvm
 echo "VM: $kernel, scenarios: $*"
 # The scenarios, one a line (a filter holds blanks and `|`): the guest reads them from there.
 printf '%s\n' "$@" > "$dir/scenarios"
+# Through a pipe: the VM's console reopens its standard output, which truncates a file (a CI
+# log would lose all that came before).
 vng $kvm --run "$kernel" --cpus "$(nproc)" --memory 6G \
-  --disk "$dir/disk.img" --rwdir="$dir/results" \
-  --exec "$here/guest.sh $dir" < /dev/null || echo "vng exited with $?"
+  --disk "$dir/disk.img" --rwdir="$dir" \
+  --exec "$here/guest.sh $dir" < /dev/null 2>&1 | cat || echo "vng exited with $?"
 rm -f "$dir/disk.img"
 status=0
 for s in "$@"; do
