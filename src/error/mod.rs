@@ -15,6 +15,13 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+/// The hint of a refused move into the sandbox's cgroups (EACCES/EPERM).
+const JOIN_CGROUPS_REFUSED: &str = ". This process may not move the sandbox into its cgroups: \
+    on cgroup v2 that needs write access to the cgroup.procs of the common ancestor of this \
+    process's cgroup and SANDBOXED_CGROUP, so run the tests from inside the delegated subtree \
+    (`systemd-run --user --scope -p Delegate=yes cargo test` starts them in one), or unset \
+    SANDBOXED_CGROUP to use rlimits";
+
 /// Everything that can go wrong while planning, starting or supervising a sandbox.
 ///
 /// Each message says what happened and, where there is something to do, what to do.
@@ -161,7 +168,14 @@ impl fmt::Display for Error {
                 errno_text(*errno)
             ),
             Error::Setup { step, errno } => {
-                write!(f, "sandbox set-up failed: {step}: {}", errno_text(*errno))
+                write!(f, "sandbox set-up failed: {step}: {}", errno_text(*errno))?;
+                if matches!(step, Step::JoinCgroups) && matches!(*errno, libc::EACCES | libc::EPERM)
+                {
+                    // cgroup v2 lets a process be moved only by one that may write the
+                    // cgroup.procs of the common ancestor of where it is and where it goes.
+                    f.write_str(JOIN_CGROUPS_REFUSED)?;
+                }
+                Ok(())
             }
             Error::ProgramNotFound { program, searched } => {
                 write!(f, "program `{program}` not found in the sandbox")?;
@@ -311,5 +325,40 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_move_into_the_cgroups_says_where_to_run_from() {
+        for errno in [libc::EACCES, libc::EPERM] {
+            let text = Error::Setup {
+                step: Step::JoinCgroups,
+                errno,
+            }
+            .to_string();
+            assert!(
+                text.starts_with("sandbox set-up failed: joining the sandbox's cgroups: "),
+                "{text}"
+            );
+            assert!(
+                text.contains("run the tests from inside the delegated subtree"),
+                "{text}"
+            );
+            assert!(
+                text.ends_with("or unset SANDBOXED_CGROUP to use rlimits"),
+                "{text}"
+            );
+        }
+        // Another failure of the same step has no such hint.
+        let text = Error::Setup {
+            step: Step::JoinCgroups,
+            errno: libc::ENOSPC,
+        }
+        .to_string();
+        assert!(!text.contains("delegated subtree"), "{text}");
     }
 }
