@@ -213,18 +213,7 @@ fn assert_without_namespaces(stdout: &str, stderr: &str) {
     assert_eq!(field(stdout, "host after"), "unchanged", "{all}");
     assert_eq!(field(stdout, "scratch"), "ok", "{all}");
     // Nothing outlives the run: it ends, times out, or is killed.
-    assert_eq!(field(stdout, "daemon after exit"), "gone", "{all}");
-    assert_eq!(
-        field(stdout, "daemon after timeout"),
-        "gone TimedOut",
-        "{all}"
-    );
-    assert_eq!(
-        field(stdout, "daemon after kill"),
-        "gone killed by SIGKILL",
-        "{all}"
-    );
-    assert_eq!(field(stdout, "daemon after drop"), "gone", "{all}");
+    assert_daemons_gone(stdout, &all);
 }
 
 #[test]
@@ -348,18 +337,7 @@ fn root_without_a_user_namespace_keeps_the_whole_sandbox() {
     );
     // A root-owned host directory, shown read-only: not writable by the real root.
     assert_eq!(field(&stdout, "host after"), "unchanged", "{all}");
-    assert_eq!(field(&stdout, "daemon after exit"), "gone", "{all}");
-    assert_eq!(
-        field(&stdout, "daemon after timeout"),
-        "gone TimedOut",
-        "{all}"
-    );
-    assert_eq!(
-        field(&stdout, "daemon after kill"),
-        "gone killed by SIGKILL",
-        "{all}"
-    );
-    assert_eq!(field(&stdout, "daemon after drop"), "gone", "{all}");
+    assert_daemons_gone(&stdout, &all);
 }
 
 #[test]
@@ -494,6 +472,22 @@ impl HostDir {
             "CHANGED"
         }
     }
+}
+
+/// What [`report_daemons`] printed: the daemon went with the run, however it ended.
+fn assert_daemons_gone(stdout: &str, all: &str) {
+    assert_eq!(field(stdout, "daemon after exit"), "gone", "{all}");
+    assert_eq!(
+        field(stdout, "daemon after timeout"),
+        "gone TimedOut",
+        "{all}"
+    );
+    assert_eq!(
+        field(stdout, "daemon after kill"),
+        "gone killed by SIGKILL",
+        "{all}"
+    );
+    assert_eq!(field(stdout, "daemon after drop"), "gone", "{all}");
 }
 
 /// A program that starts a daemon (a new session, a double fork, a sleep with a unique

@@ -1220,6 +1220,19 @@ fn root_hands_down() -> bool {
     lists(&top, "memory") && lists(&top, "pids")
 }
 
+/// The user `sandboxed-ci` to delegate a cgroup to, where this test can build one (root on
+/// cgroup v2 whose root hands memory and pids down); `None` (said) where it cannot.
+fn delegation_user(test: &str) -> Option<(u32, u32)> {
+    if !v2_root(test) {
+        return None;
+    }
+    if !root_hands_down() {
+        eprintln!("skipped {test}: the cgroup v2 root hands no controllers down here");
+        return None;
+    }
+    ci(test)
+}
+
 fn ci(test: &str) -> Option<(u32, u32)> {
     let user = ci_user();
     if user.is_none() {
@@ -1399,14 +1412,9 @@ fn a_delegated_scope_without_controllers_is_told_to_enable_them_in_the_parent() 
 #[test]
 fn a_process_outside_the_delegated_subtree_is_told_to_start_inside_it() {
     let test = "a_process_outside_the_delegated_subtree_is_told_to_start_inside_it";
-    if !v2_root(test) {
+    let Some(user) = delegation_user(test) else {
         return;
-    }
-    if !root_hands_down() {
-        eprintln!("skipped {test}: the cgroup v2 root hands no controllers down here");
-        return;
-    }
-    let Some(user) = ci(test) else { return };
+    };
     // Delegated and prepared right, but the user's process stays in this test's cgroup.
     let cg = TestCgroup::new("sbx-outside");
     let sandboxes = cg.child("sandboxes");
@@ -1451,14 +1459,9 @@ fn a_process_outside_the_delegated_subtree_is_told_to_start_inside_it() {
 #[test]
 fn a_user_in_a_delegated_scope_gets_cgroups_without_set_up() {
     let test = "a_user_in_a_delegated_scope_gets_cgroups_without_set_up";
-    if !v2_root(test) {
+    let Some(user) = delegation_user(test) else {
         return;
-    }
-    if !root_hands_down() {
-        eprintln!("skipped {test}: the cgroup v2 root hands no controllers down here");
-        return;
-    }
-    let Some(user) = ci(test) else { return };
+    };
     // As `systemd-run --user --scope -p Delegate=yes cargo test` starts it: in a delegated
     // scope (marked user.delegate), with nothing else set up and no SANDBOXED_CGROUP.
     let scope = TestCgroup::new("sbx-scope");
@@ -1504,14 +1507,9 @@ fn a_user_in_a_delegated_scope_gets_cgroups_without_set_up() {
 #[test]
 fn a_scope_not_marked_delegated_is_left_alone_and_rlimits_hold() {
     let test = "a_scope_not_marked_delegated_is_left_alone_and_rlimits_hold";
-    if !v2_root(test) {
+    let Some(user) = delegation_user(test) else {
         return;
-    }
-    if !root_hands_down() {
-        eprintln!("skipped {test}: the cgroup v2 root hands no controllers down here");
-        return;
-    }
-    let Some(user) = ci(test) else { return };
+    };
     // Owned by the user, as every cgroup of a user's systemd is, but not delegated: systemd's,
     // not ours to rearrange.
     let scope = TestCgroup::new("sbx-unmarked");

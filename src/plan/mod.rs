@@ -35,14 +35,8 @@ use crate::policy::{Invocation, Sandbox};
 
 pub(crate) use fs::{FsOp, FsPlan};
 
-/// Namespaces a sandbox is created with, all at once.
-pub(crate) const ALL_NAMESPACES: u64 = (libc::CLONE_NEWUSER
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWCGROUP) as u64;
+/// Namespaces a sandbox is created with, all at once: every kind there is.
+pub(crate) const ALL_NAMESPACES: u64 = crate::sys::NAMESPACE_FLAGS;
 
 /// Everything a launch needs. Built in the parent; the child only reads it.
 pub(crate) struct Plan {
@@ -105,12 +99,13 @@ pub(crate) struct Plan {
     pub redactions: crate::policy::redact::Redactions,
 }
 
-/// Whether this kernel has Landlock's scopes (ABI 6+), probed once per process.
+/// This kernel's Landlock ABI (0 without Landlock), probed once per process.
 fn landlock_abi() -> i64 {
     static ABI: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     *ABI.get_or_init(crate::sys::landlock_abi)
 }
 
+/// Whether this kernel has Landlock's scopes (ABI 6, Linux 6.12).
 fn landlock_scoped() -> bool {
     landlock_abi() >= 6
 }

@@ -316,7 +316,7 @@ pub(crate) fn probe_clone(flags: u64) -> Result<(), i32> {
 }
 
 /// Every `CLONE_NEW*` flag.
-const NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWUSER
+pub(crate) const NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
