@@ -501,27 +501,29 @@ pub(crate) fn dropped_text(wanted: u64, got: u64, errno: i32, facts: &DroppedFac
 }
 
 /// Say on stderr what degraded isolation dropped (see [`dropped_text`]): once per process for
-/// each distinct warning, so that every sandbox's is said, and none twice.
+/// each distinct warning, so that every sandbox's is said, and none twice — a later sandbox
+/// that loses more (or other) namespaces than the first (`Net::Loopback` after `Net::Host`) is
+/// told what it lacks too.
 pub(crate) fn warn_dropped(wanted: u64, got: u64, errno: i32, facts: &DroppedFacts) {
-    // Once per distinct warning: a later sandbox that loses more (or other) namespaces than
-    // the first — `Net::Loopback` after `Net::Host` — is told what it lacks too.
-    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let text = dropped_text(wanted, got, errno, facts);
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.contains(&text) {
-        eprintln!("{text}");
-        said.push(text);
-    }
+    say_once(&text, || text.clone());
 }
 
 /// Print `text` (a set-up step that took its documented fallback because of `errno`) on
-/// stderr, once per process.
+/// stderr, once per process (whatever the errno of later fallbacks).
 pub(crate) fn notice_once(text: &str, errno: i32) {
+    say_once(text, || {
+        format!("sandboxed: {text} ({})", crate::error::errno_text(errno))
+    });
+}
+
+/// Print `message()` on stderr unless this process has printed one under `key` already.
+fn say_once(key: &str, message: impl FnOnce() -> String) {
     static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.iter().any(|s| s == text) {
-        said.push(text.to_owned());
-        eprintln!("sandboxed: {text} ({})", crate::error::errno_text(errno));
+    if !said.iter().any(|s| s == key) {
+        eprintln!("{}", message());
+        said.push(key.to_owned());
     }
 }
 
