@@ -1,5 +1,7 @@
 //! Spawn latency: `/bin/true` under full default isolation, side by side with bubblewrap and a
 //! plain `std::process::Command`, interleaved in one run so that machine noise hits all three.
+//! The default variant is measured twice, with the namespace pool (the default) and without it
+//! (each launch creates its user and network namespaces itself, `SANDBOXED_NAMESPACE_POOL=0`).
 //!
 //! Run with `cargo bench --bench spawn` (optionally `-- <rounds>`). Prints medians and ratios.
 //! bubblewrap (`apt-get install bubblewrap`) is measured when it is installed.
@@ -33,6 +35,15 @@ fn main() {
     let whole = Sandbox::new().whole_host(true);
     let bwrap = StdCommand::new("bwrap").arg("--version").output().is_ok();
 
+    let mut run_direct = || {
+        sandboxed::__private::set_namespace_pool(false);
+        let out = sandbox
+            .command("/bin/true")
+            .output()
+            .expect("sandboxed spawn");
+        sandboxed::__private::set_namespace_pool(true);
+        assert!(out.success(), "{out}");
+    };
     let mut run_sandboxed = || {
         let out = sandbox
             .command("/bin/true")
@@ -101,6 +112,7 @@ fn main() {
 
     // Warm up every path once (page cache, lazy statics, the seccomp cache).
     run_sandboxed();
+    run_direct();
     run_unfiltered();
     run_strict();
     run_whole();
@@ -109,16 +121,17 @@ fn main() {
         run_bwrap();
     }
 
-    let (mut s, mut u, mut p, mut b, mut st, mut w) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut s, mut u, mut p, mut b, mut st, mut w, mut d) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for round in 0..rounds {
         // The sandboxed variants in a rotating order: whichever runs right after bwrap (which
         // evicts caches) would otherwise always pay for it.
-        for i in 0..4 {
-            match (round + i) % 4 {
+        for i in 0..5 {
+            match (round + i) % 5 {
                 0 => s.push(time(&mut run_sandboxed)),
                 1 => u.push(time(&mut run_unfiltered)),
                 2 => w.push(time(&mut run_whole)),
+                3 => d.push(time(&mut run_direct)),
                 _ => st.push(time(&mut run_strict)),
             }
         }
@@ -152,6 +165,11 @@ fn main() {
         "  sandboxed (whole host root, 0.1's view)          {:8.3} ms",
         ms(w)
     );
+    let d = median(&mut d);
+    println!(
+        "  sandboxed (recommended, no namespace pool)       {:8.3} ms",
+        ms(d)
+    );
     println!(
         "  std::process::Command                            {:8.3} ms",
         ms(p)
@@ -163,7 +181,7 @@ fn main() {
             ms(b)
         );
         println!(
-            "ratio sandboxed / bwrap:  {:.2}x (target <= 0.5x)",
+            "ratio sandboxed / bwrap:  {:.2}x (target <= 0.3x)",
             ms(s) / ms(b)
         );
     } else {
@@ -176,4 +194,7 @@ fn main() {
     println!("recommended over guard:   {:+.3} ms", ms(s) - ms(u));
     println!("strict over guard:        {:+.3} ms", ms(st) - ms(u));
     println!("default view adds:        {:+.3} ms", ms(s) - ms(w));
+    println!("the pool saves:           {:+.3} ms", ms(d) - ms(s));
+    let (made, taken) = sandboxed::__private::namespace_pool_stats();
+    println!("namespace pool:           {made} pairs made, {taken} taken");
 }

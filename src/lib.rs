@@ -105,4 +105,7 @@ pub use sandboxed_macros::sandboxed;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::attribute::{BodyGuard, Role, Spec, TestReturn, enter};
+    pub use crate::launch::pool::{
+        set_enabled as set_namespace_pool, stats as namespace_pool_stats,
+    };
 }

@@ -12,6 +12,7 @@
 // descriptors the child opens itself are owned `sys::Fd`s, closed by their drop.
 
 pub(crate) mod inside;
+pub(crate) mod pool;
 pub(crate) mod protocol;
 
 use std::cell::Cell;
@@ -37,6 +38,10 @@ use protocol::{Message, RECORD_SIZE};
 /// builds are generous with stack frames).
 const PROGRAM_STACK: usize = 256 * 1024;
 
+/// Stack size of a pooled sandbox's init (see [`inside::hand_over`]); without the pool the init
+/// runs on the copy of the launching thread's stack. Touched pages only are ever allocated.
+const INIT_STACK: usize = 2 * 1024 * 1024;
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     sys::pipe().map_err(|e| Error::io("creating a pipe for the sandbox", e))
 }
@@ -57,12 +62,16 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 fn clone_sandbox(ctx: &Context<'_>, flags: u64) -> Result<libc::pid_t, i32> {
     let old = sys::block_all_signals();
     // SAFETY: `flags` are CLONE_NEW* namespace flags only (the plan's, fewer in best-effort
-    // mode), which share neither memory, nor descriptors, nor the thread group. In the child
-    // (Ok(0)) nothing runs but `inside::run`, which makes only raw system calls on memory
-    // prepared before this clone (`ctx`, and what it points to), and never returns.
+    // mode, none for a pooled sandbox), which share neither memory, nor descriptors, nor the
+    // thread group. In the child (Ok(0)) nothing runs but `inside::run` or
+    // `inside::hand_over`, which make only raw system calls on memory prepared before this
+    // clone (`ctx`, and what it points to), and never return.
     let result = unsafe { sys::clone_fork_like(flags) };
     if result == Ok(0) {
-        inside::run(ctx);
+        match &ctx.pooled {
+            Some(pooled) => inside::hand_over(ctx, pooled),
+            None => inside::run(ctx),
+        }
     }
     sys::restore_thread_mask(&old);
     result
@@ -132,10 +141,10 @@ pub(crate) fn launch(
     let fprog = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.notify));
     let fprog_plain = plan.seccomp.as_ref().map(|f| Filter::fprog(&f.plain));
     let slots: Vec<Cell<c_int>> = vec![Cell::new(-1); plan.fs.slots];
-    // The stack of the program's process between its vfork-like clone and execve: u128s, so
-    // that its top (one past the end, for a downward-growing stack) is 16-byte aligned.
-    let mut stack: Vec<u128> = vec![0; PROGRAM_STACK / 16];
-    let stack_top = stack.as_mut_ptr_range().end.cast::<u8>();
+    // The stack of the program's process between its vfork-like clone and execve.
+    let stack =
+        sys::Stack::new(PROGRAM_STACK).map_err(|e| Error::io("mapping the program's stack", e))?;
+    let stack_top = stack.top();
 
     // Resource limits: the run's cgroups, created now, joined by the init as its first act and
     // removed with the `Child` (src/limits).
@@ -167,15 +176,28 @@ pub(crate) fn launch(
         slots: &slots,
         stack_top,
         cgroups: &cgroup_procs,
+        pooled: None,
     };
-    let pid = match clone_sandbox(&ctx, flags) {
-        Ok(pid) => pid,
-        Err(errno) => {
-            return Err(Error::NamespacesUnavailable {
-                errno,
-                diagnosis: diagnose::diagnose(errno),
-            });
-        }
+    // Full isolation: the user and network namespaces made ahead, if the pool has a pair
+    // (src/launch/pool.rs); the first process enters them and hands over to the init.
+    let pair = (flags == crate::plan::ALL_NAMESPACES && plan.loopback_up)
+        .then(|| pool::take(&plan.uid_map, &plan.gid_map))
+        .flatten();
+    let mut init = None;
+    if let Some(pair) = pair {
+        init = hand_over(&ctx, &pair)?;
+    }
+    let pid = match init {
+        Some(pid) => pid,
+        None => match clone_sandbox(&ctx, flags) {
+            Ok(pid) => pid,
+            Err(errno) => {
+                return Err(Error::NamespacesUnavailable {
+                    errno,
+                    diagnosis: diagnose::diagnose(errno),
+                });
+            }
+        },
     };
     // Our copies of the child's ends: closed, so end-of-file means the sandbox closed them.
     drop((stdin_r, out_w, err_w, rep_w, life_r));
@@ -219,6 +241,52 @@ pub(crate) fn launch(
         cgroup,
         flags,
     })
+}
+
+/// Start the sandbox of `ctx` in the pool's `pair` (see [`inside::hand_over`]): the init's pid,
+/// or `None` where this kernel or an outer sandbox refused it (a `setns` filtered, say), in
+/// which case nothing of the sandbox exists and the pool is off for the process (said once).
+fn hand_over(ctx: &Context<'_>, pair: &pool::Pair) -> Result<Option<libc::pid_t>, Error> {
+    let (handover_r, handover_w) = pipe()?;
+    let init_stack =
+        sys::Stack::new(INIT_STACK).map_err(|e| Error::io("mapping the init's stack", e))?;
+    let pooled = Context {
+        pooled: Some(inside::Pooled {
+            user: pair.user.as_raw_fd(),
+            net: pair.net.as_raw_fd(),
+            handover: handover_w.as_raw_fd(),
+            init_stack_top: init_stack.top(),
+        }),
+        ..*ctx
+    };
+    // The first process, without namespaces; it exits as soon as the init runs.
+    let first = clone_sandbox(&pooled, 0).map_err(|errno| Error::NamespacesUnavailable {
+        errno,
+        diagnosis: diagnose::diagnose(errno),
+    })?;
+    drop(handover_w);
+    // The init runs on its own copy of `init_stack` (in the first process's memory): ours can go.
+    drop(init_stack);
+    reap(first);
+    let mut record = [0u8; inside::Handover::SIZE];
+    let got = File::from(handover_r).read_exact(&mut record);
+    match got.ok().and_then(|()| inside::Handover::decode(&record)) {
+        Some(inside::Handover::Init(pid)) => Ok(Some(pid)),
+        Some(inside::Handover::Refused(errno)) => {
+            pool::stop();
+            diagnose::notice_once(
+                "the namespace pool is not usable here (entering a ready-made namespace was \
+                 refused): every sandbox creates its own, as with SANDBOXED_NAMESPACE_POOL=0",
+                errno,
+            );
+            Ok(None)
+        }
+        None => Err(Error::Internal(
+            "the first process of a pooled sandbox ended without saying whether it started \
+             the sandbox's init"
+                .into(),
+        )),
+    }
 }
 
 /// Wait for `pid` and return its raw status.

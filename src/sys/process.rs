@@ -415,6 +415,62 @@ pub(crate) fn sleep_ns(nanos: libc::c_long) {
     unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
 }
 
+/// A stack for a cloned child: an anonymous private mapping (`mmap(2)`, `MAP_STACK |
+/// MAP_NORESERVE`) whose lowest page is a guard (`PROT_NONE`), unmapped (`munmap(2)`) when
+/// dropped. Fresh anonymous pages cost nothing until touched (a zeroed heap allocation of the
+/// same size may be memset page by page), and an overflow faults instead of writing over
+/// whatever lies below.
+pub(crate) struct Stack {
+    base: *mut c_void,
+    len: usize,
+}
+
+// SAFETY: a Stack is a mapping this process owns, with no thread affinity; the pointer is only
+// an address (used by the clone's child, and by munmap in drop).
+unsafe impl Send for Stack {}
+
+impl Stack {
+    /// A stack of `len` bytes (rounded up to pages) plus its guard page.
+    pub(crate) fn new(len: usize) -> std::io::Result<Stack> {
+        const PAGE: usize = 4096;
+        let len = len.div_ceil(PAGE) * PAGE + PAGE;
+        // SAFETY: a new anonymous mapping at an address of the kernel's choosing; no memory of
+        // ours is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stack = Stack { base, len };
+        // SAFETY: the first page of the mapping just made, which nothing uses.
+        if unsafe { libc::mprotect(base, PAGE, libc::PROT_NONE) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// Its top (one past the end, 16-byte aligned: page aligned), where a downward-growing
+    /// stack starts.
+    pub(crate) fn top(&self) -> *mut u8 {
+        self.base.cast::<u8>().wrapping_add(self.len)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: base and len are the mapping made in `new`, unmapped only here.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
 /// What [`clone_vfork`]'s child starts with: its entry point and that one's argument.
 struct VforkStart<T> {
     entry: fn(&mut T) -> !,
@@ -477,6 +533,63 @@ pub(crate) unsafe fn clone_vfork<T>(
         )
     };
     check(pid as c_long).map(|p| p as libc::pid_t)
+}
+
+/// `setns(2)`: move the calling process into the namespace `fd` names, of the kind `nstype`
+/// (`CLONE_NEWUSER`, `CLONE_NEWNET`, ...). Entering a user namespace needs a process of one
+/// thread that shares neither its memory nor its file system information.
+///
+/// Async-signal-safe.
+pub(crate) fn setns(fd: c_int, nstype: c_int) -> Result<(), i32> {
+    // SAFETY: setns takes integers only.
+    check(unsafe { libc::setns(fd, nstype) } as c_long).map(drop)
+}
+
+/// The C library's `clone(2)` with `CLONE_VM | CLONE_PARENT` and `flags`: a new process, a
+/// sibling of the caller (a child of the caller's parent, with the caller's exit signal), runs
+/// `entry(data)` on the stack that ends at `stack_top`, in the caller's memory, while the caller
+/// goes on. Its pid, in the caller's pid namespace. For handing a process over: the caller
+/// must exit at once, leaving the new process the only user of the memory.
+///
+/// # Safety
+///
+/// - The caller must be a single-threaded process of its own (such as the child of
+///   [`clone_fork_like`]) that, once this returns `Ok`, makes no call but [`exit`]: the two
+///   share memory, the stack the caller runs on and its thread-local `errno`.
+/// - `stack_top` must be the 16-byte aligned end of a writable region, large enough for
+///   `entry`'s frames, that nothing else uses.
+/// - `entry` may make only async-signal-safe calls (no allocation, locks, thread-locals or
+///   panics) and must never return: it ends in `execve(2)` or [`exit`].
+/// - `data` must stay valid and unchanged for as long as `entry` uses it: it lives in the
+///   memory the caller leaves behind (not on the caller's stack above this call's frame).
+/// - `flags` must not add `CLONE_THREAD`, `CLONE_VFORK`, `CLONE_SETTLS` or a tid pointer flag.
+///
+/// Async-signal-safe.
+pub(crate) unsafe fn clone_sibling<T>(
+    entry: extern "C" fn(*mut c_void) -> c_int,
+    data: *mut T,
+    stack_top: *mut u8,
+    flags: c_int,
+) -> Result<libc::pid_t, i32> {
+    // SAFETY: entry reads data as the caller's contract says; the stack, the flags and what the
+    // caller does after are the caller's obligations (above).
+    let pid = unsafe {
+        libc::clone(
+            entry,
+            stack_top.cast(),
+            libc::CLONE_VM | libc::CLONE_PARENT | libc::SIGCHLD | flags,
+            data.cast(),
+        )
+    };
+    check(pid as c_long).map(|p| p as libc::pid_t)
+}
+
+/// `sched_setscheduler(2)` of the calling thread to `SCHED_IDLE`: it runs only on a CPU that
+/// nothing else wants (and what it creates inherits that).
+pub(crate) fn set_thread_idle() -> Result<(), i32> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: param is a valid sched_param; pid 0 is the calling thread.
+    check(unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } as c_long).map(drop)
 }
 
 /// `keyctl(2)` `KEYCTL_JOIN_SESSION_KEYRING` with no name: join a new anonymous session

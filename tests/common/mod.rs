@@ -125,9 +125,65 @@ pub fn our_zombies() -> Vec<u32> {
     found
 }
 
-/// Open descriptors of this process.
+/// Open descriptors of this process, but for the namespaces the namespace pool keeps ready
+/// (see [`our_namespace_fds`]).
 pub fn our_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+    our_fds().iter().filter(|t| !is_namespace(t)).count()
+}
+
+/// Descriptors of this process that name a namespace (`user:[...]`, `net:[...]`): the pool's
+/// ready pairs, at most two a pair.
+pub fn our_namespace_fds() -> usize {
+    our_fds().iter().filter(|t| is_namespace(t)).count()
+}
+
+fn is_namespace(target: &str) -> bool {
+    [
+        "user:[", "net:[", "mnt:[", "pid:[", "ipc:[", "uts:[", "cgroup:[",
+    ]
+    .iter()
+    .any(|p| target.starts_with(p))
+}
+
+fn our_fds() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Live or zombie children of this process (any of its threads').
+pub fn our_children() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else {
+            continue;
+        };
+        if after.split_whitespace().nth(1) == Some(me.as_str()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// This process's temporary directories (`$TMPDIR/sandboxed-*-<pid>-*`: scratch, fixture roots).
+pub fn our_temp_dirs() -> Vec<String> {
+    let infix = format!("-{}-", std::process::id());
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sandboxed-") && n.contains(&infix))
+        .collect()
 }
 
 pub fn is_root() -> bool {

@@ -42,6 +42,7 @@ pub(crate) const EXIT_PARENT_GONE: c_int = 121;
 pub(crate) const EXIT_INIT_FAILED: c_int = 122;
 
 /// Everything the child reads, prepared by the parent before the clone.
+#[derive(Clone, Copy)]
 pub(crate) struct Context<'a> {
     pub plan: &'a Plan,
     /// The namespaces actually created (best-effort mode may have dropped some).
@@ -71,6 +72,112 @@ pub(crate) struct Context<'a> {
     pub stack_top: *mut u8,
     /// `cgroup.procs` descriptors of the run's cgroups, to join first (see `crate::plan::limits`).
     pub cgroups: &'a [c_int],
+    /// The user and network namespaces made ahead for this sandbox (`crate::launch::pool`),
+    /// or `None`: the clone creates them.
+    pub pooled: Option<Pooled>,
+}
+
+/// A sandbox whose user and network namespaces were made ahead: the first process (a fork-like
+/// clone without namespaces) enters them, creates the others, and hands over to the init.
+#[derive(Clone, Copy)]
+pub(crate) struct Pooled {
+    /// The pair's descriptors (`/proc/<maker>/ns/user` and `.../net`).
+    pub user: c_int,
+    pub net: c_int,
+    /// Where the first process writes what became of the handover ([`Handover`]).
+    pub handover: c_int,
+    /// The top of the init's stack: the end of a 16-byte aligned allocation of `INIT_STACK`
+    /// bytes that `launch` keeps alive past the clone and nothing else uses.
+    pub init_stack_top: *mut u8,
+}
+
+/// What the first process of a pooled sandbox tells the parent, in one record: the init's pid
+/// (in the parent's pid namespace), or the errno that kept it from starting one, in which case
+/// nothing of the sandbox exists and the parent creates it the usual way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Handover {
+    Init(libc::pid_t),
+    Refused(i32),
+}
+
+impl Handover {
+    pub(crate) const SIZE: usize = 8;
+
+    pub(crate) fn encode(self) -> [u8; Self::SIZE] {
+        let (tag, value) = match self {
+            Handover::Init(pid) => (1i32, pid),
+            Handover::Refused(errno) => (2, errno),
+        };
+        let mut out = [0u8; Self::SIZE];
+        out[..4].copy_from_slice(&tag.to_ne_bytes());
+        out[4..].copy_from_slice(&value.to_ne_bytes());
+        out
+    }
+
+    pub(crate) fn decode(record: &[u8; Self::SIZE]) -> Option<Handover> {
+        let [t0, t1, t2, t3, v0, v1, v2, v3] = *record;
+        let value = i32::from_ne_bytes([v0, v1, v2, v3]);
+        match i32::from_ne_bytes([t0, t1, t2, t3]) {
+            1 if value > 0 => Some(Handover::Init(value)),
+            2 => Some(Handover::Refused(value)),
+            _ => None,
+        }
+    }
+}
+
+/// The first process of a pooled sandbox (a fork-like clone of the parent, without namespaces).
+/// Never returns.
+///
+/// A user namespace can only be entered by a process of one thread that shares no memory
+/// (`setns(2)`), and the init must be the first process of the new pid namespace: so this one
+/// enters the pair, creates the remaining namespaces (`unshare(2)`: they are owned by the
+/// pair's user namespace, as the clone's own would be), starts the init as its sibling
+/// (`CLONE_PARENT`: the parent's child, as without the pool) in this memory (`CLONE_VM`: no
+/// page tables copied again), tells the parent its pid, and exits, which leaves the init the
+/// only user of this memory. Nothing here touches the parent's descriptors but `pooled.handover`
+/// (the init arranges its own, as always).
+#[allow(
+    unsafe_code,
+    reason = "the init's clone shares this process's memory, which this process leaves to it"
+)]
+pub(crate) fn hand_over(ctx: &Context<'_>, pooled: &Pooled) -> ! {
+    let others = (ctx.flags & !((libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as u64)) as c_int;
+    let started = (|| {
+        sys::setns(pooled.user, libc::CLONE_NEWUSER)?;
+        sys::setns(pooled.net, libc::CLONE_NEWNET)?;
+        sys::unshare(others)?;
+        // SAFETY: this process has one thread and a memory of its own (a fork-like clone of
+        // the parent), and makes no call after this but a write and `_exit`; the init's stack
+        // is the parent's allocation for it, used by nothing else; `init_entry` runs only
+        // `run`, async-signal-safe and never returning; `ctx` is on the parent's frames that
+        // this process never returns to, so nothing writes it again.
+        unsafe {
+            sys::clone_sibling(
+                init_entry,
+                (ctx as *const Context<'_>).cast_mut(),
+                pooled.init_stack_top,
+                0,
+            )
+        }
+    })();
+    let (record, code) = match started {
+        Ok(pid) => (Handover::Init(pid), 0),
+        Err(errno) => (Handover::Refused(errno), EXIT_SETUP_FAILED),
+    };
+    let _ = sys::write_all(pooled.handover, &record.encode());
+    sys::exit(code)
+}
+
+/// The init of a pooled sandbox, on its own stack: `run` with the context `hand_over` passed.
+#[allow(
+    unsafe_code,
+    reason = "the init's argument is the context hand_over passed"
+)]
+extern "C" fn init_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: arg is the `&Context` hand_over passed to clone_sibling, which stays valid and
+    // unchanged in this memory for our whole life (see there); it is only read.
+    let ctx = unsafe { &*arg.cast::<Context<'_>>() };
+    run(ctx)
 }
 
 /// A step's result: on failure, the step and its errno, reported as they are.
@@ -178,8 +285,9 @@ fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     let plan = ctx.plan;
 
     // 1. Map our uid and gid, so files show their owners and we have our capabilities in the
-    //    new user namespace. setgroups must be denied before an unprivileged gid_map.
-    if has(ctx.flags, libc::CLONE_NEWUSER) {
+    //    new user namespace. setgroups must be denied before an unprivileged gid_map. (A pooled
+    //    user namespace was mapped when it was made.)
+    if has(ctx.flags, libc::CLONE_NEWUSER) && ctx.pooled.is_none() {
         at(
             Fixed::Setgroups,
             sys::write_file(c"/proc/self/setgroups", b"deny"),
@@ -201,7 +309,7 @@ fn build_sandbox(ctx: &Context<'_>) -> SetupResult {
     }
 
     // 2. The network: only `lo`, up (or down for Net::None, which is how a new namespace starts).
-    if plan.loopback_up && has(ctx.flags, libc::CLONE_NEWNET) {
+    if plan.loopback_up && has(ctx.flags, libc::CLONE_NEWNET) && ctx.pooled.is_none() {
         at(Fixed::Loopback, sys::loopback_up())?;
     }
 
@@ -276,4 +384,31 @@ fn join_cgroups(procs: &[c_int], cgroup_namespace: bool) -> Result<(), i32> {
         sys::unshare(libc::CLONE_NEWCGROUP)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Handover;
+
+    #[test]
+    fn a_handover_record_round_trips_and_nothing_else_decodes() {
+        for h in [
+            Handover::Init(1),
+            Handover::Init(4_194_304),
+            Handover::Refused(libc::EPERM),
+            Handover::Refused(0),
+        ] {
+            assert_eq!(Handover::decode(&h.encode()), Some(h));
+        }
+        // Not a pid: zero, negative; an unknown tag; an all-zero record (nothing written).
+        let mut bad = Handover::Init(7).encode();
+        bad[4..].copy_from_slice(&0i32.to_ne_bytes());
+        assert_eq!(Handover::decode(&bad), None);
+        bad[4..].copy_from_slice(&(-3i32).to_ne_bytes());
+        assert_eq!(Handover::decode(&bad), None);
+        let mut unknown = Handover::Refused(1).encode();
+        unknown[..4].copy_from_slice(&9i32.to_ne_bytes());
+        assert_eq!(Handover::decode(&unknown), None);
+        assert_eq!(Handover::decode(&[0; Handover::SIZE]), None);
+    }
 }

@@ -301,6 +301,10 @@ pub(super) fn reachable(p: &Planner<'_>, path: &Path) -> bool {
     } else {
         source.join(rest)
     };
+    // Most often the layer shows the host at its own place: one resolution then.
+    if host == path {
+        return std::fs::canonicalize(path).is_ok();
+    }
     match (std::fs::canonicalize(&host), std::fs::canonicalize(path)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
