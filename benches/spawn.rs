@@ -195,6 +195,6 @@ fn main() {
     println!("strict over guard:        {:+.3} ms", ms(st) - ms(u));
     println!("default view adds:        {:+.3} ms", ms(s) - ms(w));
     println!("the pool saves:           {:+.3} ms", ms(d) - ms(s));
-    let (made, taken) = sandboxed::__private::namespace_pool_stats();
-    println!("namespace pool:           {made} pairs made, {taken} taken");
+    let (made, used) = sandboxed::__private::namespace_pool_stats();
+    println!("namespace pool:           {made} pairs made, {used} used");
 }

@@ -76,19 +76,27 @@ fn probe(sandbox: &Sandbox, linger: f64) -> Seen {
     }
 }
 
-/// Wait (up to a minute: the pool works on idle CPU only) until the pool has `n` pairs ready.
+/// Wait (up to a minute) until the pool has `n` pairs ready. It keeps as many as the process's
+/// launches so far less one (at most three): warm it up first ([`warm_up`]).
 fn wait_for_ready_pairs(n: u64) {
     let start = Instant::now();
     loop {
-        let (made, taken) = sandboxed::__private::namespace_pool_stats();
-        if made >= taken + n {
+        let (made, handed) = sandboxed::__private::namespace_pool_stats();
+        if made >= handed + n {
             return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the namespace pool made no pair in a minute ({made} made, {taken} taken)"
+            "the namespace pool made too few pairs in a minute ({made} made, {handed} used)"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Enough launches for the pool to keep its three pairs ready.
+fn warm_up() {
+    for _ in 0..4 {
+        assert!(sh("true").success());
     }
 }
 
@@ -106,7 +114,7 @@ fn host_namespace(kind: &str) -> u64 {
 fn pooled_sandboxes_have_fresh_namespaces_of_their_own() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
-    // The first launch starts the pool.
+    warm_up();
     let first = probe(&sandbox, 0.0);
     // Then as many sandboxes at once as the pool keeps pairs, alive together.
     wait_for_ready_pairs(3);
@@ -116,7 +124,11 @@ fn pooled_sandboxes_have_fresh_namespaces_of_their_own() {
         running.into_iter().map(|r| r.join().unwrap()).collect()
     });
     let (_, after) = sandboxed::__private::namespace_pool_stats();
-    assert_eq!(after, taken + 3, "each launch with a pair ready takes one");
+    assert_eq!(
+        after,
+        taken + 3,
+        "each launch with a pair ready starts in one"
+    );
     let mut seen = vec![first];
     seen.extend(together);
 
@@ -157,7 +169,7 @@ fn a_pooled_sandbox_is_as_isolated_as_one_made_for_it() {
     // processes unseen, its own host name, its uid without capabilities.
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
-    sh("true");
+    warm_up();
     wait_for_ready_pairs(1);
     let (_, taken) = sandboxed::__private::namespace_pool_stats();
     let out = sh_in(
@@ -186,5 +198,156 @@ fn a_pooled_sandbox_is_as_isolated_as_one_made_for_it() {
         }
     );
     assert_eq!(lines[4], "CapEff:\t0000000000000000");
-    assert_eq!(after, taken + 1, "the launch took the ready pair");
+    assert_eq!(after, taken + 1, "the launch started in the ready pair");
+}
+
+/// Run the ignored helper test `name` in a process of its own (the pool is per process) and
+/// return its stderr, asserting it passed.
+fn helper(name: &str) -> String {
+    let out = run_helper(name, &package_dir());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+const NOTICE: &str = "the namespace pool is not usable here";
+
+#[test]
+fn a_refused_pair_falls_back_to_namespaces_of_its_own_and_stops_the_pool_saying_so_once() {
+    let stderr = helper("helper_refused_pair");
+    assert_eq!(stderr.matches(NOTICE).count(), 1, "{stderr}");
+}
+
+#[test]
+#[ignore = "a helper: run in a process of its own by the test above"]
+fn helper_refused_pair() {
+    warm_up();
+    wait_for_ready_pairs(1);
+    let (_, before) = sandboxed::__private::namespace_pool_stats();
+    sandboxed::__private::namespace_pool_inject_failure(true);
+    // The kernel refuses to enter the pair: the launch makes its own namespaces.
+    let out = sh("echo fell back");
+    assert_eq!(out.stdout_str(), "fell back\n", "{out}");
+    // And the pool is off for the process: no launch starts in a pair any more.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(sh("true").success());
+    }
+    let (_, after) = sandboxed::__private::namespace_pool_stats();
+    assert_eq!(
+        after, before,
+        "a launch started in a pair after the pool stopped"
+    );
+}
+
+#[test]
+fn a_passing_failure_falls_back_once_and_keeps_the_pool() {
+    let stderr = helper("helper_passing_failure");
+    assert!(!stderr.contains(NOTICE), "{stderr}");
+}
+
+#[test]
+#[ignore = "a helper: run in a process of its own by the test above"]
+fn helper_passing_failure() {
+    warm_up();
+    wait_for_ready_pairs(2);
+    let (_, before) = sandboxed::__private::namespace_pool_stats();
+    sandboxed::__private::namespace_pool_inject_failure(false);
+    let out = sh("echo fell back");
+    assert_eq!(out.stdout_str(), "fell back\n", "{out}");
+    let (_, mid) = sandboxed::__private::namespace_pool_stats();
+    assert_eq!(mid, before, "the failed hand-over counted as one");
+    wait_for_ready_pairs(1);
+    assert!(sh("true").success());
+    let (_, after) = sandboxed::__private::namespace_pool_stats();
+    assert_eq!(after, before + 1, "the next launch started in a pair");
+}
+
+#[test]
+fn a_forked_process_never_takes_its_parents_pairs() {
+    helper("helper_forked_process");
+}
+
+#[test]
+#[ignore = "a helper: run in a process of its own by the test above"]
+fn helper_forked_process() {
+    warm_up();
+    wait_for_ready_pairs(3);
+    let (_, before) = sandboxed::__private::namespace_pool_stats();
+    // SAFETY: the child only launches a sandbox and exits; the pool's thread is not in it (nor
+    // any other but this one's copy), and glibc's fork makes its allocator usable there.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // The parent's ready pairs are in our descriptor table, and the parent hands them out:
+        // a launch here must make its own namespaces.
+        let ok = sh("true").success();
+        let (_, after) = sandboxed::__private::namespace_pool_stats();
+        // SAFETY: _exit ends the child without running the parent's destructors.
+        unsafe { libc::_exit(if ok && after == before { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child just forked, into a local.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child took a pair or failed: status {status:#x}"
+    );
+    // Ours are still ours.
+    assert!(sh("true").success());
+    let (_, after) = sandboxed::__private::namespace_pool_stats();
+    assert_eq!(after, before + 1);
+}
+
+/// An outer user namespace whose owner allows two more (`user.max_user_namespaces`, counted
+/// for every namespace below it): while the pool holds both, a launch that takes none fails its
+/// own clone with ENOSPC — and gets the pool's namespaces back (the pool stops), and starts.
+#[test]
+fn a_full_namespace_quota_takes_the_pools_namespaces_back() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["-Ur", "sh", "-c"])
+        .arg(
+            "echo 3 > /proc/sys/user/max_user_namespaces && \
+             exec unshare -Ur \"$0\" --exact helper_full_quota --ignored --nocapture \
+             --test-threads=1",
+        )
+        .arg(exe)
+        .current_dir(package_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+#[test]
+#[ignore = "a helper: run by the test above, in a user namespace with a quota"]
+fn helper_full_quota() {
+    // An ended sandbox's user namespace counts until its network namespace is torn down, which
+    // the kernel does asynchronously: time for that between launches.
+    let pause = || std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        pause();
+        assert!(sh("true").success());
+    }
+    // Both namespaces the quota leaves are the pool's now; a launch that takes none needs one.
+    wait_for_ready_pairs(2);
+    sandboxed::__private::set_namespace_pool(false);
+    let out = sh("echo started");
+    assert_eq!(out.stdout_str(), "started\n", "{out}");
+    // The pool stopped; launches go on.
+    sandboxed::__private::set_namespace_pool(true);
+    for _ in 0..2 {
+        pause();
+        assert!(sh("true").success());
+    }
 }

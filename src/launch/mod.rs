@@ -189,7 +189,7 @@ pub(crate) fn launch(
     }
     let pid = match init {
         Some(pid) => pid,
-        None => match clone_sandbox(&ctx, flags) {
+        None => match clone_direct(&ctx, flags) {
             Ok(pid) => pid,
             Err(errno) => {
                 return Err(Error::NamespacesUnavailable {
@@ -243,49 +243,90 @@ pub(crate) fn launch(
     })
 }
 
+/// [`clone_sandbox`] with the namespaces of `flags`. Where a full `user.max_user_namespaces`
+/// (or `max_net_namespaces`) refuses them (`ENOSPC`) while the pool holds namespaces made
+/// ahead, the pool gives them back and the clone is tried again: for up to a second, as the
+/// kernel releases them asynchronously (a network namespace's teardown holds its user
+/// namespace's count).
+fn clone_direct(ctx: &Context<'_>, flags: u64) -> Result<libc::pid_t, i32> {
+    let first = clone_sandbox(ctx, flags);
+    if first != Err(libc::ENOSPC) || !pool::release_all() {
+        return first;
+    }
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        match clone_sandbox(ctx, flags) {
+            Err(libc::ENOSPC) => {}
+            other => return other,
+        }
+    }
+    first
+}
+
 /// Start the sandbox of `ctx` in the pool's `pair` (see [`inside::hand_over`]): the init's pid,
-/// or `None` where this kernel or an outer sandbox refused it (a `setns` filtered, say), in
-/// which case nothing of the sandbox exists and the pool is off for the process (said once).
+/// or `None` where nothing of the sandbox was made and the usual clone should make it: the
+/// first process could not be started (`EAGAIN` under a process limit, say), or the kernel or an
+/// outer sandbox refused to enter the pair or to create the other namespaces there (then the
+/// pool stops for the process, and says so once; a passing shortage only fails this once).
 fn hand_over(ctx: &Context<'_>, pair: &pool::Pair) -> Result<Option<libc::pid_t>, Error> {
     let (handover_r, handover_w) = pipe()?;
     let init_stack =
         sys::Stack::new(INIT_STACK).map_err(|e| Error::io("mapping the init's stack", e))?;
+    let (user, net) = pool::injected(pair).unwrap_or((pair.user.as_raw_fd(), pair.net.as_raw_fd()));
     let pooled = Context {
         pooled: Some(inside::Pooled {
-            user: pair.user.as_raw_fd(),
-            net: pair.net.as_raw_fd(),
+            user,
+            net,
             handover: handover_w.as_raw_fd(),
             init_stack_top: init_stack.top(),
         }),
         ..*ctx
     };
     // The first process, without namespaces; it exits as soon as the init runs.
-    let first = clone_sandbox(&pooled, 0).map_err(|errno| Error::NamespacesUnavailable {
-        errno,
-        diagnosis: diagnose::diagnose(errno),
-    })?;
+    let Ok(first) = clone_sandbox(&pooled, 0) else {
+        return Ok(None);
+    };
     drop(handover_w);
     // The init runs on its own copy of `init_stack` (in the first process's memory): ours can go.
     drop(init_stack);
-    reap(first);
+    let status = reap(first);
     let mut record = [0u8; inside::Handover::SIZE];
     let got = File::from(handover_r).read_exact(&mut record);
+    let refused = |errno| {
+        pool::stop();
+        diagnose::notice_once(
+            "the namespace pool is not usable here (the kernel or an outer sandbox refused to \
+             enter a ready-made namespace): every sandbox creates its own, as with \
+             SANDBOXED_NAMESPACE_POOL=0",
+            errno,
+        );
+    };
     match got.ok().and_then(|()| inside::Handover::decode(&record)) {
-        Some(inside::Handover::Init(pid)) => Ok(Some(pid)),
+        Some(inside::Handover::Init(pid)) => {
+            pool::handed_over();
+            Ok(Some(pid))
+        }
         Some(inside::Handover::Refused(errno)) => {
-            pool::stop();
-            diagnose::notice_once(
-                "the namespace pool is not usable here (entering a ready-made namespace was \
-                 refused): every sandbox creates its own, as with SANDBOXED_NAMESPACE_POOL=0",
-                errno,
-            );
+            if pool::is_refusal(errno) {
+                refused(errno);
+            }
             Ok(None)
         }
-        None => Err(Error::Internal(
-            "the first process of a pooled sandbox ended without saying whether it started \
-             the sandbox's init"
-                .into(),
-        )),
+        // Killed by a seccomp filter (of an outer sandbox) at setns, unshare or the clone: no
+        // init was made.
+        None if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS => {
+            refused(libc::EPERM);
+            Ok(None)
+        }
+        // Killed otherwise (SIGKILL from outside) before it said: an init may exist, which the
+        // lifeline, closed with this error, ends. Not retried, lest the program run twice.
+        None => {
+            pool::stop();
+            Err(Error::Internal(format!(
+                "the first process of a pooled sandbox ended (wait status {status:#x}) without \
+                 saying whether it started the sandbox's init"
+            )))
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The namespace pool: user and network namespaces made ahead of the sandboxes that use them.
 //!
 //! Layer 4, beside the launch that takes from it: uses `sys` only. `launch` asks it for a pair
-//! ([`take`]); a thread of its own ([`refill`]) makes them, off the launch's critical path.
+//! ([`take`]) and says when one served ([`handed_over`]); a thread of its own ([`refill`]) makes
+//! them, off the launch's critical path.
 //!
 //! Why: a network namespace is the most expensive part of a sandbox to create (the kernel
 //! registers a loopback device and every per-namespace sysctl table: ~1 ms of a 2-core machine,
@@ -12,27 +13,40 @@
 //! `clone3` would have made — and is used by exactly one sandbox, then closed. The sandbox
 //! creates its other namespaces (mount, pid, uts, ipc, cgroup) inside that user namespace, so
 //! they are owned by it as before, and its root has its capabilities over its own network
-//! namespace as before (binding port 80, raw sockets). Nothing of one sandbox is another's.
+//! namespace as before (binding port 80, raw sockets). Nothing of one sandbox is another's: a
+//! process forked from this one (which inherits the ready pairs' descriptors, but not the
+//! thread) never takes one.
 //!
-//! When the pool is empty (a burst of launches from many threads) a launch does not wait: it
-//! creates its namespaces itself, as without the pool. When the pool cannot make a pair (no
-//! user namespaces here, a full `user.max_user_namespaces`), it stops for the process, and every
-//! launch creates its own. `SANDBOXED_NAMESPACE_POOL=0` turns it off.
+//! When it works: from a process's second full-isolation launch on (a process that starts one
+//! sandbox, as under nextest, makes no pair it would not use), with as many pairs kept ready as
+//! launches so far less one, up to [`SIZE`]. A launch never waits for a pair: with none ready
+//! (a burst from many threads), it creates its namespaces itself, as without the pool. Where the kernel refuses a pair (no user namespaces, a filtered `setns`),
+//! the pool stops for the process; a passing shortage (`ENOSPC` of a full
+//! `user.max_user_namespaces`, `EAGAIN`) only pauses it. `SANDBOXED_NAMESPACE_POOL=0` turns it
+//! off.
+//!
+//! The refill thread runs at nice 10: below the tests, so that a CPU they want goes to them,
+//! but not at idle priority, since the maker holds kernel locks (the network's `rtnl_lock`, the
+//! user namespaces' map lock) that launches — and the host's network configuration — also take.
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use libc::c_int;
 
 use crate::sys;
 
-/// How many pairs are kept ready: enough for a launch to find one while the last is being
-/// replaced (a pair takes about as long to make as a sandbox takes to start).
+/// The most pairs kept ready: enough for a launch to find one while the last is being replaced
+/// (a pair takes about as long to make as a sandbox takes to start).
 pub(crate) const SIZE: usize = 3;
 
 /// The stack the pair's maker runs on (it makes a handful of system calls).
 const MAKER_STACK: usize = 64 * 1024;
+
+/// Consecutive passing failures (`ENOSPC`, `EAGAIN`, ...) after which the pool stops.
+const MAX_SHORTAGES: u32 = 10;
 
 /// A user namespace and the network namespace it owns, both fresh.
 pub(crate) struct Pair {
@@ -47,26 +61,40 @@ struct Maps {
     gid: Vec<u8>,
 }
 
-#[derive(Default)]
 struct State {
     /// The maps of the last launch that asked; the pairs below have them.
     maps: Option<Maps>,
     ready: Vec<Pair>,
+    /// Full-isolation launches that asked so far (the pool starts at the second).
+    launches: u64,
     /// The refill thread runs.
     started: bool,
-    /// Making a pair failed: every launch of this process creates its own namespaces.
+    /// It is making a pair right now.
+    making: bool,
+    /// The kernel refused a pair: every launch of this process creates its own namespaces.
     stopped: bool,
+}
+
+impl State {
+    /// How many pairs to keep ready now.
+    fn target(&self) -> usize {
+        (self.launches.saturating_sub(1) as usize).min(SIZE)
+    }
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     maps: None,
     ready: Vec::new(),
+    launches: 0,
     started: false,
+    making: false,
     stopped: false,
 });
 static WAKE: Condvar = Condvar::new();
-static TAKEN: AtomicU64 = AtomicU64::new(0);
+/// The process the pool belongs to (0: not yet started): a forked child is not it.
+static OWNER: AtomicI32 = AtomicI32::new(0);
 static MADE: AtomicU64 = AtomicU64::new(0);
+static HANDED: AtomicU64 = AtomicU64::new(0);
 
 fn state() -> MutexGuard<'static, State> {
     // Nothing panics while holding it; if something did, the state is still consistent.
@@ -99,21 +127,31 @@ pub(crate) fn take(uid_map: &[u8], gid_map: &[u8]) -> Option<Pair> {
     if !enabled() {
         return None;
     }
-    let maps = Maps {
-        uid: uid_map.to_vec(),
-        gid: gid_map.to_vec(),
-    };
+    // A process forked from the pool's owner inherits its ready pairs (the descriptors), which
+    // the owner hands out too, and possibly its lock held by the refill thread, which is gone.
+    let me = sys::getpid();
+    match OWNER.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => {}
+        Err(owner) if owner == me => {}
+        Err(_) => return None,
+    }
+    // Held for a few instructions at a time (never across making a pair).
     let mut st = state();
     if st.stopped {
         return None;
     }
+    st.launches += 1;
+    let maps = Maps {
+        uid: uid_map.to_vec(),
+        gid: gid_map.to_vec(),
+    };
     if st.maps.as_ref() != Some(&maps) {
         // Another identity (a test that changes its uid, say): the pairs of the old one go.
         st.maps = Some(maps);
         st.ready.clear();
     }
     let pair = st.ready.pop();
-    if !st.started {
+    if !st.started && st.target() > 0 {
         st.started = true;
         let spawned = std::thread::Builder::new()
             .name("sandboxed-pool".into())
@@ -122,15 +160,17 @@ pub(crate) fn take(uid_map: &[u8], gid_map: &[u8]) -> Option<Pair> {
             st.stopped = true;
         }
     }
-    WAKE.notify_one();
-    if pair.is_some() {
-        TAKEN.fetch_add(1, Ordering::Relaxed);
-    }
+    WAKE.notify_all();
     pair
 }
 
-/// Stop the pool for this process (entering its pairs was refused): every launch creates its
-/// own namespaces from now on.
+/// A launch entered a pair it took and started its sandbox there.
+pub(crate) fn handed_over() {
+    HANDED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Stop the pool for this process (the kernel refused a pair): every launch creates its own
+/// namespaces from now on.
 pub(crate) fn stop() {
     let mut st = state();
     st.stopped = true;
@@ -138,42 +178,117 @@ pub(crate) fn stop() {
     WAKE.notify_all();
 }
 
-/// How many pairs this process made and how many launches took one (for tests and benchmarks).
-pub fn stats() -> (u64, u64) {
-    (MADE.load(Ordering::Relaxed), TAKEN.load(Ordering::Relaxed))
+/// Give back every ready pair (a full `user.max_user_namespaces` made a launch's own clone
+/// fail) and stop: whether the pool held or was making any, i.e. whether a retry may succeed.
+pub(crate) fn release_all() -> bool {
+    let mut st = state();
+    let held = !st.ready.is_empty() || st.making;
+    st.stopped = true;
+    st.ready.clear();
+    WAKE.notify_all();
+    held
 }
 
-/// The refill thread: keeps [`SIZE`] pairs of the current maps ready, until making one fails.
+/// How many pairs this process made and how many launches started their sandbox in one (for
+/// tests and benchmarks).
+pub fn stats() -> (u64, u64) {
+    (MADE.load(Ordering::Relaxed), HANDED.load(Ordering::Relaxed))
+}
+
+/// [`inject_handover_failure`]'s request for the next pooled launch: 0 none.
+static INJECT: AtomicU8 = AtomicU8::new(0);
+
+/// For tests of the fallback: the next pooled launch hands its first process a pair that the
+/// kernel will not enter — `Refusal` gives it the network namespace as the user namespace
+/// (`setns` says `EINVAL`: the pool stops), `Shortage` a closed descriptor (`EBADF`: only this
+/// launch falls back).
+pub fn inject_handover_failure(refusal: bool) {
+    INJECT.store(if refusal { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// What to give the next pooled launch's first process instead of the pair's descriptors, if a
+/// test asked for it ([`inject_handover_failure`]): (user, net).
+pub(crate) fn injected(pair: &Pair) -> Option<(c_int, c_int)> {
+    use std::os::fd::AsRawFd;
+    match INJECT.swap(0, Ordering::Relaxed) {
+        1 => Some((pair.net.as_raw_fd(), pair.net.as_raw_fd())),
+        2 => Some((-1, pair.net.as_raw_fd())),
+        _ => None,
+    }
+}
+
+/// Wait (up to `limit`) until the refill thread is idle — not making a pair, and none to make
+/// until the next launch — so that no maker child and none of its transient descriptors exist
+/// (for tests that count them); whether it is so.
+pub fn settle(limit: Duration) -> bool {
+    let start = Instant::now();
+    let mut st = state();
+    while st.making || (st.started && !st.stopped && st.ready.len() < st.target()) {
+        let Some(left) = limit.checked_sub(start.elapsed()) else {
+            return false;
+        };
+        st = WAKE
+            .wait_timeout(st, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    true
+}
+
+/// Errnos that say the kernel (or an outer sandbox) will not make a pair here, ever.
+pub(crate) fn is_refusal(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP
+    )
+}
+
+/// The refill thread: keeps [`State::target`] pairs of the current maps ready, until the kernel
+/// refuses one (or too many shortages in a row).
 fn refill() {
-    // Only idle CPU time: a launch waiting on its own set-up, or the kernel tearing down the
-    // namespaces of the last sandbox, must never wait for a pair to be made ahead. Under load
-    // the pool simply runs dry, and launches create their own namespaces as without it.
-    let _ = sys::set_thread_idle();
+    let _ = sys::set_thread_nice(10);
+    // One stack for every maker, its pages touched now: a maker shares this process's memory,
+    // and a page fault there would hold the memory map's lock at our low priority.
+    let Ok(stack) = sys::Stack::populated(MAKER_STACK) else {
+        stop();
+        return;
+    };
+    let mut shortages = 0;
     loop {
         let maps = {
             let mut st = state();
-            while !st.stopped && (st.maps.is_none() || st.ready.len() >= SIZE) {
+            st.making = false;
+            WAKE.notify_all();
+            while !st.stopped && (st.maps.is_none() || st.ready.len() >= st.target()) {
                 st = WAKE.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             if st.stopped {
                 return;
             }
+            st.making = true;
             st.maps.clone()
         };
         let Some(maps) = maps else { continue };
-        match make(&maps) {
+        match make(&maps, &stack) {
             Ok(pair) => {
+                shortages = 0;
                 MADE.fetch_add(1, Ordering::Relaxed);
                 let mut st = state();
-                if st.maps.as_ref() == Some(&maps) {
+                if st.maps.as_ref() == Some(&maps) && !st.stopped {
                     st.ready.push(pair);
                 }
+            }
+            Err(errno) if !is_refusal(errno) && shortages < MAX_SHORTAGES => {
+                // A passing shortage: try again a little later.
+                shortages += 1;
+                std::thread::sleep(Duration::from_millis(50));
             }
             Err(_) => {
                 // The launch's own clone3 says why, precisely, if it fails too.
                 let mut st = state();
-                st.stopped = true;
-                st.ready.clear();
+                st.making = false;
+                drop(st);
+                stop();
                 return;
             }
         }
@@ -196,32 +311,30 @@ struct Maker<'a> {
     unsafe_code,
     reason = "the maker's clone shares this thread's memory; its descriptors become owned here"
 )]
-fn make(maps: &Maps) -> Result<Pair, i32> {
+fn make(maps: &Maps, stack: &sys::Stack) -> Result<Pair, i32> {
     let mut maker = Maker {
         maps,
         user: -1,
         net: -1,
         errno: 0,
     };
-    let stack = sys::Stack::new(MAKER_STACK).map_err(|e| e.raw_os_error().unwrap_or(0))?;
-    let stack_top = stack.top();
     // Every signal blocked in the child from its first instruction: a handler of the test
     // process would run on this thread's memory, which the child shares.
     let old = sys::block_all_signals();
     // SAFETY: the child runs `make_child`, which makes only raw system calls and writes only
-    // `maker` (on this frame), its own stack (`stack`, used by nothing else) and this thread's
-    // errno, while this thread sleeps in clone (CLONE_VFORK); no other thread knows `maker` or
-    // `stack`. CLONE_FILES and the namespace flags are allowed by clone_vfork's contract.
+    // `maker` (on this frame), its own stack (`stack`, this thread's and used by nothing else)
+    // and this thread's errno, while this thread sleeps in clone (CLONE_VFORK); no other thread
+    // knows `maker` or `stack`. CLONE_FILES and the namespace flags are allowed by
+    // clone_vfork's contract.
     let pid = unsafe {
         sys::clone_vfork(
             make_child,
             &mut maker,
-            stack_top,
+            stack.top(),
             libc::CLONE_FILES | libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
         )
     };
     sys::restore_thread_mask(&old);
-    drop(stack);
     let pid = pid?;
     while let Err(libc::EINTR) = sys::waitpid(pid, libc::__WALL) {}
     // SAFETY: the child opened these in our descriptor table (CLONE_FILES) and nothing else

@@ -432,8 +432,21 @@ unsafe impl Send for Stack {}
 impl Stack {
     /// A stack of `len` bytes (rounded up to pages) plus its guard page.
     pub(crate) fn new(len: usize) -> std::io::Result<Stack> {
-        const PAGE: usize = 4096;
-        let len = len.div_ceil(PAGE) * PAGE + PAGE;
+        Stack::map(len, 0)
+    }
+
+    /// The same, its pages made present now (`MAP_POPULATE`): for a child that shares this
+    /// process's memory and must not fault on its stack.
+    pub(crate) fn populated(len: usize) -> std::io::Result<Stack> {
+        Stack::map(len, libc::MAP_POPULATE)
+    }
+
+    fn map(len: usize, extra: c_int) -> std::io::Result<Stack> {
+        let page = usize::try_from(page_size())
+            .ok()
+            .filter(|&p| p > 0)
+            .unwrap_or(4096);
+        let len = len.div_ceil(page) * page + page;
         // SAFETY: a new anonymous mapping at an address of the kernel's choosing; no memory of
         // ours is touched.
         let base = unsafe {
@@ -441,7 +454,11 @@ impl Stack {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_STACK
+                    | libc::MAP_NORESERVE
+                    | extra,
                 -1,
                 0,
             )
@@ -451,7 +468,7 @@ impl Stack {
         }
         let stack = Stack { base, len };
         // SAFETY: the first page of the mapping just made, which nothing uses.
-        if unsafe { libc::mprotect(base, PAGE, libc::PROT_NONE) } != 0 {
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(stack)
@@ -584,12 +601,14 @@ pub(crate) unsafe fn clone_sibling<T>(
     check(pid as c_long).map(|p| p as libc::pid_t)
 }
 
-/// `sched_setscheduler(2)` of the calling thread to `SCHED_IDLE`: it runs only on a CPU that
-/// nothing else wants (and what it creates inherits that).
-pub(crate) fn set_thread_idle() -> Result<(), i32> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: param is a valid sched_param; pid 0 is the calling thread.
-    check(unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } as c_long).map(drop)
+/// `setpriority(2)` of the calling thread (`PRIO_PROCESS` with its tid, which Linux applies to
+/// that thread alone) to niceness `nice`; what it creates inherits it.
+pub(crate) fn set_thread_nice(nice: c_int) -> Result<(), i32> {
+    // SAFETY: gettid takes nothing.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    // SAFETY: setpriority takes integers only.
+    check(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } as c_long)
+        .map(drop)
 }
 
 /// `keyctl(2)` `KEYCTL_JOIN_SESSION_KEYRING` with no name: join a new anonymous session

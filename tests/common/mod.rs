@@ -125,24 +125,22 @@ pub fn our_zombies() -> Vec<u32> {
     found
 }
 
-/// Open descriptors of this process, but for the namespaces the namespace pool keeps ready
-/// (see [`our_namespace_fds`]).
+/// Open descriptors of this process, but for the user and network namespaces the namespace
+/// pool keeps ready (see [`our_pool_namespaces`]).
 pub fn our_fd_count() -> usize {
-    our_fds().iter().filter(|t| !is_namespace(t)).count()
+    our_fds().iter().filter(|t| !is_pool_namespace(t)).count()
 }
 
-/// Descriptors of this process that name a namespace (`user:[...]`, `net:[...]`): the pool's
-/// ready pairs, at most two a pair.
-pub fn our_namespace_fds() -> usize {
-    our_fds().iter().filter(|t| is_namespace(t)).count()
+/// Descriptors of this process that name a user namespace and a network namespace: the pool's
+/// ready pairs, one of each a pair.
+pub fn our_pool_namespaces() -> (usize, usize) {
+    let fds = our_fds();
+    let count = |kind: &str| fds.iter().filter(|t| t.starts_with(kind)).count();
+    (count("user:["), count("net:["))
 }
 
-fn is_namespace(target: &str) -> bool {
-    [
-        "user:[", "net:[", "mnt:[", "pid:[", "ipc:[", "uts:[", "cgroup:[",
-    ]
-    .iter()
-    .any(|p| target.starts_with(p))
+fn is_pool_namespace(target: &str) -> bool {
+    target.starts_with("user:[") || target.starts_with("net:[")
 }
 
 fn our_fds() -> Vec<String> {
