@@ -106,8 +106,8 @@ pub use sandboxed_macros::sandboxed;
 pub mod __private {
     pub use crate::attribute::{BodyGuard, Role, Spec, TestReturn, enter};
     pub use crate::launch::pool::{
-        inject_handover_failure as namespace_pool_inject_failure,
-        set_enabled as set_namespace_pool, settle as namespace_pool_settle,
-        stats as namespace_pool_stats,
+        inject_handover_failure as namespace_pool_inject_failure, ready as namespace_pool_ready,
+        releases as namespace_pool_releases, set_enabled as set_namespace_pool,
+        settle as namespace_pool_settle, stats as namespace_pool_stats,
     };
 }

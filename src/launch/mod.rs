@@ -265,13 +265,16 @@ fn clone_direct(ctx: &Context<'_>, flags: u64) -> Result<libc::pid_t, i32> {
 
 /// Start the sandbox of `ctx` in the pool's `pair` (see [`inside::hand_over`]): the init's pid,
 /// or `None` where nothing of the sandbox was made and the usual clone should make it: the
-/// first process could not be started (`EAGAIN` under a process limit, say), or the kernel or an
-/// outer sandbox refused to enter the pair or to create the other namespaces there (then the
-/// pool stops for the process, and says so once; a passing shortage only fails this once).
+/// first process could not be started (`EAGAIN` under a process limit, say), or ended before it
+/// made the init, or the kernel or an outer sandbox refused to enter the pair or to create the
+/// other namespaces there (then the pool stops for the process, and says so once; a passing
+/// shortage only fails this once). Where the first process ended after making the init without
+/// saying so, the init is ended and reaped, and this is an error: never a second start.
 fn hand_over(ctx: &Context<'_>, pair: &pool::Pair) -> Result<Option<libc::pid_t>, Error> {
     let (handover_r, handover_w) = pipe()?;
     let init_stack =
         sys::Stack::new(INIT_STACK).map_err(|e| Error::io("mapping the init's stack", e))?;
+    let init_pid = sys::SharedWord::new().map_err(|e| Error::io("mapping a shared page", e))?;
     let (user, net) = pool::injected(pair).unwrap_or((pair.user.as_raw_fd(), pair.net.as_raw_fd()));
     let pooled = Context {
         pooled: Some(inside::Pooled {
@@ -279,6 +282,7 @@ fn hand_over(ctx: &Context<'_>, pair: &pool::Pair) -> Result<Option<libc::pid_t>
             net,
             handover: handover_w.as_raw_fd(),
             init_stack_top: init_stack.top(),
+            init_pid: init_pid.ptr(),
         }),
         ..*ctx
     };
@@ -312,21 +316,28 @@ fn hand_over(ctx: &Context<'_>, pair: &pool::Pair) -> Result<Option<libc::pid_t>
             }
             Ok(None)
         }
-        // Killed by a seccomp filter (of an outer sandbox) at setns, unshare or the clone: no
-        // init was made.
-        None if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS => {
-            refused(libc::EPERM);
-            Ok(None)
-        }
-        // Killed otherwise (SIGKILL from outside) before it said: an init may exist, which the
-        // lifeline, closed with this error, ends. Not retried, lest the program run twice.
-        None => {
-            pool::stop();
-            Err(Error::Internal(format!(
-                "the first process of a pooled sandbox ended (wait status {status:#x}) without \
-                 saying whether it started the sandbox's init"
-            )))
-        }
+        // Killed before it said (by a seccomp filter of an outer sandbox at setns, unshare or
+        // the clone; or from outside). Whether an init exists, the kernel wrote where we see it.
+        None => match init_pid.get() {
+            0 if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS => {
+                refused(libc::EPERM);
+                Ok(None)
+            }
+            // Killed otherwise before it made one (nothing of the sandbox exists): this launch
+            // makes its own.
+            0 => Ok(None),
+            // An init exists, which may have started the program: ended and reaped here, and
+            // not retried, lest the program run twice.
+            pid => {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                reap(pid);
+                pool::stop();
+                Err(Error::Internal(format!(
+                    "the first process of a pooled sandbox ended (wait status {status:#x}) \
+                     without saying it started the sandbox's init, which was ended"
+                )))
+            }
+        },
     }
 }
 

@@ -30,7 +30,7 @@
 //! user namespaces' map lock) that launches — and the host's network configuration — also take.
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -45,8 +45,8 @@ pub(crate) const SIZE: usize = 3;
 /// The stack the pair's maker runs on (it makes a handful of system calls).
 const MAKER_STACK: usize = 64 * 1024;
 
-/// Consecutive passing failures (`ENOSPC`, `EAGAIN`, ...) after which the pool stops.
-const MAX_SHORTAGES: u32 = 10;
+/// The longest pause between tries after passing failures (`ENOSPC`, `EAGAIN`, ...).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A user namespace and the network namespace it owns, both fresh.
 pub(crate) struct Pair {
@@ -93,8 +93,12 @@ static STATE: Mutex<State> = Mutex::new(State {
 static WAKE: Condvar = Condvar::new();
 /// The process the pool belongs to (0: not yet started): a forked child is not it.
 static OWNER: AtomicI32 = AtomicI32::new(0);
+/// Set in the child of every `fork(3)` of the owner ([`mark_forked`]): the pid alone can come
+/// round again (a reused pid, a child that is pid 1 of a new pid namespace).
+static FORKED: AtomicBool = AtomicBool::new(false);
 static MADE: AtomicU64 = AtomicU64::new(0);
 static HANDED: AtomicU64 = AtomicU64::new(0);
+static RELEASES: AtomicU64 = AtomicU64::new(0);
 
 fn state() -> MutexGuard<'static, State> {
     // Nothing panics while holding it; if something did, the state is still consistent.
@@ -127,13 +131,8 @@ pub(crate) fn take(uid_map: &[u8], gid_map: &[u8]) -> Option<Pair> {
     if !enabled() {
         return None;
     }
-    // A process forked from the pool's owner inherits its ready pairs (the descriptors), which
-    // the owner hands out too, and possibly its lock held by the refill thread, which is gone.
-    let me = sys::getpid();
-    match OWNER.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
-        Ok(_) => {}
-        Err(owner) if owner == me => {}
-        Err(_) => return None,
+    if !owned() {
+        return None;
     }
     // Held for a few instructions at a time (never across making a pair).
     let mut st = state();
@@ -164,6 +163,32 @@ pub(crate) fn take(uid_map: &[u8], gid_map: &[u8]) -> Option<Pair> {
     pair
 }
 
+/// Whether this process owns the pool (claiming it on the first call). A process forked from
+/// the owner inherits its ready pairs (the descriptors), which the owner hands out too, and
+/// possibly its lock held by the refill thread, which is gone: it never touches them.
+fn owned() -> bool {
+    if FORKED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let me = sys::getpid();
+    match OWNER.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => {
+            // From now on, the child of a fork knows it is one.
+            if sys::at_fork_child(mark_forked).is_err() {
+                stop();
+                return false;
+            }
+            true
+        }
+        Err(owner) => owner == me,
+    }
+}
+
+/// `pthread_atfork`'s child handler: one atomic store (async-signal-safe).
+extern "C" fn mark_forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
 /// A launch entered a pair it took and started its sandbox there.
 pub(crate) fn handed_over() {
     HANDED.fetch_add(1, Ordering::Relaxed);
@@ -172,6 +197,9 @@ pub(crate) fn handed_over() {
 /// Stop the pool for this process (the kernel refused a pair): every launch creates its own
 /// namespaces from now on.
 pub(crate) fn stop() {
+    if FORKED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut st = state();
     st.stopped = true;
     st.ready.clear();
@@ -181,15 +209,34 @@ pub(crate) fn stop() {
 /// Give back every ready pair (a full `user.max_user_namespaces` made a launch's own clone
 /// fail) and stop: whether the pool held or was making any, i.e. whether a retry may succeed.
 pub(crate) fn release_all() -> bool {
+    if !owned() {
+        return false;
+    }
     let mut st = state();
     let held = !st.ready.is_empty() || st.making;
+    if held {
+        RELEASES.fetch_add(1, Ordering::Relaxed);
+    }
     st.stopped = true;
     st.ready.clear();
     WAKE.notify_all();
     held
 }
 
-/// How many pairs this process made and how many launches started their sandbox in one (for
+/// How many times a full quota made the pool give its namespaces back (for tests).
+pub fn releases() -> u64 {
+    RELEASES.load(Ordering::Relaxed)
+}
+
+/// How many pairs are ready now (for tests).
+pub fn ready() -> usize {
+    if !owned() {
+        return 0;
+    }
+    state().ready.len()
+}
+
+/// How many pairs this process made (and kept ready) and how many launches started their sandbox in one (for
 /// tests and benchmarks).
 pub fn stats() -> (u64, u64) {
     (MADE.load(Ordering::Relaxed), HANDED.load(Ordering::Relaxed))
@@ -221,6 +268,9 @@ pub(crate) fn injected(pair: &Pair) -> Option<(c_int, c_int)> {
 /// until the next launch — so that no maker child and none of its transient descriptors exist
 /// (for tests that count them); whether it is so.
 pub fn settle(limit: Duration) -> bool {
+    if !owned() {
+        return true;
+    }
     let start = Instant::now();
     let mut st = state();
     while st.making || (st.started && !st.stopped && st.ready.len() < st.target()) {
@@ -247,13 +297,14 @@ pub(crate) fn is_refusal(errno: i32) -> bool {
 /// refuses one (or too many shortages in a row).
 fn refill() {
     let _ = sys::set_thread_nice(10);
-    // One stack for every maker, its pages touched now: a maker shares this process's memory,
-    // and a page fault there would hold the memory map's lock at our low priority.
+    // One stack for every maker, its pages made present now (as far as `MAP_POPULATE` does): a
+    // maker shares this process's memory, and a fault there takes the memory map's lock at our
+    // low priority. (Nice 10, not lower, is what bounds such an inversion.)
     let Ok(stack) = sys::Stack::populated(MAKER_STACK) else {
         stop();
         return;
     };
-    let mut shortages = 0;
+    let mut backoff = Duration::from_millis(50);
     loop {
         let maps = {
             let mut st = state();
@@ -271,17 +322,18 @@ fn refill() {
         let Some(maps) = maps else { continue };
         match make(&maps, &stack) {
             Ok(pair) => {
-                shortages = 0;
-                MADE.fetch_add(1, Ordering::Relaxed);
+                backoff = Duration::from_millis(50);
                 let mut st = state();
                 if st.maps.as_ref() == Some(&maps) && !st.stopped {
                     st.ready.push(pair);
+                    MADE.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Err(errno) if !is_refusal(errno) && shortages < MAX_SHORTAGES => {
-                // A passing shortage: try again a little later.
-                shortages += 1;
-                std::thread::sleep(Duration::from_millis(50));
+            Err(errno) if !is_refusal(errno) => {
+                // A passing shortage (a full quota, a process limit): try again later, less
+                // and less often.
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(_) => {
                 // The launch's own clone3 says why, precisely, if it fails too.

@@ -562,24 +562,28 @@ pub(crate) fn setns(fd: c_int, nstype: c_int) -> Result<(), i32> {
     check(unsafe { libc::setns(fd, nstype) } as c_long).map(drop)
 }
 
-/// The C library's `clone(2)` with `CLONE_VM | CLONE_PARENT` and `flags`: a new process, a
-/// sibling of the caller (a child of the caller's parent, with the caller's exit signal), runs
-/// `entry(data)` on the stack that ends at `stack_top`, in the caller's memory, while the caller
-/// goes on. Its pid, in the caller's pid namespace. For handing a process over: the caller
-/// must exit at once, leaving the new process the only user of the memory.
+/// The C library's `clone(2)` with `CLONE_VM | CLONE_PARENT | CLONE_PARENT_SETTID` and
+/// `flags`: a new process, a sibling of the caller (a child of the caller's parent, with the
+/// caller's exit signal), runs `entry(data)` on the stack that ends at `stack_top`, in the
+/// caller's memory, while the caller goes on. Its pid, in the caller's pid namespace, which the
+/// kernel also stores at `ptid` before the new process runs. For handing a process over: the
+/// caller must exit at once, leaving the new process the only user of the memory.
 ///
 /// # Safety
 ///
 /// - The caller must be a single-threaded process of its own (such as the child of
-///   [`clone_fork_like`]) that, once this returns `Ok`, makes no call but [`exit`]: the two
-///   share memory, the stack the caller runs on and its thread-local `errno`.
+///   [`clone_fork_like`]) that, once this returns `Ok`, makes no call but a `write(2)` and
+///   [`exit`]: the two share memory, the stack the caller runs on and its thread-local `errno`.
 /// - `stack_top` must be the 16-byte aligned end of a writable region, large enough for
 ///   `entry`'s frames, that nothing else uses.
 /// - `entry` may make only async-signal-safe calls (no allocation, locks, thread-locals or
 ///   panics) and must never return: it ends in `execve(2)` or [`exit`].
 /// - `data` must stay valid and unchanged for as long as `entry` uses it: it lives in the
-///   memory the caller leaves behind (not on the caller's stack above this call's frame).
-/// - `flags` must not add `CLONE_THREAD`, `CLONE_VFORK`, `CLONE_SETTLS` or a tid pointer flag.
+///   memory the caller leaves behind, where the caller's remaining calls do not write (its
+///   frames older than this call's, the heap).
+/// - `ptid` must point to a writable `pid_t` (the kernel writes it; [`SharedWord`] for one the
+///   caller's parent reads).
+/// - `flags` must not add `CLONE_THREAD`, `CLONE_VFORK`, `CLONE_SETTLS` or another tid flag.
 ///
 /// Async-signal-safe.
 pub(crate) unsafe fn clone_sibling<T>(
@@ -587,18 +591,84 @@ pub(crate) unsafe fn clone_sibling<T>(
     data: *mut T,
     stack_top: *mut u8,
     flags: c_int,
+    ptid: *mut libc::pid_t,
 ) -> Result<libc::pid_t, i32> {
-    // SAFETY: entry reads data as the caller's contract says; the stack, the flags and what the
-    // caller does after are the caller's obligations (above).
+    // SAFETY: entry reads data as the caller's contract says; the stack, ptid, the flags and
+    // what the caller does after are the caller's obligations (above).
     let pid = unsafe {
         libc::clone(
             entry,
             stack_top.cast(),
-            libc::CLONE_VM | libc::CLONE_PARENT | libc::SIGCHLD | flags,
+            libc::CLONE_VM | libc::CLONE_PARENT | libc::CLONE_PARENT_SETTID | libc::SIGCHLD | flags,
             data.cast(),
+            ptid,
         )
     };
     check(pid as c_long).map(|p| p as libc::pid_t)
+}
+
+/// One `pid_t` in a page of its own shared with every process forked from this one afterwards
+/// (`mmap(2)` `MAP_SHARED | MAP_ANONYMOUS`; unmapped when dropped): what a fork-like child writes
+/// there (or has the kernel write, [`clone_sibling`]'s `ptid`), the parent reads.
+pub(crate) struct SharedWord {
+    base: *mut c_void,
+    len: usize,
+}
+
+impl SharedWord {
+    /// A new word, 0.
+    pub(crate) fn new() -> std::io::Result<SharedWord> {
+        let len = usize::try_from(page_size())
+            .ok()
+            .filter(|&p| p > 0)
+            .unwrap_or(4096);
+        // SAFETY: a new anonymous mapping at an address of the kernel's choosing; no memory of
+        // ours is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(SharedWord { base, len })
+    }
+
+    /// Where the word is (for a child, or the kernel, to write).
+    pub(crate) fn ptr(&self) -> *mut libc::pid_t {
+        self.base.cast()
+    }
+
+    /// What it holds now.
+    pub(crate) fn get(&self) -> libc::pid_t {
+        // SAFETY: base is a live, page-aligned mapping at least a pid_t large; a volatile read,
+        // as another process writes it.
+        unsafe { std::ptr::read_volatile(self.ptr()) }
+    }
+}
+
+impl Drop for SharedWord {
+    fn drop(&mut self) {
+        // SAFETY: base and len are the mapping made in `new`, unmapped only here.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// `pthread_atfork(3)` with only a child handler: `child` runs in the child of every `fork(3)`
+/// of this process from now on (not of raw clones), before `fork` returns there.
+///
+/// `child` must be async-signal-safe (it runs in the child of a multi-threaded process).
+pub(crate) fn at_fork_child(child: extern "C" fn()) -> Result<(), i32> {
+    // SAFETY: no prepare or parent handler; child is a safe function (the caller's contract
+    // above keeps it async-signal-safe).
+    let r = unsafe { libc::pthread_atfork(None, None, Some(child)) };
+    if r == 0 { Ok(()) } else { Err(r) }
 }
 
 /// `setpriority(2)` of the calling thread (`PRIO_PROCESS` with its tid, which Linux applies to

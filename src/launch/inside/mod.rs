@@ -89,6 +89,10 @@ pub(crate) struct Pooled {
     /// The top of the init's stack: the end of a 16-byte aligned allocation of `INIT_STACK`
     /// bytes that `launch` keeps alive past the clone and nothing else uses.
     pub init_stack_top: *mut u8,
+    /// Where the kernel stores the init's pid as it creates it (`CLONE_PARENT_SETTID`): a word
+    /// shared with the parent, so that an init exists for the parent to end even if this
+    /// process is killed before its record.
+    pub init_pid: *mut libc::pid_t,
 }
 
 /// What the first process of a pooled sandbox tells the parent, in one record: the init's pid
@@ -143,20 +147,32 @@ impl Handover {
 pub(crate) fn hand_over(ctx: &Context<'_>, pooled: &Pooled) -> ! {
     let others = (ctx.flags & !((libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as u64)) as c_int;
     let started = (|| {
-        sys::setns(pooled.user, libc::CLONE_NEWUSER)?;
+        // EINVAL is also what a moment's sharing of this process's memory or fs information
+        // earns (the kernel requires neither to be shared to enter a user namespace; a reader
+        // of /proc/<pid>/... can hold the memory for an instant): a few more tries, 1 ms apart.
+        let mut tries = 0;
+        while let Err(errno) = sys::setns(pooled.user, libc::CLONE_NEWUSER) {
+            tries += 1;
+            if errno != libc::EINVAL || tries >= 3 {
+                return Err(errno);
+            }
+            sys::sleep_ns(1_000_000);
+        }
         sys::setns(pooled.net, libc::CLONE_NEWNET)?;
         sys::unshare(others)?;
         // SAFETY: this process has one thread and a memory of its own (a fork-like clone of
         // the parent), and makes no call after this but a write and `_exit`; the init's stack
         // is the parent's allocation for it, used by nothing else; `init_entry` runs only
         // `run`, async-signal-safe and never returning; `ctx` is on the parent's frames that
-        // this process never returns to, so nothing writes it again.
+        // this process never returns to, so nothing writes it again; `init_pid` is the
+        // parent's shared word, a writable pid_t.
         unsafe {
             sys::clone_sibling(
                 init_entry,
                 (ctx as *const Context<'_>).cast_mut(),
                 pooled.init_stack_top,
                 0,
+                pooled.init_pid,
             )
         }
     })();
