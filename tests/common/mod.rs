@@ -100,8 +100,8 @@ pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
     }
 }
 
-/// Children of this process that are zombies.
-pub fn our_zombies() -> Vec<u32> {
+/// Every child of this process (any of its threads'): (pid, comm, state).
+fn our_child_processes() -> Vec<(u32, String, String)> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -112,18 +112,27 @@ pub fn our_zombies() -> Vec<u32> {
             continue;
         };
         // pid (comm) state ppid ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else {
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid = fields.next().unwrap_or("");
-        // The namespace pool's makers (named after its thread) are reaped by it, at nice 10.
-        if state == "Z" && ppid == me && !stat.contains("(sandboxed-pool)") {
-            found.push(pid);
+        let comm = stat[open + 1..close].to_owned();
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("").to_owned();
+        if fields.next() == Some(me.as_str()) {
+            found.push((pid, comm, state));
         }
     }
     found
+}
+
+/// Children of this process that are zombies (but the namespace pool's makers, named after its
+/// thread, which it reaps itself, at nice 10).
+pub fn our_zombies() -> Vec<u32> {
+    our_child_processes()
+        .into_iter()
+        .filter(|(_, comm, state)| state == "Z" && comm != "sandboxed-pool")
+        .map(|(pid, _, _)| pid)
+        .collect()
 }
 
 /// Open descriptors of this process, but for the user and network namespaces the namespace
@@ -155,23 +164,10 @@ fn our_fds() -> Vec<String> {
 
 /// Live or zombie children of this process (any of its threads').
 pub fn our_children() -> Vec<u32> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.trim().to_owned()) else {
-            continue;
-        };
-        if after.split_whitespace().nth(1) == Some(me.as_str()) {
-            found.push(pid);
-        }
-    }
-    found
+    our_child_processes()
+        .into_iter()
+        .map(|(pid, _, _)| pid)
+        .collect()
 }
 
 /// This process's temporary directories (`$TMPDIR/sandboxed-*-<pid>-*`: scratch, fixture roots).
