@@ -8,8 +8,11 @@
 # /var/tmp, which the guest covers with a tmpfs); the guest writes DIR/results/<scenario>.{log,rc}. This
 # script exits non-zero unless every scenario ran and passed.
 # KVM: where /dev/kvm cannot boot a stock kernel (a nested PVM hypervisor: it hangs right after
-# "Probing EDD") or is absent, the VM runs under TCG (software emulation): ~25 s to boot, tests
-# about 10x slower. VNG_KVM=1 uses KVM.
+# "Probing EDD", or QEMU fails to set MSR 0x10a) or is absent, the VM runs under TCG (software
+# emulation): ~25 s to boot, tests several times slower. VNG_KVM=1 uses KVM.
+# The root file system is shared over virtio-fs where the Rust virtiofsd is on PATH (.ci/run
+# builds it), else over 9p, whose uncached stats make each test process's first sandbox seconds
+# slower under emulation: the info scenario prints which.
 # No network device: virtme-ng passes `-net none` unless --network is given (it is not).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -80,7 +80,7 @@ pub(super) fn plan_root(
         RootKind::Copy { root: copy } => copy.clone(),
         RootKind::Overlay { .. } => template.clone(),
     };
-    p.layers.push(Layer {
+    p.push_layer(Layer {
         target: "/".into(),
         kind: LayerKind::Fixture { template: shown },
         order: (0, 0),

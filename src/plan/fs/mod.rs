@@ -12,7 +12,7 @@
 //! relative to the new root, so that even a symlink swapped in after planning cannot send a
 //! mount outside it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -87,6 +87,7 @@ fn plan_pass(
     let mut p = Planner {
         steps,
         layers: Vec::new(),
+        layer_at: HashMap::new(),
         created_dirs: BTreeSet::new(),
         created_files: BTreeSet::new(),
         plan: FsPlan::default(),
@@ -124,7 +125,7 @@ fn plan_pass(
             slot: root_slot,
             step,
         });
-        p.layers.push(Layer {
+        p.push_layer(Layer {
             target: "/".into(),
             kind: LayerKind::Host {
                 source: "/".into(),
@@ -169,7 +170,7 @@ fn plan_pass(
         // The host's sysfs, read-only (a new one needs a network namespace of our own).
         p.capture_and_attach(Path::new("/sys"), Path::new("/sys"), RO, true)?;
         let order = (p.layers.len(), 0);
-        p.layers.push(Layer {
+        p.push_layer(Layer {
             target: "/sys".into(),
             kind: LayerKind::Special,
             order,

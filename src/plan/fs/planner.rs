@@ -3,7 +3,7 @@
 //! followed inside, the mount points each operation needs, and the *shadows* that make a mount
 //! point in a read-only host directory without writing the host.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::path::{Component, Path, PathBuf};
 
@@ -55,7 +55,12 @@ pub(super) enum Want {
 /// Planning state.
 pub(super) struct Planner<'a> {
     pub(super) steps: &'a mut Steps,
+    /// Every layer, in the order they are mounted; added through [`Planner::push_layer`] only.
     pub(super) layers: Vec<Layer>,
+    /// For each target, the layer that shows it ([`Planner::layer_of`]): the last mounted
+    /// there. A lookup walks the path's ancestors through it instead of every layer (planning
+    /// resolves each path component, against a hundred layers or so).
+    pub(super) layer_at: HashMap<PathBuf, usize>,
     /// Paths (inside) of directories and files we will create in scratch layers.
     pub(super) created_dirs: BTreeSet<PathBuf>,
     pub(super) created_files: BTreeSet<PathBuf>,
@@ -98,7 +103,7 @@ impl<'a> Planner<'a> {
     /// Record that `target` (inside) now shows the host's `source`.
     pub(super) fn host_layer(&mut self, target: PathBuf, source: &Path, writable: bool) {
         let order = (self.layers.len(), 0);
-        self.layers.push(Layer {
+        self.push_layer(Layer {
             target,
             kind: LayerKind::Host {
                 source: source.to_owned(),
@@ -116,10 +121,36 @@ impl<'a> Planner<'a> {
     /// The layer that shows `path` (inside): the deepest mount whose target contains it; among
     /// equal targets, the one mounted last.
     pub(super) fn layer_of(&self, path: &Path) -> Option<&Layer> {
-        self.layers
-            .iter()
-            .filter(|l| path.starts_with(&l.target))
-            .max_by_key(|l| (l.target.components().count(), l.order))
+        // `Path`'s equality and hash are by components, as `starts_with` is: the ancestors
+        // found, deepest first, are exactly the targets that contain `path`.
+        let found = path
+            .ancestors()
+            .find_map(|dir| self.layer_at.get(dir))
+            .map(|&i| &self.layers[i]);
+        debug_assert_eq!(
+            found.map(|l| (&l.target, l.order)),
+            self.layers
+                .iter()
+                .filter(|l| path.starts_with(&l.target))
+                .max_by_key(|l| (l.target.components().count(), l.order))
+                .map(|l| (&l.target, l.order)),
+            "layer of {}",
+            path.display()
+        );
+        found
+    }
+
+    /// Add a layer: at its target it hides those before it, unless one was put there in a later
+    /// place of the mount order (`order`).
+    pub(super) fn push_layer(&mut self, layer: Layer) {
+        let i = self.layers.len();
+        match self.layer_at.get(&layer.target) {
+            Some(&top) if self.layers[top].order > layer.order => {}
+            _ => {
+                self.layer_at.insert(layer.target.clone(), i);
+            }
+        }
+        self.layers.push(layer);
     }
 
     pub(super) fn lookup(&self, path: &Path) -> Node {
@@ -368,7 +399,7 @@ impl<'a> Planner<'a> {
             step,
         });
         let order = (self.layers.len(), 0);
-        self.layers.push(Layer {
+        self.push_layer(Layer {
             target: dir.to_owned(),
             kind: LayerKind::Scratch {
                 shadow_of_readonly: !writable,
@@ -598,7 +629,7 @@ impl<'a> Planner<'a> {
             self.own_writable.push(inside.to_owned());
         }
         let order = (self.layers.len(), 0);
-        self.layers.push(Layer {
+        self.push_layer(Layer {
             target: inside.to_owned(),
             kind,
             order,

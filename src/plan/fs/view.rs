@@ -27,7 +27,8 @@
 //! sandbox's own namespace limits.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
 use super::*;
@@ -592,35 +593,57 @@ pub(crate) fn secrets() -> &'static [PathBuf] {
 }
 
 fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    // The roots are opened by path (a link to a directory is followed, as for any shown
+    // directory); below them, every look is relative to the directory's descriptor: one
+    // path component for the kernel to resolve, not the whole path again. A test process
+    // pays this walk once, before its first sandbox: thousands of entries, the bulk of that
+    // first sandbox's cost under nextest (a process per test).
+    let Ok(top) = std::fs::File::open(dir) else {
         return;
     };
-    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    walk_secrets_at(top.as_fd(), dir, depth, budget, found);
+}
+
+fn walk_secrets_at(
+    fd: BorrowedFd<'_>,
+    dir: &Path,
+    depth: usize,
+    budget: &mut usize,
+    found: &mut Vec<PathBuf>,
+) {
+    let Ok(mut names) = crate::sys::read_dir_names(fd) else {
+        return;
+    };
+    names.sort();
+    for name in names {
         if *budget == 0 {
             return;
         }
         *budget -= 1;
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        let Ok(st) = crate::sys::lstat_at(fd, &name) else {
             continue;
         };
-        if meta.is_symlink() {
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
             continue;
         }
-        let mode = meta.permissions().mode();
-        let others_may = if meta.is_dir() {
+        let is_dir = kind == libc::S_IFDIR;
+        let mode = st.st_mode & 0o7777;
+        let others_may = if is_dir {
             mode & 0o005 == 0o005
         } else {
             mode & 0o004 != 0
         };
         // An empty file (a lock) holds nothing to read: not worth a mount.
-        let empty = meta.is_file() && meta.len() == 0;
-        if !others_may && !empty && may_read(&path, &meta) {
-            found.push(path);
-        } else if meta.is_dir() && depth > 1 {
-            walk_secrets(&path, depth - 1, budget, found);
+        let empty = kind == libc::S_IFREG && st.st_size == 0;
+        let path = || dir.join(OsStr::from_bytes(name.to_bytes()));
+        if !others_may && !empty && may_read(&path(), st.st_uid, st.st_gid, mode) {
+            found.push(path());
+        } else if is_dir && depth > 1 {
+            let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            if let Ok(child) = crate::sys::openat(fd, &name, flags) {
+                walk_secrets_at(child.as_fd(), &path(), depth - 1, budget, found);
+            }
         }
     }
 }
@@ -629,16 +652,14 @@ fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<Pa
 /// read `path`: by the permission bits (`access(2)` would count root's capabilities), or where
 /// an access ACL may grant more than they say (then it is taken as readable: covering a file
 /// the program could not read anyway costs a mount, not a secret).
-fn may_read(path: &Path, meta: &std::fs::Metadata) -> bool {
+fn may_read(path: &Path, owner: u32, group: u32, mode: u32) -> bool {
     if has_access_acl(path) {
         return true;
     }
-    let uid = crate::sys::getuid();
-    let mode = meta.permissions().mode();
-    if meta.uid() == uid {
+    if owner == crate::sys::getuid() {
         return mode & 0o400 != 0;
     }
-    if mode & 0o040 != 0 && in_group(meta.gid()) {
+    if mode & 0o040 != 0 && in_group(group) {
         return true;
     }
     false
@@ -688,6 +709,12 @@ mod tests {
         mode(&p("a/b/c/deep"), 0o600);
         std::fs::write(p("a/b/key"), "x").unwrap();
         mode(&p("a/b/key"), 0o640);
+        // A link in the walk is not followed (what it leads to is looked at where it lies).
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("key"), "x").unwrap();
+        mode(&elsewhere.path().join("key"), 0o600);
+        std::os::unix::fs::symlink(elsewhere.path(), p("link")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join("key"), p("link-to-key")).unwrap();
         let mut found = Vec::new();
         let mut budget = 1000;
         super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
@@ -701,6 +728,15 @@ mod tests {
             ["a/b/key", "private", "shadow"].map(PathBuf::from),
             "{found:?}"
         );
+        // A root that is a link is followed, and what is found is named by the path walked.
+        let mut found = Vec::new();
+        super::walk_secrets(&p("link"), 1, &mut budget, &mut found);
+        assert_eq!(found, [p("link/key")]);
+        // The budget bounds the entries looked at.
+        let mut found = Vec::new();
+        let mut budget = 2;
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        assert_eq!((budget, found.len()), (0, 0), "{found:?}");
         // A file with an access ACL counts as readable, whatever its mode says.
         let acl = p("acl");
         std::fs::write(&acl, "x").unwrap();
