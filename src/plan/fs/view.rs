@@ -152,7 +152,7 @@ pub(super) fn plan_root(p: &mut Planner<'_>) -> Result<(), Error> {
 
 /// Cover the [`secrets`] the sandbox would show.
 pub(super) fn cover_secrets(p: &mut Planner<'_>) -> Result<(), Error> {
-    for path in secrets() {
+    for path in secrets()? {
         if fixture::reachable(p, path) {
             p.cover(path)?;
         }
@@ -165,7 +165,7 @@ pub(super) fn cover_secrets(p: &mut Planner<'_>) -> Result<(), Error> {
 pub(super) fn cover_secrets_of_the_whole_host(p: &mut Planner<'_>) -> Result<(), Error> {
     cover_secrets(p)?;
     if let Some(home) = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok()) {
-        for path in tool_secrets(&home) {
+        for path in tool_secrets(&home)? {
             if fixture::reachable(p, &path) {
                 p.cover(&path)?;
             }
@@ -253,7 +253,7 @@ pub(super) fn plan_data(
             Show::Tool => {
                 p.show_data(&dir)?;
                 // A tool's own files that only you may read: its tokens and keys.
-                for secret in tool_secrets(&dir) {
+                for secret in tool_secrets(&dir)? {
                     p.cover(&secret)?;
                 }
             }
@@ -559,69 +559,112 @@ fn rustup_home() -> Option<PathBuf> {
 
 /// Files and directories in a tool's directory (two levels deep) that the caller may read but
 /// others may not: `~/.fly/config.yml`, `~/.pulumi/credentials.json`, `~/.cargo/credentials.toml`.
-/// Looked for once per process and directory, like [`secrets`].
-fn tool_secrets(dir: &Path) -> Vec<PathBuf> {
+/// Looked for once per process and directory, like [`secrets`] (a walk cut short is not kept).
+fn tool_secrets(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     static FOUND: std::sync::Mutex<BTreeMap<PathBuf, Vec<PathBuf>>> =
         std::sync::Mutex::new(BTreeMap::new());
     let mut cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
-    cache
-        .entry(dir.to_owned())
-        .or_insert_with(|| {
-            let mut found = Vec::new();
-            let mut budget = 5_000usize;
-            walk_secrets(dir, 2, &mut budget, &mut found);
-            found
-        })
-        .clone()
+    if let Some(found) = cache.get(dir) {
+        return Ok(found.clone());
+    }
+    let mut found = Vec::new();
+    let mut budget = 5_000usize;
+    walk_secrets(dir, 2, &mut budget, &mut found)?;
+    cache.insert(dir.to_owned(), found.clone());
+    Ok(found)
 }
 
 /// Entries of the shown system directories that the caller may read but others may not: what
 /// the host guards by ownership or group alone. Found once per process (bounded in depth and
-/// count); a directory found is covered whole, so nothing below it is looked at.
-pub(crate) fn secrets() -> &'static [PathBuf] {
+/// count); a directory found is covered whole, so nothing below it is looked at. A walk cut
+/// short by the process's own shortage (descriptors, memory) is an error, and not kept: the
+/// next spawn looks again.
+pub(crate) fn secrets() -> Result<&'static [PathBuf], Error> {
     static SECRETS: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    SECRETS.get_or_init(|| {
-        let mut found = Vec::new();
-        let mut budget = 50_000usize;
-        for (root, depth) in SECRET_ROOTS {
-            walk_secrets(Path::new(root), *depth, &mut budget, &mut found);
-        }
-        found.sort();
-        found.dedup();
-        found
-    })
+    if let Some(found) = SECRETS.get() {
+        return Ok(found);
+    }
+    let mut found = Vec::new();
+    let mut budget = 50_000usize;
+    for (root, depth) in SECRET_ROOTS {
+        walk_secrets(Path::new(root), *depth, &mut budget, &mut found)?;
+    }
+    found.sort();
+    found.dedup();
+    // Two first spawns at once may both walk; the first to finish is kept.
+    Ok(SECRETS.get_or_init(|| found))
 }
 
-fn walk_secrets(dir: &Path, depth: usize, budget: &mut usize, found: &mut Vec<PathBuf>) {
+/// Why a directory of the walk could not be looked into, and whether that leaves a hole. Gone
+/// or changed into something else since its parent was read (`ENOENT`, `ENOTDIR`, `ELOOP`), or
+/// closed to the caller (`EACCES`, `EPERM`: then closed to the program too, which runs with the
+/// caller's ids and fewer privileges): nothing to cover. Anything else (`EMFILE`, `ENFILE`,
+/// `ENOMEM`, ...) says nothing of what the directory holds: the walk stops with an error rather
+/// than let a secret through unseen.
+fn walk_failed(dir: &Path, e: std::io::Error) -> Result<(), Error> {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EACCES | libc::EPERM) => Ok(()),
+        _ => Err(Error::io(
+            format!(
+                "looking in {} for files only you may read (to cover them in the sandbox); \
+                 if this process is out of descriptors, close some or raise its limit \
+                 (`ulimit -n`), and run again",
+                dir.display()
+            ),
+            e,
+        )),
+    }
+}
+
+fn walk_secrets(
+    dir: &Path,
+    depth: usize,
+    budget: &mut usize,
+    found: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
     // The roots are opened by path (a link to a directory is followed, as for any shown
     // directory); below them, every look is relative to the directory's descriptor: one
     // path component for the kernel to resolve, not the whole path again. A test process
     // pays this walk once, before its first sandbox: thousands of entries, the bulk of that
-    // first sandbox's cost under nextest (a process per test).
-    let Ok(top) = std::fs::File::open(dir) else {
-        return;
+    // first sandbox's cost under nextest (a process per test). `O_DIRECTORY`: a root that is
+    // a FIFO or a device (a tool's directory is the caller's to choose) is never opened, so
+    // the open cannot block or start a device.
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return Ok(());
     };
-    walk_secrets_at(top.as_fd(), dir, depth, budget, found);
+    match crate::sys::openat(crate::sys::CWD, &path, flags) {
+        Ok(top) => walk_secrets_at(top.as_fd(), dir, depth, budget, found),
+        Err(e) => walk_failed(dir, e),
+    }
 }
 
+/// The walk below `fd` (`dir`): one descriptor a level, at most `depth` + 1 open at a time.
 fn walk_secrets_at(
     fd: BorrowedFd<'_>,
     dir: &Path,
     depth: usize,
     budget: &mut usize,
     found: &mut Vec<PathBuf>,
-) {
-    let Ok(mut names) = crate::sys::read_dir_names(fd) else {
-        return;
+) -> Result<(), Error> {
+    let mut names = match crate::sys::read_dir_names(fd) {
+        Ok(names) => names,
+        Err(e) => return walk_failed(dir, e),
     };
     names.sort();
     for name in names {
         if *budget == 0 {
-            return;
+            return Ok(());
         }
         *budget -= 1;
-        let Ok(st) = crate::sys::lstat_at(fd, &name) else {
-            continue;
+        let st = match crate::sys::lstat_at(fd, &name) {
+            Ok(st) => st,
+            // Gone since the directory was read: nothing to cover.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => {
+                walk_failed(&dir.join(OsStr::from_bytes(name.to_bytes())), e)?;
+                continue;
+            }
         };
         let kind = st.st_mode & libc::S_IFMT;
         if kind == libc::S_IFLNK {
@@ -641,11 +684,13 @@ fn walk_secrets_at(
             found.push(path());
         } else if is_dir && depth > 1 {
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            if let Ok(child) = crate::sys::openat(fd, &name, flags) {
-                walk_secrets_at(child.as_fd(), &path(), depth - 1, budget, found);
+            match crate::sys::openat(fd, &name, flags) {
+                Ok(child) => walk_secrets_at(child.as_fd(), &path(), depth - 1, budget, found)?,
+                Err(e) => walk_failed(&path(), e)?,
             }
         }
     }
+    Ok(())
 }
 
 /// Whether the sandbox's program, with the caller's uid and groups but no capabilities, could
@@ -717,7 +762,7 @@ mod tests {
         std::os::unix::fs::symlink(elsewhere.path().join("key"), p("link-to-key")).unwrap();
         let mut found = Vec::new();
         let mut budget = 1000;
-        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found).unwrap();
         let rel: Vec<PathBuf> = found
             .iter()
             .map(|f| f.strip_prefix(dir.path()).unwrap().to_owned())
@@ -730,12 +775,12 @@ mod tests {
         );
         // A root that is a link is followed, and what is found is named by the path walked.
         let mut found = Vec::new();
-        super::walk_secrets(&p("link"), 1, &mut budget, &mut found);
+        super::walk_secrets(&p("link"), 1, &mut budget, &mut found).unwrap();
         assert_eq!(found, [p("link/key")]);
         // The budget bounds the entries looked at.
         let mut found = Vec::new();
         let mut budget = 2;
-        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found).unwrap();
         assert_eq!((budget, found.len()), (0, 0), "{found:?}");
         // A file with an access ACL counts as readable, whatever its mode says.
         let acl = p("acl");
@@ -762,7 +807,88 @@ mod tests {
         }
         // The budget bounds the walk.
         let (mut found, mut budget) = (Vec::new(), 2);
-        super::walk_secrets(dir.path(), 3, &mut budget, &mut found);
+        super::walk_secrets(dir.path(), 3, &mut budget, &mut found).unwrap();
         assert_eq!(budget, 0);
+    }
+
+    #[test]
+    fn a_secrets_root_that_is_a_fifo_is_not_opened() {
+        // Opened without O_DIRECTORY, a FIFO with no writer would block the walk for good.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (mut found, mut budget) = (Vec::new(), 10);
+        super::walk_secrets(&fifo, 2, &mut budget, &mut found).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+        // A root that is not there is nothing to cover either.
+        super::walk_secrets(&dir.path().join("none"), 2, &mut budget, &mut found).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    /// Out of descriptors in the middle of the walk, the walk is an error, not a silent hole.
+    /// Run in a process of its own (this test binary again, only this test), whose open-file
+    /// limit is lowered to leave two descriptors for a walk that needs one a level.
+    #[test]
+    fn a_secrets_walk_out_of_descriptors_is_an_error_not_a_hole() {
+        const CHILD: &str = "SANDBOXED_TEST_WALK_WITHOUT_DESCRIPTORS";
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_owned();
+        for level in 0..24 {
+            deep.push(format!("d{level}"));
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("key"), "x").unwrap();
+        mode(&deep.join("key"), 0o600);
+        let Some(root) = std::env::var_os(CHILD) else {
+            let name =
+                "plan::fs::view::tests::a_secrets_walk_out_of_descriptors_is_an_error_not_a_hole";
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture", "--test-threads=1"])
+                .env(CHILD, dir.path())
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            assert!(
+                text.contains("walk: out of descriptors, as it should"),
+                "{text}"
+            );
+            return;
+        };
+        // With descriptors to spare, the key is found.
+        let root = std::path::Path::new(&root);
+        let (mut found, mut budget) = (Vec::new(), 1000);
+        super::walk_secrets(root, 30, &mut budget, &mut found).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let limit = libc::rlimit {
+            rlim_cur: highest + 3,
+            rlim_max: crate::sys::getrlimit(libc::RLIMIT_NOFILE).rlim_max,
+        };
+        crate::sys::setrlimit(libc::RLIMIT_NOFILE, &limit).unwrap();
+        // Fill every free number below the limit, then free two.
+        let mut filler = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            filler.push(f);
+        }
+        filler.truncate(filler.len() - 2);
+        let (mut found, mut budget) = (Vec::new(), 1000);
+        let err = super::walk_secrets(root, 30, &mut budget, &mut found).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("ulimit -n"), "{text}");
+        assert!(text.contains("os error 24"), "{text}");
+        println!("walk: out of descriptors, as it should: {text}");
     }
 }
