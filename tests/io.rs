@@ -305,3 +305,54 @@ fn the_transcript_is_filled_for_small_outputs_and_kept_once_for_floods() {
         Some(&b"tail\n"[..])
     );
 }
+
+#[test]
+fn a_flood_of_small_writes_arrives_whole_in_order_and_still_streams() {
+    // 30,000 writes of a line each to stderr (as an unbuffered stderr makes them): the parent
+    // coalesces its reads after a run of small ones (src/supervise.rs, `CHATTY`). Every byte
+    // still arrives, in order, and what comes after the flood still streams: "ready" is seen
+    // while the program is still running, not at its end.
+    let mut child = Sandbox::new()
+        .command(PYTHON)
+        .arg("-c")
+        .arg(
+            r#"
+import os, time
+for i in range(30000):
+    os.write(2, b"line %d\n" % i)
+os.write(1, b"ready\n")
+time.sleep(60)
+"#,
+        )
+        .spawn()
+        .unwrap();
+    let mut err = Vec::new();
+    let mut ready = false;
+    for chunk in child.chunks() {
+        match chunk.stream {
+            Stream::Stderr => err.extend_from_slice(&chunk.data),
+            Stream::Stdout => {
+                assert_eq!(chunk.data, b"ready\n");
+                ready = true;
+                break;
+            }
+        }
+    }
+    assert!(ready, "stdout's line came while the program ran");
+    child.kill().unwrap();
+    let out = child.wait().unwrap();
+    // Killed while it slept: the line streamed.
+    assert!(
+        matches!(out.outcome, Outcome::Signaled { signal, .. } if signal == libc::SIGKILL),
+        "{}",
+        out.outcome
+    );
+    let expected: String = (0..30000).map(|i| format!("line {i}\n")).collect();
+    // What chunks() handed out before "ready", and the rest (if any) from the Output.
+    err.extend_from_slice(&out.stderr[err.len().min(out.stderr.len())..]);
+    assert!(
+        err == expected.as_bytes(),
+        "stderr differs ({} bytes)",
+        err.len()
+    );
+}

@@ -14,7 +14,7 @@
 #   root        root; systemd-like cgroups (controllers handed down, we run in
 #               system.slice/ci.service): the tests that meet the kernel ($KERNEL below)
 #   user        an ordinary user, no SANDBOXED_CGROUP (limits by rlimits): the same tests
-#   root-all, user-all  the same, the whole suite (about 80 minutes each when emulated)
+#   root-all, user-all  the same, the whole suite (about 80 minutes each emulated over 9p)
 #   user-deleg  an ordinary user in a subtree delegated as systemd's Delegate=yes makes it, set
 #               up by the README's recipe (SANDBOXED_CGROUP): the limit tests but the tmpfs one
 #   user-deleg-all  the same, the whole suite

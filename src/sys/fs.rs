@@ -293,9 +293,21 @@ pub(crate) fn read_dir_names(fd: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
     unsafe { libc::rewinddir(dir) };
     let mut names = Vec::new();
     loop {
+        // readdir64 answers null at the end and on an error of getdents64 alike: errno tells
+        // them apart, so it is cleared first.
+        // SAFETY: __errno_location has no preconditions; it returns this thread's errno.
+        let errno = unsafe { libc::__errno_location() };
+        // SAFETY: errno points to this thread's errno, valid and writable for its life.
+        unsafe { *errno = 0 };
         // SAFETY: dir is a valid DIR*, used by this thread only.
         let entry = unsafe { libc::readdir64(dir) };
         if entry.is_null() {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error().is_some_and(|e| e != 0) {
+                // SAFETY: dir is the valid DIR* opened above, closed once.
+                unsafe { libc::closedir(dir) };
+                return Err(error);
+            }
             break;
         }
         // SAFETY: entry is non-null, a dirent64 record of readdir64's (valid until the next call

@@ -581,38 +581,86 @@ fn tool_secrets(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// next spawn looks again.
 pub(crate) fn secrets() -> Result<&'static [PathBuf], Error> {
     static SECRETS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    // One walk at a time: the first spawns of a process, on several test threads at once,
+    // wait for one walk rather than all make it (and hold its descriptors) together.
+    static WALKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(found) = SECRETS.get() {
+        return Ok(found);
+    }
+    let _walking = WALKING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(found) = SECRETS.get() {
         return Ok(found);
     }
     let mut found = Vec::new();
-    let mut budget = 50_000usize;
     for (root, depth) in SECRET_ROOTS {
+        // Each root its own bound: a large /opt does not leave /usr unlooked at.
+        let mut budget = 50_000usize;
         walk_secrets(Path::new(root), *depth, &mut budget, &mut found)?;
     }
     found.sort();
     found.dedup();
-    // Two first spawns at once may both walk; the first to finish is kept.
     Ok(SECRETS.get_or_init(|| found))
 }
 
-/// Why a directory of the walk could not be looked into, and whether that leaves a hole. Gone
-/// or changed into something else since its parent was read (`ENOENT`, `ENOTDIR`, `ELOOP`), or
-/// closed to the caller (`EACCES`, `EPERM`: then closed to the program too, which runs with the
-/// caller's ids and fewer privileges): nothing to cover. Anything else (`EMFILE`, `ENFILE`,
-/// `ENOMEM`, ...) says nothing of what the directory holds: the walk stops with an error rather
-/// than let a secret through unseen.
-fn walk_failed(dir: &Path, e: std::io::Error) -> Result<(), Error> {
-    match e.raw_os_error() {
-        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EACCES | libc::EPERM) => Ok(()),
-        _ => Err(Error::io(
+/// What a failed look at `path` during the walk means (`root`: one of the walk's roots).
+///
+/// - Gone, changed into something else since its parent was read, or a connection that will
+///   never serve again (`ENOENT`, `ENOTDIR`, `ELOOP`, `ESTALE`, `ENOTCONN`): nothing to cover.
+/// - Closed to the caller (`EACCES`, `EPERM`): closed to the program too, which runs with the
+///   caller's ids and no capabilities. (A directory the caller may search but not list is
+///   never opened: [`may_read`] counts search as reading, so it is covered whole.)
+/// - Short of descriptors or memory (`EMFILE`, `ENFILE`, `ENOMEM`, `ENOBUFS`): says nothing
+///   of what is there: the spawn fails, naming the path, and says what to do.
+/// - Anything else (`EIO`, `ETIMEDOUT`, ... of a sick file system): below a root, the entry is
+///   covered whole (the cover's own step fails, under its name, if it cannot be made); at a
+///   root, which cannot be hidden whole (`/etc`), the spawn fails.
+enum Failed {
+    Skip,
+    Cover,
+    Stop(Error),
+}
+
+fn walk_failed(path: &Path, e: std::io::Error, root: bool) -> Failed {
+    let errno = e.raw_os_error().unwrap_or(0);
+    match errno {
+        libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ESTALE | libc::ENOTCONN => Failed::Skip,
+        libc::EACCES | libc::EPERM => Failed::Skip,
+        libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS => Failed::Stop(Error::io(
             format!(
-                "looking in {} for files only you may read (to cover them in the sandbox); \
-                 if this process is out of descriptors, close some or raise its limit \
-                 (`ulimit -n`), and run again",
-                dir.display()
+                "looking in {} for files only you may read (to cover them in the sandbox): \
+                 this process is short of descriptors or memory; close descriptors it keeps \
+                 open or raise its limit (`ulimit -n`), and run again",
+                path.display()
             ),
             e,
         )),
+        _ if !root => Failed::Cover,
+        _ => Failed::Stop(Error::io(
+            format!(
+                "looking in {} for files only you may read (to cover them in the sandbox): \
+                 the file system failed; check it (`dmesg`), or show the sandbox less of the \
+                 host",
+                path.display()
+            ),
+            e,
+        )),
+    }
+}
+
+/// Apply a [`Failed`] to the walk.
+fn on_failure(
+    path: &Path,
+    e: std::io::Error,
+    root: bool,
+    found: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
+    match walk_failed(path, e, root) {
+        Failed::Skip => Ok(()),
+        Failed::Cover => {
+            found.push(path.to_owned());
+            Ok(())
+        }
+        Failed::Stop(error) => Err(error),
     }
 }
 
@@ -634,22 +682,24 @@ fn walk_secrets(
         return Ok(());
     };
     match crate::sys::openat(crate::sys::CWD, &path, flags) {
-        Ok(top) => walk_secrets_at(top.as_fd(), dir, depth, budget, found),
-        Err(e) => walk_failed(dir, e),
+        Ok(top) => walk_secrets_at(top.as_fd(), dir, depth, budget, found, true),
+        Err(e) => on_failure(dir, e, true, found),
     }
 }
 
-/// The walk below `fd` (`dir`): one descriptor a level, at most `depth` + 1 open at a time.
+/// The walk below `fd` (`dir`, a root if `root`): two descriptors a level (the directory's,
+/// and for a moment the listing's), at most `depth` + 2 open at a time.
 fn walk_secrets_at(
     fd: BorrowedFd<'_>,
     dir: &Path,
     depth: usize,
     budget: &mut usize,
     found: &mut Vec<PathBuf>,
+    root: bool,
 ) -> Result<(), Error> {
     let mut names = match crate::sys::read_dir_names(fd) {
         Ok(names) => names,
-        Err(e) => return walk_failed(dir, e),
+        Err(e) => return on_failure(dir, e, root, found),
     };
     names.sort();
     for name in names {
@@ -662,7 +712,12 @@ fn walk_secrets_at(
             // Gone since the directory was read: nothing to cover.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => {
-                walk_failed(&dir.join(OsStr::from_bytes(name.to_bytes())), e)?;
+                on_failure(
+                    &dir.join(OsStr::from_bytes(name.to_bytes())),
+                    e,
+                    false,
+                    found,
+                )?;
                 continue;
             }
         };
@@ -680,13 +735,15 @@ fn walk_secrets_at(
         // An empty file (a lock) holds nothing to read: not worth a mount.
         let empty = kind == libc::S_IFREG && st.st_size == 0;
         let path = || dir.join(OsStr::from_bytes(name.to_bytes()));
-        if !others_may && !empty && may_read(&path(), st.st_uid, st.st_gid, mode) {
+        if !others_may && !empty && may_read(&path(), st.st_uid, st.st_gid, mode, is_dir) {
             found.push(path());
         } else if is_dir && depth > 1 {
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
             match crate::sys::openat(fd, &name, flags) {
-                Ok(child) => walk_secrets_at(child.as_fd(), &path(), depth - 1, budget, found)?,
-                Err(e) => walk_failed(&path(), e)?,
+                Ok(child) => {
+                    walk_secrets_at(child.as_fd(), &path(), depth - 1, budget, found, false)?
+                }
+                Err(e) => on_failure(&path(), e, false, found)?,
             }
         }
     }
@@ -694,35 +751,51 @@ fn walk_secrets_at(
 }
 
 /// Whether the sandbox's program, with the caller's uid and groups but no capabilities, could
-/// read `path`: by the permission bits (`access(2)` would count root's capabilities), or where
-/// an access ACL may grant more than they say (then it is taken as readable: covering a file
-/// the program could not read anyway costs a mount, not a secret).
-fn may_read(path: &Path, owner: u32, group: u32, mode: u32) -> bool {
+/// read `path` (a directory: list it, or search it and open what it holds by name): by the
+/// permission bits (`access(2)` would count root's capabilities), or where an access ACL may
+/// grant more than they say (then it is taken as readable: covering a file the program could
+/// not read anyway costs a mount, not a secret).
+fn may_read(path: &Path, owner: u32, group: u32, mode: u32, is_dir: bool) -> bool {
     if has_access_acl(path) {
         return true;
     }
+    // A directory searchable but not listable (`/etc/ssl/private`, 0710 root:ssl-cert) still
+    // gives up every file whose name is known.
+    let (user_bits, group_bits) = if is_dir {
+        (0o500, 0o050)
+    } else {
+        (0o400, 0o040)
+    };
     if owner == crate::sys::getuid() {
-        return mode & 0o400 != 0;
+        return mode & user_bits != 0;
     }
-    if mode & 0o040 != 0 && in_group(group) {
-        return true;
-    }
-    false
+    mode & group_bits != 0 && in_group(group)
 }
 
+/// Whether `path` has an access ACL; where that cannot be told (an error other than "none
+/// here" or "not supported"), it is taken to have one.
 fn has_access_acl(path: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
+        return true;
     };
     // An empty buffer asks for the size only.
-    crate::sys::lgetxattr(&c, c"system.posix_acl_access", &mut []).is_ok_and(|n| n > 0)
+    match crate::sys::lgetxattr(&c, c"system.posix_acl_access", &mut []) {
+        Ok(n) => n > 0,
+        Err(e) => !matches!(
+            e.raw_os_error(),
+            Some(libc::ENODATA | libc::EOPNOTSUPP | libc::ENOENT)
+        ),
+    }
 }
 
 fn in_group(gid: u32) -> bool {
     if crate::sys::getgid() == gid {
         return true;
     }
-    let mut groups = [0 as libc::gid_t; 256];
+    // As many as the caller has (an empty buffer asks for the count): a directory-service
+    // user may have more than any fixed array holds.
+    let count = crate::sys::getgroups(&mut []).unwrap_or(0);
+    let mut groups = vec![0 as libc::gid_t; count];
     let n = crate::sys::getgroups(&mut groups).unwrap_or(0);
     groups.iter().take(n).any(|g| *g == gid)
 }
@@ -741,6 +814,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n);
         std::fs::write(p("public"), "x").unwrap();
+        mode(&p("public"), 0o644); // whatever the umask
         std::fs::write(p("shadow"), "x").unwrap();
         mode(&p("shadow"), 0o600);
         std::fs::write(p("lock"), "").unwrap(); // empty: nothing to read
@@ -750,6 +824,14 @@ mod tests {
         mode(&p("private/key"), 0o600);
         mode(&p("private"), 0o700); // covered whole: not looked into
         std::fs::create_dir_all(p("a/b/c")).unwrap();
+        for d in ["a", "a/b", "a/b/c"] {
+            mode(&p(d), 0o755); // whatever the umask
+        }
+        // Searchable but not listable: what it holds can be opened by name. Covered whole.
+        std::fs::create_dir(p("search-only")).unwrap();
+        std::fs::write(p("search-only/key"), "x").unwrap();
+        mode(&p("search-only/key"), 0o644);
+        mode(&p("search-only"), 0o100);
         std::fs::write(p("a/b/c/deep"), "x").unwrap();
         mode(&p("a/b/c/deep"), 0o600);
         std::fs::write(p("a/b/key"), "x").unwrap();
@@ -770,7 +852,7 @@ mod tests {
         // Three levels: a/b/key is found, a/b/c/deep lies deeper.
         assert_eq!(
             rel,
-            ["a/b/key", "private", "shadow"].map(PathBuf::from),
+            ["a/b/key", "private", "search-only", "shadow"].map(PathBuf::from),
             "{found:?}"
         );
         // A root that is a link is followed, and what is found is named by the path walked.
@@ -809,6 +891,7 @@ mod tests {
         let (mut found, mut budget) = (Vec::new(), 2);
         super::walk_secrets(dir.path(), 3, &mut budget, &mut found).unwrap();
         assert_eq!(budget, 0);
+        mode(&p("search-only"), 0o755); // for the temporary directory's removal
     }
 
     #[test]
@@ -831,19 +914,20 @@ mod tests {
 
     /// Out of descriptors in the middle of the walk, the walk is an error, not a silent hole.
     /// Run in a process of its own (this test binary again, only this test), whose open-file
-    /// limit is lowered to leave two descriptors for a walk that needs one a level.
+    /// limit is lowered to leave two descriptors for a walk that needs two a level.
     #[test]
     fn a_secrets_walk_out_of_descriptors_is_an_error_not_a_hole() {
         const CHILD: &str = "SANDBOXED_TEST_WALK_WITHOUT_DESCRIPTORS";
-        let dir = tempfile::tempdir().unwrap();
-        let mut deep = dir.path().to_owned();
-        for level in 0..24 {
-            deep.push(format!("d{level}"));
-        }
-        std::fs::create_dir_all(&deep).unwrap();
-        std::fs::write(deep.join("key"), "x").unwrap();
-        mode(&deep.join("key"), 0o600);
         let Some(root) = std::env::var_os(CHILD) else {
+            let dir = tempfile::tempdir().unwrap();
+            let mut deep = dir.path().to_owned();
+            for level in 0..24 {
+                deep.push(format!("d{level}"));
+                std::fs::create_dir(&deep).unwrap();
+                mode(&deep, 0o755); // whatever the umask: looked into, not found
+            }
+            std::fs::write(deep.join("key"), "x").unwrap();
+            mode(&deep.join("key"), 0o600);
             let name =
                 "plan::fs::view::tests::a_secrets_walk_out_of_descriptors_is_an_error_not_a_hole";
             let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -890,5 +974,61 @@ mod tests {
         assert!(text.contains("ulimit -n"), "{text}");
         assert!(text.contains("os error 24"), "{text}");
         println!("walk: out of descriptors, as it should: {text}");
+    }
+
+    #[test]
+    fn a_failed_look_is_skipped_covered_or_an_error_by_what_failed() {
+        use super::{Failed, walk_failed};
+        let path = std::path::Path::new("/etc/x");
+        let kind = |errno: i32, root: bool| match walk_failed(
+            path,
+            std::io::Error::from_raw_os_error(errno),
+            root,
+        ) {
+            Failed::Skip => "skip",
+            Failed::Cover => "cover",
+            Failed::Stop(e) => {
+                let text = e.to_string();
+                assert!(text.contains("/etc/x"), "{text}");
+                if matches!(errno, libc::EMFILE | libc::ENOMEM) {
+                    assert!(text.contains("ulimit -n"), "{text}");
+                }
+                "stop"
+            }
+        };
+        for errno in [
+            libc::ENOENT,
+            libc::ENOTDIR,
+            libc::ELOOP,
+            libc::ESTALE,
+            libc::ENOTCONN,
+        ] {
+            assert_eq!(
+                (kind(errno, false), kind(errno, true)),
+                ("skip", "skip"),
+                "{errno}"
+            );
+        }
+        for errno in [libc::EACCES, libc::EPERM] {
+            assert_eq!(
+                (kind(errno, false), kind(errno, true)),
+                ("skip", "skip"),
+                "{errno}"
+            );
+        }
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS] {
+            assert_eq!(
+                (kind(errno, false), kind(errno, true)),
+                ("stop", "stop"),
+                "{errno}"
+            );
+        }
+        for errno in [libc::EIO, libc::ETIMEDOUT, libc::EOVERFLOW] {
+            assert_eq!(
+                (kind(errno, false), kind(errno, true)),
+                ("cover", "stop"),
+                "{errno}"
+            );
+        }
     }
 }
