@@ -1,15 +1,17 @@
 //! A real published crate's own test suite, as published, and the same suite with
 //! `#[sandboxed]` on every test: the cost of the attribute where it is meant to be used.
 //!
-//! The crate (default `bytes@1.12.2`: 231 tests, unit tests in `src/` and integration tests in
-//! `tests/`, one dev-dependency) comes from crates.io through cargo, and its source is copied
-//! twice under `target/real-suite/`: once as it is, once with `#[sandboxed::sandboxed]` added
-//! under every `#[test]` and `sandboxed` (this checkout) as a dev-dependency. Both are built
-//! with `cargo test --release --no-run`; then their test binaries are run in turn, from the
-//! crate's directory as cargo runs them, alternately so that machine noise hits both, and the
+//! The crate (default `bytes@1.12.2`: 231 `#[test]` functions, 1,079 tests once its macros
+//! have expanded, unit tests in `src/` and integration tests in `tests/`, one dev-dependency)
+//! comes from crates.io through cargo, and its source is copied twice under
+//! `target/real-suite/`: once as it is, once with `#[sandboxed::sandboxed]` added under every
+//! `#[test]` and `sandboxed` (this checkout) as a dev-dependency. Both are built with `cargo
+//! test --release --no-run`; then their test binaries are run in turn, from the crate's
+//! directory as cargo runs them, alternately so that machine noise hits both, and the
 //! same number of tests must pass in both.
 //!
-//! Run with `cargo bench --bench real_suite` (optionally `-- <rounds> [name@version]`). Prints
+//! Run with `cargo bench --bench real_suite` (optionally `-- <rounds> [name@version]
+//! [backtrace]`; `backtrace` runs both with `RUST_BACKTRACE=1`, as many CI do). Prints
 //! the median wall time of the whole suite (every test binary, one after the other, default
 //! test threads, and with `--test-threads=1`), the ratio, and the cost per test. The build is
 //! not timed: what is compared is what `cargo test` spends running tests.
@@ -17,6 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "common/mod.rs"]
+mod common;
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -112,26 +117,28 @@ fn build(dir: &Path) -> Vec<String> {
             .unwrap(),
         "cargo test --no-run",
     );
-    out.lines()
-        .filter(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"test\":true"))
-        .filter_map(|l| {
-            let key = "\"executable\":\"";
-            let start = l.find(key)? + key.len();
-            Some(l[start..].split('"').next()?.to_owned())
-        })
-        .collect()
+    common::executables(&out, |l| l.contains("\"test\":true"))
 }
 
 /// One run of every test binary; the wall time and the tests passed.
-fn run(dir: &Path, binaries: &[String], threads: Option<usize>) -> (Duration, usize) {
+fn run(
+    dir: &Path,
+    binaries: &[String],
+    threads: Option<usize>,
+    backtrace: bool,
+) -> (Duration, usize) {
     let start = Instant::now();
     let mut passed = 0;
     for binary in binaries {
         let mut cmd = Command::new(binary);
-        // As a plain `cargo test` runs (RUST_BACKTRACE set, every panic of a test in a process
-        // of its own symbolises its backtrace afresh: ~60 ms of CPU each for `bytes`' 41
-        // `should_panic` tests, where one process for all pays that once).
+        // As a plain `cargo test` runs: RUST_BACKTRACE unset. With `backtrace`, set to 1 as
+        // many CI set it: then a panic in a process of its own symbolises its backtrace afresh
+        // (tens of ms of CPU for each of `bytes`' `should_panic` tests), where one process for
+        // all pays that once; see the attribute's `--skip #sandboxed-output-unseen`.
         cmd.arg("-q").current_dir(dir).env_remove("RUST_BACKTRACE");
+        if backtrace {
+            cmd.env("RUST_BACKTRACE", "1");
+        }
         if let Some(n) = threads {
             cmd.arg(format!("--test-threads={n}"));
         }
@@ -163,6 +170,7 @@ fn main() {
         .find(|a| a.contains('@'))
         .map_or("bytes@1.12.2", String::as_str);
     let (name, version) = spec.split_once('@').unwrap();
+    let backtrace = args.iter().any(|a| a == "backtrace");
     let ours = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = ours.join("target/real-suite");
     let source = fetch(&work, name, version);
@@ -185,16 +193,19 @@ fn main() {
         std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     }
     let (plain_bins, marked_bins) = (build(&plain), build(&marked));
-    println!("{name} {version}: {count} tests marked #[sandboxed], {rounds} rounds");
+    println!(
+        "{name} {version}: {count} tests marked #[sandboxed], {rounds} rounds, RUST_BACKTRACE {}",
+        if backtrace { "=1" } else { "unset" }
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for threads in [None, Some(1)] {
-        let (_, plain_passed) = run(&plain, &plain_bins, threads);
-        let (_, marked_passed) = run(&marked, &marked_bins, threads);
+        let (_, plain_passed) = run(&plain, &plain_bins, threads, backtrace);
+        let (_, marked_passed) = run(&marked, &marked_bins, threads, backtrace);
         assert_eq!(plain_passed, marked_passed, "the same tests pass in both");
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            a.push(run(&plain, &plain_bins, threads).0);
-            b.push(run(&marked, &marked_bins, threads).0);
+            a.push(run(&plain, &plain_bins, threads, backtrace).0);
+            b.push(run(&marked, &marked_bins, threads, backtrace).0);
         }
         let (a, b) = (median(&mut a), median(&mut b));
         let label = threads.map_or("default test threads".into(), |n| {

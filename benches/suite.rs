@@ -7,6 +7,9 @@
 //! sandboxed suite also without the namespace pool (`SANDBOXED_NAMESPACE_POOL=0`).
 
 use std::process::Command;
+
+#[path = "common/mod.rs"]
+mod common;
 use std::time::{Duration, Instant};
 
 fn test_binary() -> String {
@@ -27,15 +30,12 @@ fn test_binary() -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains("bench_suite"))
-        .find_map(|l| {
-            let key = "\"executable\":\"";
-            let start = l.find(key)? + key.len();
-            Some(l[start..].split('"').next()?.to_owned())
-        })
-        .expect("the bench suite's test binary")
+    common::executables(&String::from_utf8_lossy(&out.stdout), |l| {
+        l.contains("bench_suite")
+    })
+    .into_iter()
+    .next()
+    .expect("the bench suite's test binary")
 }
 
 /// One run of the 200 tests that `filter` selects; `pool: false` turns the namespace pool off

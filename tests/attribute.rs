@@ -468,6 +468,114 @@ fn fails_should_panic_mismatch() {
     panic!("the real message");
 }
 
+// A bare #[should_panic] is met by any panic: no failure of the sandbox may pass for one.
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+#[should_panic]
+fn fails_should_panic_without_panicking() {}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[should_panic]
+#[sandboxed]
+fn fails_should_panic_by_aborting() {
+    std::process::abort();
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(timeout = "1s")]
+#[should_panic]
+fn fails_should_panic_by_timing_out() {
+    std::thread::sleep(std::time::Duration::from_secs(30));
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+#[should_panic = "exit"]
+fn fails_should_panic_by_exiting() {
+    // "exit" is in the parent's account of it ("exited with status 7"): still not the body's
+    // panic.
+    std::process::exit(7);
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(timeout = "1s")]
+#[should_panic(expected = "boom")]
+fn fails_should_panic_then_hangs() {
+    extern "C" fn hang() {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    // SAFETY: registers a function of the right signature to run at exit.
+    assert_eq!(unsafe { libc::atexit(hang) }, 0);
+    panic!("boom");
+}
+
+// A test that calls one which expects a panic expects none itself.
+#[test]
+#[ignore = "deliberately fails"]
+fn fails_calling_a_should_panic_test() {
+    fails_should_panic_by_aborting();
+}
+
+fn panicking_config() -> sandboxed::Sandbox {
+    panic!("no config today");
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed(config = panicking_config)]
+#[should_panic]
+fn fails_should_panic_its_config_panics() {}
+
+// Raised again without a hook: the panic is "another", not the one caught before it.
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+#[should_panic(expected = "the expected boom")]
+fn fails_should_panic_resumes_another() {
+    let caught = std::panic::catch_unwind(|| panic!("the expected boom, caught"));
+    assert!(caught.is_err());
+    std::panic::resume_unwind(Box::new("another"));
+}
+
+// #[sandboxed] above the case generators: each case reaches it with its own attributes (and
+// only the case that expects a panic fails when it aborts instead).
+#[sandboxed]
+#[rstest]
+#[case::returns(false)]
+#[should_panic]
+#[case::aborts(true)]
+#[ignore = "deliberately fails"]
+fn fails_rstest_case_should_panic(#[case] abort: bool) {
+    if abort {
+        std::process::abort();
+    }
+}
+
+#[sandboxed]
+#[test_case(false ; "returns")]
+#[test_case(true => panics ; "aborts")]
+#[ignore = "deliberately fails"]
+fn fails_test_case_should_panic(abort: bool) {
+    if abort {
+        std::process::abort();
+    }
+}
+
+#[test]
+#[ignore = "deliberately fails"]
+#[sandboxed]
+#[should_panic(expected = "the expected boom")]
+fn fails_after_catching_the_expected_panic() {
+    let caught = std::panic::catch_unwind(|| panic!("the expected boom, caught"));
+    assert!(caught.is_err());
+    panic!("an unexpected boom");
+}
+
 #[test]
 #[ignore = "deliberately fails"]
 #[sandboxed]
@@ -624,6 +732,150 @@ fn verdict_should_panic_compares_the_real_message() {
     assert_failed(&run, "fails_should_panic_mismatch");
     assert!(run.stdout.contains("the real message"), "{}", run.stdout);
     assert!(run.stdout.contains("another message"), "{}", run.stdout);
+}
+
+/// A test that expects a panic fails when the body does not panic, whatever else it does (a
+/// panic of the parent's, meeting a bare `#[should_panic]`, would pass it), and says why.
+#[test]
+fn verdict_should_panic_is_met_by_the_bodys_panic_only() {
+    for (name, why) in [
+        (
+            "fails_should_panic_without_panicking",
+            "its body returned without panicking",
+        ),
+        ("fails_should_panic_by_aborting", "was killed by SIGABRT"),
+        ("fails_should_panic_by_timing_out", "timed out after 1s"),
+        ("fails_should_panic_by_exiting", "exited with status 7"),
+        (
+            "fails_should_panic_then_hangs",
+            "panicked, and then it timed out after 1s",
+        ),
+        (
+            "fails_should_panic_its_config_panics",
+            "its `config` function panicked: no config today",
+        ),
+    ] {
+        let run = run_ignored(name, &[]);
+        assert_failed(&run, name);
+        let s = &run.stdout;
+        assert!(s.contains(&format!("sandboxed test `{name}`")), "{s}");
+        assert!(s.contains(why), "{name}: {s}");
+        assert!(s.contains("this is not that panic"), "{name}: {s}");
+        assert!(s.contains("did not panic as expected"), "{name}: {s}");
+    }
+}
+
+#[test]
+fn verdict_should_panic_is_the_tests_own() {
+    // Called from another test, which expects no panic: the crash fails that test.
+    let run = run_ignored("fails_calling_a_should_panic_test", &[]);
+    assert_failed(&run, "fails_calling_a_should_panic_test");
+    assert!(
+        run.stdout.contains("was killed by SIGABRT"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("this is not that panic"),
+        "{}",
+        run.stdout
+    );
+    // The panic that ended the body is the one compared, not one caught before it.
+    let run = run_ignored("fails_should_panic_resumes_another", &[]);
+    assert_failed(&run, "fails_should_panic_resumes_another");
+    assert!(
+        run.stdout.contains("panic did not contain expected string"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"panic message: "another""#),
+        "{}",
+        run.stdout
+    );
+}
+
+/// With `#[sandboxed]` above `#[rstest]` or `#[test_case]`, a `#[should_panic]` (or `=>
+/// panics`) is its case's: that case fails when it aborts, the other passes.
+#[test]
+fn verdict_a_cases_should_panic_is_that_cases() {
+    for (passes, fails) in [
+        (
+            "fails_rstest_case_should_panic::case_1_returns",
+            "fails_rstest_case_should_panic::case_2_aborts",
+        ),
+        (
+            "fails_test_case_should_panic::test_case_1_returns",
+            "fails_test_case_should_panic::test_case_2_aborts",
+        ),
+    ] {
+        let run = run_ignored(passes, &[]);
+        assert_eq!(run.code, Some(0), "{}", run.stdout);
+        assert!(run.stdout.contains("1 passed"), "{}", run.stdout);
+        let run = run_ignored(fails, &[]);
+        assert_failed(&run, fails);
+        assert!(
+            run.stdout.contains("was killed by SIGABRT"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("this is not that panic"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn verdict_should_panic_mismatch_shows_the_childs_backtrace() {
+    let run = run_ignored_with(
+        "fails_should_panic_mismatch",
+        &[],
+        &[("RUST_BACKTRACE", Some("1"))],
+    );
+    assert_failed(&run, "fails_should_panic_mismatch");
+    assert!(run.stdout.contains("the real message"), "{}", run.stdout);
+    assert!(run.stdout.contains("stack backtrace:"), "{}", run.stdout);
+}
+
+/// Where a passing test's output is discarded, the panic `#[should_panic]` expects is printed
+/// without its backtrace (symbolising it is the cost of a panic); any other is printed in full,
+/// and with `--show-output` every one.
+#[test]
+fn verdict_only_an_unseen_expected_panic_skips_its_backtrace() {
+    let note = "its backtrace is not printed";
+    let bt = [("RUST_BACKTRACE", Some("1")), ("RUST_TEST_NOCAPTURE", None)];
+    let run = run_ignored_with("fails_after_catching_the_expected_panic", &[], &bt);
+    assert_failed(&run, "fails_after_catching_the_expected_panic");
+    let s = &run.stdout;
+    assert!(s.contains("the expected boom, caught"), "{s}");
+    assert!(s.contains("an unexpected boom"), "{s}");
+    assert_eq!(s.matches(note).count(), 1, "{s}");
+    assert_eq!(s.matches("stack backtrace:").count(), 1, "{s}");
+    // The expected one is printed first, briefly; the unexpected one after it, in full.
+    assert!(s.find(note) < s.find("stack backtrace:"), "{s}");
+
+    for shown in [
+        run_ignored_with(
+            "fails_after_catching_the_expected_panic",
+            &["--show-output"],
+            &bt,
+        ),
+        run_ignored_with(
+            "fails_after_catching_the_expected_panic",
+            &[],
+            &[
+                ("RUST_BACKTRACE", Some("1")),
+                ("RUST_TEST_NOCAPTURE", Some("1")),
+            ],
+        ),
+    ] {
+        let s = &shown.stdout;
+        assert_failed(&shown, "fails_after_catching_the_expected_panic");
+        assert_eq!(s.matches(note).count(), 0, "{s}");
+        assert_eq!(s.matches("stack backtrace:").count(), 2, "{s}");
+    }
 }
 
 #[test]

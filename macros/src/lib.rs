@@ -47,6 +47,9 @@ struct Args {
     expect_exit: Option<i32>,
     expect_signal: Option<LitStr>,
     config: Option<syn::Path>,
+    /// `__moved_below = true`: our own mark, on the attribute we write below the `#[rstest]` or
+    /// `#[test_case]` it was written above (see `expand`). Not a key of the documented list.
+    moved_below: bool,
 }
 
 const KEYS: &[&str] = &[
@@ -314,6 +317,12 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Args> {
                 }
                 args.expect_signal = Some(s);
             }
+            "__moved_below" => match value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) if b.value => args.moved_below = true,
+                other => return err(other, "`__moved_below` is the macro's own mark: `true`"),
+            },
             "config" => match value {
                 Expr::Path(p) => args.config = Some(p.path.clone()),
                 other => {
@@ -435,6 +444,14 @@ fn path_segments(attr: &Attribute) -> Vec<String> {
 /// An attribute that makes the function a test by itself (`#[test]`, `#[tokio::test]`, ...).
 fn is_test_attr(attr: &Attribute) -> bool {
     is_test_path(&path_segments(attr))
+}
+
+/// An attribute that writes one test per case, each calling (or inlining) the function it is
+/// on: rstest's `#[rstest]`, test-case's `#[test_case]` and `#[test_matrix]`.
+fn is_case_generator(attr: &Attribute) -> bool {
+    path_segments(attr)
+        .last()
+        .is_some_and(|l| matches!(l.as_str(), "rstest" | "test_case" | "test_matrix"))
 }
 
 /// A runtime attribute that drives an async test (`#[tokio::test]`, `#[async_std::test]`, ...).
@@ -661,11 +678,33 @@ fn fallback(item: TokenStream2) -> TokenStream2 {
     }
 }
 
-fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
-    let args = parse_args(args)?;
+fn expand(raw_args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    let args = parse_args(raw_args.clone())?;
     let func: TestFn = syn::parse2(item)
         .map_err(|e| syn::Error::new(e.span(), "#[sandboxed] goes on a test function"))?;
 
+    // A function with parameters is no test by itself: some attribute (`#[rstest]`,
+    // `#[test_case]`, above or below) calls it from its tests.
+    let has_params = !func.sig.inputs.is_empty();
+    // Written above `#[rstest]` or `#[test_case]` on the function their tests call: we go
+    // below them (the same arguments, marked), so that each test they write reaches us as a
+    // function of its own, with its own case's attributes: a `#[should_panic]` between
+    // `#[case]`s, or `=> panics`, is one case's, and only there can we see whose it is.
+    if has_params && !args.moved_below && func.attrs.iter().any(is_case_generator) {
+        let TestFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        } = func;
+        return Ok(quote! {
+            #(#attrs)*
+            #[::sandboxed::sandboxed(__moved_below = true, #raw_args)]
+            #vis #sig #body
+        });
+    }
+    // (After the move: a generator may write the runtime's attribute itself, as rstest's
+    // `#[test_attr(tokio::test)]` does.)
     let is_async = func.sig.asyncness.is_some();
     if is_async && !func.attrs.iter().any(is_async_runtime_attr) {
         return err(
@@ -673,18 +712,34 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             "#[sandboxed] on an async fn needs a runtime's test attribute, such as #[tokio::test] (above or below it)",
         );
     }
-    // A function with parameters is no test by itself: some attribute (`#[rstest]`,
-    // `#[test_case]`, above or below) calls it from its tests.
-    let has_params = !func.sig.inputs.is_empty();
-    let needs_test_attr =
-        !has_params && !func.attrs.iter().any(is_test_attr) && !test_attr_written_above();
+    // A test that expects a panic of its body and one that expects its process to end some way
+    // cannot both pass: one of them would be a test that cannot succeed.
+    if let Some(attr) = func
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("should_panic"))
+        && (args.expect_exit.is_some() || args.expect_signal.is_some())
+    {
+        return err(
+            attr.path(),
+            "#[should_panic] and #[sandboxed(expect_exit/expect_signal = ...)] exclude each other: \
+             a body that panics exits with status 101; to expect that, drop #[should_panic] and \
+             write expect_exit = 101",
+        );
+    }
+    // Moved below a case generator, which writes the `#[test]` of each case itself.
+    let needs_test_attr = !has_params
+        && !args.moved_below
+        && !func.attrs.iter().any(is_test_attr)
+        && !test_attr_written_above();
 
     let ret_ty: TokenStream2 = match &func.sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => quote!(#ty),
     };
     let fn_name = func.sig.ident.to_string();
-    let spec = spec_tokens(&args, &fn_name);
+    let expected_panic = expected_panic(&func.attrs, has_params);
+    let spec = spec_tokens(&args, &fn_name, expected_panic.as_ref());
     let body = func.closure_body();
     let span = Span::call_site();
 
@@ -740,7 +795,45 @@ fn opt<T: quote::ToTokens>(v: &Option<T>) -> TokenStream2 {
     }
 }
 
-fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
+/// What the test's `#[should_panic]` expects (written above ours or below, we see it: an
+/// attribute macro gets every attribute of the item but its own): `Some(None)` for any panic,
+/// `Some(Some(text))` for `expected = "text"` (or `#[should_panic = "text"]`).
+///
+/// `None` without one, for a form we do not read (libtest takes it for a bare
+/// `#[should_panic]`, with a warning; the runtime then only prints a backtrace it could have
+/// skipped), and wherever we cannot tell which test it belongs to: a function with parameters
+/// is called by the tests `#[rstest]` or `#[test_case]` write, and a `#[should_panic]` between
+/// its `#[case]`s is one case's. The runtime trusts `Some`: it fails the test, rather than
+/// panicking, for any failure other than the body's own panic.
+fn expected_panic(attrs: &[Attribute], has_params: bool) -> Option<Option<String>> {
+    if has_params {
+        return None;
+    }
+    let attr = attrs.iter().find(|a| a.path().is_ident("should_panic"))?;
+    let text = |e: &Expr| match e {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.value()),
+        _ => None,
+    };
+    match &attr.meta {
+        syn::Meta::Path(_) => Some(None),
+        syn::Meta::NameValue(nv) => text(&nv.value).map(Some),
+        syn::Meta::List(list) => {
+            let nv: MetaNameValue = list.parse_args().ok()?;
+            (nv.path.is_ident("expected"))
+                .then(|| text(&nv.value))
+                .flatten()
+                .map(Some)
+        }
+    }
+}
+
+fn spec_tokens(
+    args: &Args,
+    fn_name: &str,
+    expected_panic: Option<&Option<String>>,
+) -> TokenStream2 {
     let net = opt(&args.net);
     let fixture = match &args.fixture {
         Some((rel, lit)) => {
@@ -762,6 +855,13 @@ fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
         Some(path) => quote!(::core::option::Option::Some(#path as fn() -> ::sandboxed::Sandbox)),
         None => quote!(::core::option::Option::None),
     };
+    let expected_panic = match expected_panic {
+        Some(Some(text)) => {
+            quote!(::core::option::Option::Some(::core::option::Option::Some(#text)))
+        }
+        Some(None) => quote!(::core::option::Option::Some(::core::option::Option::None)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         static __SANDBOXED_SPEC: ::sandboxed::__private::Spec = ::sandboxed::__private::Spec {
             fn_name: #fn_name,
@@ -779,6 +879,7 @@ fn spec_tokens(args: &Args, fn_name: &str) -> TokenStream2 {
             expect_exit: #expect_exit,
             expect_signal: #expect_signal,
             config: #config,
+            expected_panic: #expected_panic,
         };
     }
 }
@@ -819,5 +920,35 @@ mod tests {
         );
         assert_eq!(paths("#![allow(x)]\n#[rstest]\n"), ["rstest"]);
         assert_eq!(paths("#[test_case(r#\"a\"]\"#)]\n"), ["test_case"]);
+    }
+
+    #[test]
+    fn what_should_panic_expects() {
+        let of_fn = |text: &str| {
+            let f: syn::ItemFn = syn::parse_str(text).unwrap();
+            super::expected_panic(&f.attrs, !f.sig.inputs.is_empty())
+        };
+        let of = |attrs: &str| of_fn(&format!("{attrs} fn f() {{}}"));
+        let some = |t: &str| Some(Some(t.to_owned()));
+        assert_eq!(of("#[test]"), None);
+        assert_eq!(of("#[should_panic]"), Some(None));
+        assert_eq!(
+            of("#[inline] #[should_panic(expected = \"boom\")]"),
+            some("boom")
+        );
+        assert_eq!(of("#[should_panic = \"boom\"]"), some("boom"));
+        assert_eq!(
+            of("#[should_panic(expected = r\"a \\ b\")]"),
+            some("a \\ b")
+        );
+        // Forms libtest warns of (and takes for a bare one): not read.
+        assert_eq!(of("#[should_panic(expect = \"boom\")]"), None);
+        assert_eq!(of("#[should_panic(expected = 42)]"), None);
+        // Whose is it? One case's, or each case's: not for us to say.
+        assert_eq!(
+            of_fn("#[rstest] #[case(1)] #[should_panic] #[case(2)] fn f(#[case] x: u8) {}"),
+            None
+        );
+        assert_eq!(of_fn("#[should_panic] fn f(x: u8) {}"), None);
     }
 }

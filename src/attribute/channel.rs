@@ -11,6 +11,11 @@ use std::io::Read;
 /// body starts (the test binary itself, say) does not inherit it.
 pub(crate) const CHILD_MARK: &str = "#sandboxed-child";
 
+/// Beside [`CHILD_MARK`] (another `--skip` filter that matches no test): the parent's libtest
+/// discards a passing test's output (no `--nocapture`, no `--show-output`), so the body's
+/// expected panic need not print its backtrace; see `super::install_panic_hook`.
+pub(crate) const UNSEEN_MARK: &str = "#sandboxed-output-unseen";
+
 /// Marks where the body's output starts and ends on stdout and stderr, so the parent can drop
 /// libtest's own framing ("running 1 test", "test x ... ok") around it.
 pub(crate) const BODY_START: &[u8] = b"\x01[sandboxed:body]\x01";

@@ -48,7 +48,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use body_filter::BodyFilter;
-use channel::{BODY_END, BODY_START, CHILD_MARK, Record};
+use channel::{BODY_END, BODY_START, CHILD_MARK, Record, UNSEEN_MARK};
 
 use crate::policy::seccomp::Seccomp;
 use crate::policy::{Net, Sandbox};
@@ -78,6 +78,11 @@ pub struct Spec {
     pub expect_exit: Option<i32>,
     pub expect_signal: Option<&'static str>,
     pub config: Option<fn() -> Sandbox>,
+    /// What the test's `#[should_panic]` expects: `Some(None)` any panic, `Some(Some(text))`
+    /// one whose message contains `text`; `None` when there is none, or where the macro cannot
+    /// tell which test it belongs to (a function with parameters, whose tests `#[rstest]` or
+    /// `#[test_case]` write, each case with its own attributes).
+    pub expected_panic: Option<Option<&'static str>>,
 }
 
 /// What a test function returns: `()` or `Result<(), E>`.
@@ -152,6 +157,29 @@ fn child_test() -> Option<&'static str> {
         .as_deref()
 }
 
+/// Whether this process is a sandboxed child whose parent will discard a passing test's output
+/// ([`UNSEEN_MARK`] among the arguments). Read once.
+fn output_unseen() -> bool {
+    static UNSEEN: OnceLock<bool> = OnceLock::new();
+    *UNSEEN.get_or_init(|| {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        args.windows(2)
+            .any(|w| w[0] == "--skip" && w[1] == UNSEEN_MARK)
+    })
+}
+
+/// Whether libtest in this (the parent's) process shows the output of a test that passes:
+/// with `--nocapture` (also `--no-capture`, and always under nextest, which captures per
+/// process instead), `--show-output`, or `RUST_TEST_NOCAPTURE` set to anything but `0`.
+fn passing_output_shown() -> bool {
+    static SHOWN: OnceLock<bool> = OnceLock::new();
+    *SHOWN.get_or_init(|| {
+        std::env::args_os()
+            .any(|a| a == "--nocapture" || a == "--no-capture" || a == "--show-output")
+            || std::env::var_os("RUST_TEST_NOCAPTURE").is_some_and(|v| v != "0")
+    })
+}
+
 /// Whether an environment knob (`SANDBOXED_DISABLE`, `SANDBOXED_REPORT_DENIED`) is on: set, and
 /// neither empty nor `0`.
 fn knob(name: &str) -> bool {
@@ -165,7 +193,8 @@ pub fn enter<R: TestReturn>(spec: &'static Spec) -> Role<R> {
     let name = test_name(spec);
     match child_test() {
         Some(child) if child == name => {
-            install_panic_hook(name);
+            let expected = spec.expected_panic.filter(|_| output_unseen());
+            install_panic_hook(name, expected);
             channel::send(&Record::Started);
             mark_body(BODY_START);
             Role::Inside(BodyGuard {
@@ -294,17 +323,41 @@ fn mark_body(marker: &[u8]) {
 /// The last panic of the test's thread, recorded by our hook.
 static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
 
-fn install_panic_hook(test_thread: String) {
+/// Record the test thread's panics for the parent, and print each as the previous hook does.
+///
+/// `unseen_expected`: the body's `#[should_panic]` expectation, when the parent's libtest will
+/// discard the output of the test once it passes. A panic of the test thread that meets it is
+/// then printed without its backtrace: the test passes and nobody sees it, and symbolising a
+/// backtrace is the costliest part of a panic (with `RUST_BACKTRACE` set, ~60 ms to inflate
+/// and parse the debug information, paid again in every sandbox's fresh process where one
+/// plain test process pays it once). A panic that does not meet it (the test will fail and
+/// its output be shown) is printed in full.
+fn install_panic_hook(test_thread: String, unseen_expected: Option<Option<&'static str>>) {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            // The default hook prints "thread '...' panicked at ..." to stderr: part of the
-            // body's output, as in any test.
-            previous(info);
-            if std::thread::current().name() == Some(test_thread.as_str()) {
-                let location = info.location().map(|l| l.to_string()).unwrap_or_default();
-                let message = payload_text(info.payload());
+            let on_test_thread = std::thread::current().name() == Some(test_thread.as_str());
+            let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+            let message = payload_text(info.payload());
+            match unseen_expected {
+                Some(expected)
+                    if on_test_thread && expected.is_none_or(|text| message.contains(text)) =>
+                {
+                    // One write, as the default hook's: not interleaved with other threads'.
+                    use std::io::Write;
+                    let text = format!(
+                        "thread '{test_thread}' panicked at {location}:\n{message}\n\
+                         note: the panic #[should_panic] expects; its backtrace is not printed \
+                         (a passing test's output is not shown)\n"
+                    );
+                    let _ = std::io::stderr().write_all(text.as_bytes());
+                }
+                // The default hook prints "thread '...' panicked at ..." to stderr: part of the
+                // body's output, as in any test.
+                _ => previous(info),
+            }
+            if on_test_thread {
                 *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((location, message));
             }
         }));
@@ -361,11 +414,14 @@ impl<R: TestReturn> BodyGuard<R> {
                 value
             }
             Err(payload) => {
-                let (location, message) = LAST_PANIC
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .unwrap_or_else(|| (String::new(), payload_text(&*payload)));
+                // The hook's record, if it is of this panic: one raised again with
+                // `resume_unwind` (which calls no hook) after a caught one leaves that one's.
+                let recorded = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let own = payload_text(&*payload);
+                let (location, message) = match recorded {
+                    Some((location, message)) if message == own => (location, message),
+                    _ => (String::new(), own),
+                };
                 channel::send(&Record::Panicked { location, message });
                 mark_body(BODY_END);
                 resume_unwind(payload)
@@ -453,22 +509,84 @@ fn phrase(outcome: &Outcome) -> String {
     }
 }
 
-/// The parent's side: run the test in a sandbox and return its result (or panic with why not).
+/// Why a sandboxed test failed, as the parent tells libtest.
+enum Failure {
+    /// The body panicked: its own message, raised again in the parent so that
+    /// `#[should_panic(expected = ...)]` compares the body's words.
+    BodyPanicked(String),
+    /// Anything else (it exited, was killed, timed out, returned `Err`, could not start, did
+    /// not panic as `#[should_panic]` expected): the parent's account of it.
+    Other(String),
+}
+
+/// The parent's side: run the test in a sandbox and return its result, or fail it.
+///
+/// A failure is a panic, but for a test with `#[should_panic]` only the body's own panic is
+/// raised: a panic of ours (a crash, a timeout, a sandbox that could not start) would meet the
+/// expectation of a bare `#[should_panic]` and pass the test. There, any other failure is
+/// printed and the parent returns normally, and libtest fails the test as one that "did not
+/// panic as expected", with the account above its note.
 #[track_caller]
 fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
+    let expects_panic = expects_panic(spec, name);
+    match run_sandboxed(spec, name, expects_panic) {
+        Ok(result) => result,
+        Err(Failure::BodyPanicked(message)) => resume_unwind(Box::new(message)),
+        Err(Failure::Other(text)) if expects_panic => {
+            eprintln!(
+                "{text}\n(#[should_panic] expects the body to panic: this is not that panic)"
+            );
+            R::passed()
+        }
+        Err(Failure::Other(text)) => panic!("{text}"),
+    }
+}
+
+/// Whether the test `name` is the one whose `#[should_panic]` the spec carries: the test
+/// function itself (`f`, `m::f`), not another test that calls it (whose libtest expects no
+/// panic, and which a failure returned rather than raised would pass).
+fn expects_panic(spec: &Spec, name: &str) -> bool {
+    spec.expected_panic.is_some()
+        && name
+            .strip_suffix(spec.fn_name)
+            .is_some_and(|head| head.is_empty() || head.ends_with("::"))
+}
+
+fn run_sandboxed<R: TestReturn>(
+    spec: &Spec,
+    name: &str,
+    expects_panic: bool,
+) -> Result<R, Failure> {
+    let fail = |text: String| Err(Failure::Other(text));
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
-        Err(e) => panic!(
-            "sandboxed test `{name}`: cannot find the test binary to run in the sandbox: {e}"
-        ),
+        Err(e) => {
+            return fail(format!(
+                "sandboxed test `{name}`: cannot find the test binary to run in the sandbox: {e}"
+            ));
+        }
     };
     let (reader, writer) = match std::io::pipe() {
         Ok(pair) => pair,
-        Err(e) => panic!("sandboxed test `{name}`: cannot create a pipe: {e}"),
+        Err(e) => {
+            return fail(format!(
+                "sandboxed test `{name}`: cannot create a pipe: {e}"
+            ));
+        }
+    };
+    // The user's `config` function runs here: its panic is a failure of ours, not the body's.
+    let sandbox = match catch_unwind(AssertUnwindSafe(|| build_sandbox(spec))) {
+        Ok(sandbox) => sandbox,
+        Err(payload) => {
+            return fail(format!(
+                "sandboxed test `{name}`: its `config` function panicked: {}",
+                payload_text(&*payload)
+            ));
+        }
     };
     // The test binary (and its loader and libraries) must be reachable inside: it may lie where
     // the sandbox has its own directories (extracted under /tmp), or outside a fixture root.
-    let command = build_sandbox(spec)
+    let command = sandbox
         .bind_current_exe()
         .command(&exe)
         .arg(name)
@@ -480,13 +598,19 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
             "--skip",
             CHILD_MARK,
         ])
+        .args(
+            (spec.expected_panic.is_some() && !passing_output_shown())
+                .then_some(["--skip", UNSEEN_MARK])
+                .into_iter()
+                .flatten(),
+        )
         .side_channel(writer.into());
     let records = std::thread::spawn(move || Record::read_all(reader));
     let spawned = command.spawn();
     drop(command); // our copy of the channel's write end: the reader ends when the sandbox does
     let mut child = match spawned {
         Ok(child) => child,
-        Err(e) => panic!("sandboxed test `{name}` could not start: {e}"),
+        Err(e) => return fail(format!("sandboxed test `{name}` could not start: {e}")),
     };
 
     // Hand the body's output to libtest's capture as it arrives.
@@ -501,7 +625,11 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
     eprint!("{}", String::from_utf8_lossy(&err.finish()));
     let output = match child.wait() {
         Ok(output) => output,
-        Err(e) => panic!("sandboxed test `{name}`: waiting for the sandbox failed: {e}"),
+        Err(e) => {
+            return fail(format!(
+                "sandboxed test `{name}`: waiting for the sandbox failed: {e}"
+            ));
+        }
     };
     let records = records.join().unwrap_or_default();
     if let Some(line) = crate::report::render::truncated_line(&output) {
@@ -533,44 +661,58 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
 
     if let Some(code) = spec.expect_exit {
         if *outcome == Outcome::Exited(code) {
-            return R::passed();
+            return Ok(R::passed());
         }
-        panic!(
+        return fail(format!(
             "sandboxed test `{name}` was expected to exit with status {code}, but it {}{tail}",
             phrase(outcome)
-        );
+        ));
     }
     if let Some(signal) = spec.expect_signal {
         let wanted = signal_number(signal);
         if matches!(outcome, Outcome::Signaled { signal, .. } if Some(*signal) == wanted) {
-            return R::passed();
+            return Ok(R::passed());
         }
-        panic!(
+        return fail(format!(
             "sandboxed test `{name}` was expected to be killed by {signal}, but it {}{tail}",
             phrase(outcome)
-        );
+        ));
     }
     match (
         records.iter().rev().find(|r| **r != Record::Started),
         outcome,
     ) {
-        (Some(Record::Passed), Outcome::Exited(0)) => R::passed(),
+        (Some(Record::Passed), Outcome::Exited(0)) => Ok(R::passed()),
+        // The child's libtest failed it after the body returned: what it expects is a panic.
+        (Some(Record::Passed), _) if expects_panic => fail(format!(
+            "sandboxed test `{name}`: its body returned without panicking{tail}"
+        )),
         // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
         // "panicked at" line is already in the output above.
+        // Expected to panic, it did, and then it did not exit (a runtime's or a thread's
+        // destructor hung until the timeout, a seccomp kill): a failure, not the panic.
+        (Some(Record::Panicked { .. }), outcome)
+            if expects_panic && !matches!(outcome, Outcome::Exited(_)) =>
+        {
+            fail(format!(
+                "sandboxed test `{name}` panicked, and then it {}{tail}",
+                phrase(outcome)
+            ))
+        }
         (Some(Record::Panicked { message, .. }), _) => {
             // After the body's output, which libtest shows for a failure; the panic's message
             // stays the body's own, for `should_panic(expected = ...)`.
             eprintln!("sandboxed test `{name}` panicked{tail}");
-            resume_unwind(Box::new(message.clone()))
+            Err(Failure::BodyPanicked(message.clone()))
         }
-        (Some(Record::Failed(text)), _) => panic!("Error: {text}{tail}"),
+        (Some(Record::Failed(text)), _) => fail(format!("Error: {text}{tail}")),
         (_, outcome) if !records.contains(&Record::Started) && *outcome == Outcome::Exited(0) => {
-            panic!(
+            fail(format!(
                 "sandboxed test `{name}` did not run in the sandbox: the test binary found no test of that name \
              (run it by its full path, and do not rename the test's thread){tail}"
-            )
+            ))
         }
-        (_, outcome) => panic!("sandboxed test `{name}` {}{tail}", phrase(outcome)),
+        (_, outcome) => fail(format!("sandboxed test `{name}` {}{tail}", phrase(outcome))),
     }
 }
 
@@ -646,6 +788,7 @@ mod tests {
             expect_exit: None,
             expect_signal: None,
             config: None,
+            expected_panic: None,
         };
         let name = std::thread::spawn(move || super::test_name(&spec))
             .join()
