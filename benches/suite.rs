@@ -7,10 +7,10 @@
 //! sandboxed suite also without the namespace pool (`SANDBOXED_NAMESPACE_POOL=0`).
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 #[path = "common/mod.rs"]
 mod common;
-use std::time::{Duration, Instant};
 
 fn test_binary() -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
