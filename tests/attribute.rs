@@ -521,6 +521,15 @@ fn fails_calling_a_should_panic_test() {
     fails_should_panic_by_aborting();
 }
 
+// The same, from a test of the same name in another module.
+mod elsewhere {
+    #[test]
+    #[ignore = "deliberately fails"]
+    fn fails_should_panic_by_aborting() {
+        super::fails_should_panic_by_aborting();
+    }
+}
+
 fn panicking_config() -> sandboxed::Sandbox {
     panic!("no config today");
 }
@@ -767,19 +776,18 @@ fn verdict_should_panic_is_met_by_the_bodys_panic_only() {
 
 #[test]
 fn verdict_should_panic_is_the_tests_own() {
-    // Called from another test, which expects no panic: the crash fails that test.
-    let run = run_ignored("fails_calling_a_should_panic_test", &[]);
-    assert_failed(&run, "fails_calling_a_should_panic_test");
-    assert!(
-        run.stdout.contains("was killed by SIGABRT"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        !run.stdout.contains("this is not that panic"),
-        "{}",
-        run.stdout
-    );
+    // Called from another test, which expects no panic: the crash fails that test (also one
+    // of the same name in another module).
+    for caller in [
+        "fails_calling_a_should_panic_test",
+        "elsewhere::fails_should_panic_by_aborting",
+    ] {
+        let run = run_ignored(caller, &[]);
+        assert_failed(&run, caller);
+        let s = &run.stdout;
+        assert!(s.contains("was killed by SIGABRT"), "{s}");
+        assert!(!s.contains("this is not that panic"), "{s}");
+    }
     // The panic that ended the body is the one compared, not one caught before it.
     let run = run_ignored("fails_should_panic_resumes_another", &[]);
     assert_failed(&run, "fails_should_panic_resumes_another");

@@ -123,19 +123,23 @@ pub enum Role<R> {
 fn test_name(spec: &Spec) -> String {
     match std::thread::current().name() {
         Some(name) if name != "main" => name.to_owned(),
-        // Not under libtest's threads: guess from the module path (without the crate's name).
-        _ => {
-            let module = spec
-                .module_path
-                .split_once("::")
-                .map(|(_, rest)| rest)
-                .unwrap_or("");
-            if module.is_empty() {
-                spec.fn_name.to_owned()
-            } else {
-                format!("{module}::{}", spec.fn_name)
-            }
-        }
+        // Not under libtest's threads: guess from the module path.
+        _ => declared_name(spec),
+    }
+}
+
+/// The name libtest gives the test function the spec is of: its module path without the
+/// crate's name, and its own (`f`, `m::f`, `f::case_1` for a case rstest writes in `mod f`).
+fn declared_name(spec: &Spec) -> String {
+    let module = spec
+        .module_path
+        .split_once("::")
+        .map(|(_, rest)| rest)
+        .unwrap_or("");
+    if module.is_empty() {
+        spec.fn_name.to_owned()
+    } else {
+        format!("{module}::{}", spec.fn_name)
     }
 }
 
@@ -543,13 +547,10 @@ fn run_parent<R: TestReturn>(spec: &Spec, name: &str) -> R {
 }
 
 /// Whether the test `name` is the one whose `#[should_panic]` the spec carries: the test
-/// function itself (`f`, `m::f`), not another test that calls it (whose libtest expects no
-/// panic, and which a failure returned rather than raised would pass).
+/// function itself, by its full name, not another test that calls it (whose libtest expects
+/// no panic, and which a failure returned rather than raised would pass).
 fn expects_panic(spec: &Spec, name: &str) -> bool {
-    spec.expected_panic.is_some()
-        && name
-            .strip_suffix(spec.fn_name)
-            .is_some_and(|head| head.is_empty() || head.ends_with("::"))
+    spec.expected_panic.is_some() && name == declared_name(spec)
 }
 
 fn run_sandboxed<R: TestReturn>(
