@@ -521,6 +521,14 @@ fn fails_calling_a_should_panic_test() {
     fails_should_panic_by_aborting();
 }
 
+// Its callee panics as its own #[should_panic] expects; this test expects no panic, so it
+// fails, and shows that panic in full.
+#[test]
+#[ignore = "deliberately fails"]
+fn fails_calling_a_test_that_panics_as_expected() {
+    should_panic_matches_the_childs_message();
+}
+
 // The same, from a test of the same name in another module.
 mod elsewhere {
     #[test]
@@ -788,6 +796,17 @@ fn verdict_should_panic_is_the_tests_own() {
         assert!(s.contains("was killed by SIGABRT"), "{s}");
         assert!(!s.contains("this is not that panic"), "{s}");
     }
+    // Nor is its expected panic's backtrace left out: for the caller, it is the failure.
+    let run = run_ignored_with(
+        "fails_calling_a_test_that_panics_as_expected",
+        &[],
+        &[("RUST_BACKTRACE", Some("1")), ("RUST_TEST_NOCAPTURE", None)],
+    );
+    assert_failed(&run, "fails_calling_a_test_that_panics_as_expected");
+    let s = &run.stdout;
+    assert!(s.contains("the child's own message 42"), "{s}");
+    assert!(s.contains("stack backtrace:"), "{s}");
+    assert!(!s.contains("its backtrace is not printed"), "{s}");
     // The panic that ended the body is the one compared, not one caught before it.
     let run = run_ignored("fails_should_panic_resumes_another", &[]);
     assert_failed(&run, "fails_should_panic_resumes_another");

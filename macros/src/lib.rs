@@ -714,10 +714,7 @@ fn expand(raw_args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream
     }
     // A test that expects a panic of its body and one that expects its process to end some way
     // cannot both pass: one of them would be a test that cannot succeed.
-    if let Some(attr) = func
-        .attrs
-        .iter()
-        .find(|a| a.path().is_ident("should_panic"))
+    if let Some(attr) = should_panic_attr(&func.attrs)
         && (args.expect_exit.is_some() || args.expect_signal.is_some())
     {
         return err(
@@ -800,16 +797,22 @@ fn opt<T: quote::ToTokens>(v: &Option<T>) -> TokenStream2 {
 /// `Some(Some(text))` for `expected = "text"` (or `#[should_panic = "text"]`).
 ///
 /// `None` without one, for a form we do not read (libtest takes it for a bare
-/// `#[should_panic]`, with a warning; the runtime then only prints a backtrace it could have
-/// skipped), and wherever we cannot tell which test it belongs to: a function with parameters
-/// is called by the tests `#[rstest]` or `#[test_case]` write, and a `#[should_panic]` between
-/// its `#[case]`s is one case's. The runtime trusts `Some`: it fails the test, rather than
-/// panicking, for any failure other than the body's own panic.
+/// `#[should_panic]`, with a warning; the runtime then treats the test as one that expects no
+/// panic: it prints every backtrace, and a crash is a panic of the parent's, which that bare
+/// expectation meets), and wherever we cannot tell which test it belongs to: a function with
+/// parameters left to us by an `#[rstest]` or `#[test_case]` above (one below, we move under:
+/// see `expand`), whose `#[should_panic]` between `#[case]`s is one case's. The runtime trusts
+/// `Some`: it fails the test, rather than panicking, for any failure other than the body's own
+/// panic.
+fn should_panic_attr(attrs: &[Attribute]) -> Option<&Attribute> {
+    attrs.iter().find(|a| a.path().is_ident("should_panic"))
+}
+
 fn expected_panic(attrs: &[Attribute], has_params: bool) -> Option<Option<String>> {
     if has_params {
         return None;
     }
-    let attr = attrs.iter().find(|a| a.path().is_ident("should_panic"))?;
+    let attr = should_panic_attr(attrs)?;
     let text = |e: &Expr| match e {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..

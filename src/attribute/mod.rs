@@ -150,13 +150,10 @@ fn child_test() -> Option<&'static str> {
     static CHILD: OnceLock<Option<String>> = OnceLock::new();
     CHILD
         .get_or_init(|| {
-            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-            let marked = args
-                .windows(2)
-                .any(|w| w[0] == "--skip" && w[1] == CHILD_MARK);
-            marked
-                .then(|| args.get(1).map(|a| a.to_string_lossy().into_owned()))
+            skip_marked(CHILD_MARK)
+                .then(|| std::env::args_os().nth(1))
                 .flatten()
+                .map(|a| a.to_string_lossy().into_owned())
         })
         .as_deref()
 }
@@ -165,11 +162,14 @@ fn child_test() -> Option<&'static str> {
 /// ([`UNSEEN_MARK`] among the arguments). Read once.
 fn output_unseen() -> bool {
     static UNSEEN: OnceLock<bool> = OnceLock::new();
-    *UNSEEN.get_or_init(|| {
-        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        args.windows(2)
-            .any(|w| w[0] == "--skip" && w[1] == UNSEEN_MARK)
-    })
+    *UNSEEN.get_or_init(|| skip_marked(UNSEEN_MARK))
+}
+
+/// Whether `--skip <mark>` is among this process's arguments: how the parent marks what it
+/// tells the re-executed test binary (a filter that matches no test, so libtest ignores it).
+fn skip_marked(mark: &str) -> bool {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    args.windows(2).any(|w| w[0] == "--skip" && w[1] == mark)
 }
 
 /// Whether libtest in this (the parent's) process shows the output of a test that passes:
@@ -600,7 +600,7 @@ fn run_sandboxed<R: TestReturn>(
             CHILD_MARK,
         ])
         .args(
-            (spec.expected_panic.is_some() && !passing_output_shown())
+            (expects_panic && !passing_output_shown())
                 .then_some(["--skip", UNSEEN_MARK])
                 .into_iter()
                 .flatten(),
@@ -688,8 +688,6 @@ fn run_sandboxed<R: TestReturn>(
         (Some(Record::Passed), _) if expects_panic => fail(format!(
             "sandboxed test `{name}`: its body returned without panicking{tail}"
         )),
-        // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
-        // "panicked at" line is already in the output above.
         // Expected to panic, it did, and then it did not exit (a runtime's or a thread's
         // destructor hung until the timeout, a seccomp kill): a failure, not the panic.
         (Some(Record::Panicked { .. }), outcome)
@@ -700,6 +698,8 @@ fn run_sandboxed<R: TestReturn>(
                 phrase(outcome)
             ))
         }
+        // The child's own panic, so that `should_panic(expected = ...)` sees its message. Its
+        // "panicked at" line is already in the output above.
         (Some(Record::Panicked { message, .. }), _) => {
             // After the body's output, which libtest shows for a failure; the panic's message
             // stays the body's own, for `should_panic(expected = ...)`.
